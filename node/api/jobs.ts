@@ -1,0 +1,129 @@
+/**
+ * Long operations (upload, download, repair) run as jobs: the API answers at once with a job id,
+ * and clients follow typed progress events (polling or server-sent events) until it ends.
+ */
+import { EventEmitter } from 'node:events'
+import { randomUUID } from 'node:crypto'
+
+export interface ProgressEvent {
+  /** Stage name, e.g. 'encrypt', 'encode', 'deal', 'transfer', 'fill', 'fetch', 'decode'. */
+  stage: string
+  /** Bytes or steps done and total, when known. */
+  done?: number
+  total?: number
+  message?: string
+}
+
+export type JobState = 'running' | 'done' | 'failed' | 'cancelled'
+
+export interface JobView {
+  id: string
+  kind: string
+  state: JobState
+  progress: ProgressEvent | undefined
+  result?: unknown
+  error?: { name: string, message: string }
+  started: number
+  ended?: number
+}
+
+export type JobFn = (onProgress: (e: ProgressEvent) => void, signal: AbortSignal) => Promise<unknown>
+
+interface Job extends JobView { controller: AbortController }
+
+const KEEP = 200
+
+export class Jobs extends EventEmitter {
+  private readonly jobs = new Map<string, Job>()
+
+  start (kind: string, fn: JobFn): JobView {
+    const job: Job = { id: randomUUID(), kind, state: 'running', progress: undefined, started: Date.now(), controller: new AbortController() }
+    this.jobs.set(job.id, job)
+    this.prune()
+    const onProgress = (e: ProgressEvent): void => {
+      job.progress = e
+      this.emit(job.id, this.view(job))
+    }
+    fn(onProgress, job.controller.signal).then((result) => {
+      job.state = 'done'
+      job.result = result
+    }, (err: unknown) => {
+      const e = err instanceof Error ? err : new Error(String(err))
+      job.state = job.controller.signal.aborted ? 'cancelled' : 'failed'
+      job.error = { name: e.name, message: e.message }
+    }).finally(() => {
+      job.ended = Date.now()
+      this.emit(job.id, this.view(job))
+    })
+    return this.view(job)
+  }
+
+  get (id: string): JobView | undefined {
+    const job = this.jobs.get(id)
+    return job ? this.view(job) : undefined
+  }
+
+  list (): JobView[] {
+    return [...this.jobs.values()].map((j) => this.view(j))
+  }
+
+  cancel (id: string): boolean {
+    const job = this.jobs.get(id)
+    if (job?.state !== 'running') return false
+    job.controller.abort(new Error('cancelled by the user'))
+    return true
+  }
+
+  cancelAll (): void {
+    for (const job of this.jobs.values()) if (job.state === 'running') job.controller.abort(new Error('node stopping'))
+  }
+
+  /**
+   * Every new view of a job until it ends (the first one at once). The listener is registered
+   * before the state is read, so an update between two reads is never lost.
+   */
+  async * watch (id: string, signal?: AbortSignal): AsyncGenerator<JobView> {
+    let pending = 0
+    let wake: (() => void) | undefined
+    const listener = (): void => { pending++; wake?.() }
+    this.on(id, listener)
+    const onAbort = (): void => wake?.()
+    signal?.addEventListener('abort', onAbort)
+    try {
+      for (;;) {
+        pending = 0
+        const view = this.get(id)
+        if (view === undefined) return
+        yield view
+        if (view.state !== 'running' || signal?.aborted === true) return
+        if (pending === 0) await new Promise<void>((resolve) => { wake = resolve })
+        wake = undefined
+      }
+    } finally {
+      this.off(id, listener)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** Resolves with the job's final view. */
+  async wait (id: string, signal?: AbortSignal): Promise<JobView> {
+    let last: JobView | undefined
+    for await (const view of this.watch(id, signal)) last = view
+    if (last === undefined) throw new Error(`no job ${id}`)
+    signal?.throwIfAborted()
+    return last
+  }
+
+  private view (job: Job): JobView {
+    const { controller: _c, ...view } = job
+    return { ...view }
+  }
+
+  private prune (): void {
+    if (this.jobs.size <= KEEP) return
+    for (const [id, job] of this.jobs) {
+      if (this.jobs.size <= KEEP) break
+      if (job.state !== 'running') this.jobs.delete(id)
+    }
+  }
+}

@@ -1,0 +1,69 @@
+/** How the CLI talks to a person (tables, progress bars) or a script (--json). */
+import type { JobView, ProgressEvent } from '../api/jobs.ts'
+import { toJson } from '../api/server.ts'
+
+export interface Output {
+  json: boolean
+  /** The command's result: pretty for people, one JSON document for scripts. */
+  result: (value: unknown, pretty?: (value: unknown) => string) => void
+  info: (line: string) => void
+  progress: (job: JobView) => void
+  done: () => void
+}
+
+export function createOutput (json: boolean, stream: NodeJS.WriteStream = process.stderr): Output {
+  let lastLine = ''
+  const tty = stream.isTTY === true
+  return {
+    json,
+    result (value, pretty) {
+      if (json) process.stdout.write(toJson(value) + '\n')
+      else process.stdout.write((pretty ? pretty(value) : String(value)) + '\n')
+    },
+    info (line) { if (!json) stream.write(line + '\n') },
+    progress (job) {
+      if (json || job.progress === undefined) return
+      const line = progressLine(job.progress)
+      if (tty) stream.write(`\r\x1b[2K${line}`)
+      else if (line !== lastLine) stream.write(line + '\n')
+      lastLine = line
+    },
+    done () { if (!json && tty && lastLine !== '') stream.write('\n'); lastLine = '' },
+  }
+}
+
+export function progressLine (p: ProgressEvent, width = 30): string {
+  if (p.total === undefined || p.total === 0 || p.done === undefined) return `${p.stage}${p.message ? `: ${p.message}` : ''}`
+  const frac = Math.min(1, p.done / p.total)
+  const filled = Math.round(frac * width)
+  const bar = '█'.repeat(filled) + '░'.repeat(width - filled)
+  return `${p.stage.padEnd(9)} ${bar} ${(frac * 100).toFixed(0).padStart(3)}%  ${human(p.done)}/${human(p.total)}${p.message ? `  ${p.message}` : ''}`
+}
+
+export function human (n: number | bigint | string): string {
+  const v = Number(n)
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  let x = v
+  while (x >= 1024 && i < units.length - 1) { x /= 1024; i++ }
+  return i === 0 ? `${v} B` : `${x.toFixed(1)} ${units[i]}`
+}
+
+/** Token amounts: 18 decimals, shown without float rounding. */
+export function tokens (base: bigint | string, decimals = 18): string {
+  const v = BigInt(base)
+  const neg = v < 0n
+  const abs = neg ? -v : v
+  const unit = 10n ** BigInt(decimals)
+  const whole = abs / unit
+  const frac = (abs % unit).toString().padStart(decimals, '0').replace(/0+$/, '')
+  return `${neg ? '-' : ''}${whole}${frac ? '.' + frac : ''} DUST`
+}
+
+export function tableOf (rows: Array<Record<string, unknown>>, columns: string[]): string {
+  if (rows.length === 0) return '(none)'
+  const cells = rows.map((r) => columns.map((c) => String(r[c] ?? '')))
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => (row[i] as string).length)))
+  const line = (vals: string[]): string => vals.map((v, i) => v.padEnd(widths[i] as number)).join('  ').trimEnd()
+  return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n')
+}

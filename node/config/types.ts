@@ -1,0 +1,41 @@
+/** A network profile: which chain and contracts, and which peers to start from. */
+export interface NetworkProfile {
+  name: string
+  rpcUrl: string
+  chainId: number
+  contracts: { token: `0x${string}`, staking: `0x${string}`, market: `0x${string}` }
+  /** First block to scan for events (the deployment block). */
+  deployBlock: number
+  bootstrap: string[]
+}
+
+export interface SupplyConfig {
+  enabled: boolean
+  /** Bytes of disk donated to the network. */
+  quota: bigint
+  /** Token base units per byte per period asked by this supplier. */
+  price: bigint
+  /** Tokens to keep staked (base units). */
+  stake: bigint
+}
+
+export interface RelayConfig {
+  /** Act as a circuit relay for others. */
+  serve: boolean
+  /** Hide this node's address: reach and be reached only through relays. */
+  hide: boolean
+  /** Relays to use when hiding (multiaddrs with /p2p/<id>). */
+  relays: string[]
+}
+
+export interface NodeConfig {
+  datadir: string
+  network: NetworkProfile | undefined
+  listen: string[]
+  api: { host: string, port: number }
+  supply: SupplyConfig
+  relay: RelayConfig
+  /** Default erasure parameters for uploads. */
+  k: number
+  m: number
+}

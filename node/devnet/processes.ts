@@ -1,0 +1,97 @@
+/**
+ * Runs BitDust nodes as child processes (`bitdust start`) and waits until each one's API answers.
+ * Used by the devnet and by end-to-end tests; every child is killed when the supervisor stops.
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync, rmSync, mkdirSync, createWriteStream } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { API_FILE } from '../config/constants.ts'
+import { ApiClient } from '../api/client.ts'
+import type { ApiEndpoint } from '../api/client.ts'
+
+const BIN = join(import.meta.dirname, '..', 'cli', 'bin.ts')
+
+export interface NodeSpec {
+  name: string
+  role: 'supplier' | 'relay' | 'user'
+  datadir: string
+  args: string[]
+  env?: Record<string, string>
+}
+
+export interface RunningNode {
+  spec: NodeSpec
+  child: ChildProcess
+  endpoint: ApiEndpoint
+  api: ApiClient
+  status: NodeStatus
+}
+
+/** What `GET /status` answers; the devnet records it in devnet.json. */
+export interface NodeStatus {
+  address: `0x${string}`
+  peerId: string
+  publicKey: string
+  multiaddrs: string[]
+  [key: string]: unknown
+}
+
+export class NodeStartError extends Error {
+  override name = 'NodeStartError'
+}
+
+export class Supervisor {
+  readonly nodes: RunningNode[] = []
+  private stopping = false
+
+  async start (spec: NodeSpec, options: { timeoutMs?: number, signal?: AbortSignal } = {}): Promise<RunningNode> {
+    mkdirSync(spec.datadir, { recursive: true })
+    const apiFile = join(spec.datadir, API_FILE)
+    rmSync(apiFile, { force: true })
+    const logFile = createWriteStream(join(spec.datadir, 'node.log'), { flags: 'a' })
+    const child = spawn(process.execPath, [BIN, 'start', '--datadir', spec.datadir, ...spec.args], {
+      env: { ...process.env, ...spec.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    child.stdout?.pipe(logFile)
+    child.stderr?.pipe(logFile)
+    let exited: string | undefined
+    child.once('exit', (code, sig) => { exited = `exited with ${sig ?? code}` })
+    const deadline = Date.now() + (options.timeoutMs ?? 120_000)
+    while (!existsSync(apiFile)) {
+      if (exited !== undefined) throw new NodeStartError(`${spec.name} ${exited} before its API came up; see ${join(spec.datadir, 'node.log')}`)
+      if (Date.now() > deadline) { child.kill('SIGKILL'); throw new NodeStartError(`${spec.name} did not start within ${options.timeoutMs ?? 120_000} ms; see ${join(spec.datadir, 'node.log')}`) }
+      options.signal?.throwIfAborted()
+      await sleep(100)
+    }
+    const endpoint = JSON.parse(readFileSync(apiFile, 'utf8')) as ApiEndpoint
+    const api = new ApiClient(endpoint)
+    const status = await api.call<NodeStatus>('GET', '/status')
+    const node: RunningNode = { spec, child, endpoint, api, status }
+    this.nodes.push(node)
+    child.once('exit', () => {
+      if (!this.stopping) process.emitWarning(`${spec.name} ${exited ?? 'exited'}`)
+    })
+    return node
+  }
+
+  /** SIGKILL one node (tests of crashes), without restarting it. */
+  kill (node: RunningNode, signal: NodeJS.Signals = 'SIGKILL'): void {
+    node.child.kill(signal)
+  }
+
+  /** SIGTERM everyone, then SIGKILL whoever is still there after a grace period. */
+  async stop (graceMs = 10_000): Promise<void> {
+    this.stopping = true
+    const alive = this.nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null)
+    await Promise.all(alive.map(async (n) => {
+      const gone = new Promise<void>((resolve) => n.child.once('exit', () => { resolve() }))
+      n.child.kill('SIGTERM')
+      const timer = setTimeout(() => n.child.kill('SIGKILL'), graceMs)
+      await gone
+      clearTimeout(timer)
+    }))
+  }
+}

@@ -1,0 +1,66 @@
+import { expect } from 'chai'
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { amount, loadConfig } from '../../../node/config/index.ts'
+
+const profile = {
+  name: 'testnet',
+  rpcUrl: 'http://127.0.0.1:8545',
+  chainId: 31337,
+  contracts: { token: '0x' + '11'.repeat(20), staking: '0x' + '22'.repeat(20), market: '0x' + '33'.repeat(20) },
+  deployBlock: 7,
+  bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/QmX'],
+}
+
+describe('config', () => {
+  let dir: string
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'bitdust-config-')) })
+  afterEach(() => { rmSync(dir, { recursive: true, force: true }) })
+
+  it('uses defaults when nothing is configured', () => {
+    const c = loadConfig({ datadir: dir, env: {} })
+    expect(c.datadir).to.equal(dir)
+    expect(c.network).to.equal(undefined)
+    expect(c.api.host).to.equal('127.0.0.1')
+    expect(c.supply.enabled).to.equal(false)
+    expect(c.k).to.equal(4)
+  })
+
+  it('layers file < environment < flags', () => {
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ k: 3, m: 1, quota: '1GiB', supply: true }))
+    const c = loadConfig({ datadir: dir, env: { BITDUST_M: '2', BITDUST_QUOTA: '2GiB' }, flags: { quota: '5MiB' } })
+    expect(c.k).to.equal(3)
+    expect(c.m).to.equal(2)
+    expect(c.supply.enabled).to.equal(true)
+    expect(c.supply.quota).to.equal(5n * 2n ** 20n)
+  })
+
+  it('reads network.json and lets the environment override single fields', () => {
+    writeFileSync(join(dir, 'network.json'), JSON.stringify(profile))
+    const c = loadConfig({ datadir: dir, env: { BITDUST_RPC_URL: 'https://rpc.example.org', BITDUST_BOOTSTRAP: '/dns4/a/tcp/1,/dns4/b/tcp/2' } })
+    expect(c.network?.rpcUrl).to.equal('https://rpc.example.org')
+    expect(c.network?.chainId).to.equal(31337)
+    expect(c.network?.deployBlock).to.equal(7)
+    expect(c.network?.bootstrap).to.deep.equal(['/dns4/a/tcp/1', '/dns4/b/tcp/2'])
+  })
+
+  it('rejects a profile without contract addresses, naming the field', () => {
+    writeFileSync(join(dir, 'network.json'), JSON.stringify({ ...profile, contracts: { token: '0x12' } }))
+    expect(() => loadConfig({ datadir: dir, env: {} })).to.throw(/contracts\.token/).with.property('name', 'ConfigError')
+  })
+
+  it('rejects broken JSON with the file name and bad numbers with the setting name', () => {
+    writeFileSync(join(dir, 'config.json'), '{ nope')
+    expect(() => loadConfig({ datadir: dir, env: {} })).to.throw(/config\.json is not valid JSON/)
+    rmSync(join(dir, 'config.json'))
+    expect(() => loadConfig({ datadir: dir, env: { BITDUST_K: '-1' } })).to.throw(/k must be/)
+    expect(() => loadConfig({ datadir: dir, env: { BITDUST_SUPPLY: 'maybe' } })).to.throw(/yes\/no/)
+  })
+
+  it('parses amounts as bigints with binary suffixes and never fractions', () => {
+    expect(amount('10GiB', 'q')).to.equal(10n * 2n ** 30n)
+    expect(amount('123456789012345678901234567890', 'q')).to.equal(123456789012345678901234567890n)
+    expect(() => amount('1.5', 'q')).to.throw(/whole number/)
+  })
+})
