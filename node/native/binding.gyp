@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "bitdust_native",
+      "sources": ["merkle.c"],
+      "cflags": ["-O3", "-Wno-deprecated-declarations"],
+      "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-Wno-deprecated-declarations"] }
+    }
+  ]
+}

@@ -1,0 +1,139 @@
+/*
+ * Merkle subtrees over 256-byte segments with OpenSSL's SHA-256 (SHA-NI where the CPU has it),
+ * many leaves per call: per-call overhead of node's crypto.hash() dominates 256-byte leaves.
+ *
+ * treeLevels(data, segments, height, fromLevel, out[, async]) hashes `segments` (<= 2^height)
+ * segments of `data` into a subtree of the given height, padding missing leaves with 32 zero
+ * bytes (the convention of node/proofs/merkle.ts), and writes levels fromLevel..height (each
+ * level L padded to 2^(height-L) nodes, lowest level first) into `out`. With async = true it
+ * runs on the libuv thread pool and returns a Promise; otherwise it returns undefined.
+ *
+ * OpenSSL's symbols come from the node binary itself (node exports them), so nothing links here.
+ */
+#include <node_api.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+
+#define SEGMENT 256
+#define HASH 32
+#define MAX_HEIGHT 24
+
+static void sha256(const uint8_t *d, size_t n, uint8_t *md) {
+  SHA256_CTX c;
+  SHA256_Init(&c);
+  SHA256_Update(&c, d, n);
+  SHA256_Final(md, &c);
+}
+
+static size_t levels_bytes(uint32_t height, uint32_t from) {
+  size_t total = 0;
+  for (uint32_t l = from; l <= height; l++) total += ((size_t)1 << (height - l)) * HASH;
+  return total;
+}
+
+/* scratch: 2^height * HASH bytes. */
+static void tree_levels(const uint8_t *data, uint32_t segments, uint32_t height, uint32_t from, uint8_t *out, uint8_t *scratch) {
+  size_t width = (size_t)1 << height;
+  for (size_t i = 0; i < width; i++) {
+    if (i < segments) sha256(data + i * SEGMENT, SEGMENT, scratch + i * HASH);
+    else memset(scratch + i * HASH, 0, HASH);
+  }
+  uint8_t *o = out;
+  if (from == 0) { memcpy(o, scratch, width * HASH); o += width * HASH; }
+  for (uint32_t l = 1; l <= height; l++) {
+    width >>= 1;
+    /* In place: node i of the level above reads 2i and 2i+1 (64 contiguous bytes) before 2i is overwritten. */
+    for (size_t i = 0; i < width; i++) sha256(scratch + 2 * i * HASH, 2 * HASH, scratch + i * HASH);
+    if (l >= from) { memcpy(o, scratch, width * HASH); o += width * HASH; }
+  }
+}
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref data_ref, out_ref;
+  const uint8_t *data;
+  uint8_t *out;
+  uint32_t segments, height, from;
+  int failed;
+} job_t;
+
+static void execute(napi_env env, void *p) {
+  (void)env;
+  job_t *j = (job_t *)p;
+  uint8_t *scratch = malloc(((size_t)1 << j->height) * HASH);
+  if (scratch == NULL) { j->failed = 1; return; }
+  tree_levels(j->data, j->segments, j->height, j->from, j->out, scratch);
+  free(scratch);
+}
+
+static void complete(napi_env env, napi_status status, void *p) {
+  job_t *j = (job_t *)p;
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  if (status != napi_ok || j->failed) {
+    napi_value msg, err;
+    napi_create_string_utf8(env, "treeLevels: out of memory", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, j->deferred, err);
+  } else {
+    napi_resolve_deferred(env, j->deferred, undef);
+  }
+  napi_delete_reference(env, j->data_ref);
+  napi_delete_reference(env, j->out_ref);
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static napi_value fail(napi_env env, const char *msg) {
+  napi_throw_range_error(env, NULL, msg);
+  return NULL;
+}
+
+static napi_value TreeLevels(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 5) return fail(env, "treeLevels(data, segments, height, fromLevel, out[, async])");
+  void *data, *out;
+  size_t data_len, out_len;
+  uint32_t segments, height, from;
+  bool is_async = false;
+  if (napi_get_buffer_info(env, argv[0], &data, &data_len) != napi_ok) return fail(env, "data must be a Buffer");
+  if (napi_get_value_uint32(env, argv[1], &segments) != napi_ok) return fail(env, "segments must be a number");
+  if (napi_get_value_uint32(env, argv[2], &height) != napi_ok) return fail(env, "height must be a number");
+  if (napi_get_value_uint32(env, argv[3], &from) != napi_ok) return fail(env, "fromLevel must be a number");
+  if (napi_get_buffer_info(env, argv[4], &out, &out_len) != napi_ok) return fail(env, "out must be a Buffer");
+  if (argc > 5) napi_get_value_bool(env, argv[5], &is_async);
+  if (height > MAX_HEIGHT || from > height) return fail(env, "height or fromLevel out of range");
+  if (segments == 0 || segments > ((uint32_t)1 << height)) return fail(env, "segments out of range");
+  if (data_len < (size_t)segments * SEGMENT) return fail(env, "data shorter than segments * 256");
+  if (out_len < levels_bytes(height, from)) return fail(env, "out too small");
+  if (!is_async) {
+    uint8_t *scratch = malloc(((size_t)1 << height) * HASH);
+    if (scratch == NULL) return fail(env, "out of memory");
+    tree_levels(data, segments, height, from, out, scratch);
+    free(scratch);
+    return NULL;
+  }
+  job_t *j = calloc(1, sizeof(job_t));
+  if (j == NULL) return fail(env, "out of memory");
+  j->data = data; j->out = out; j->segments = segments; j->height = height; j->from = from;
+  napi_create_reference(env, argv[0], 1, &j->data_ref);
+  napi_create_reference(env, argv[4], 1, &j->out_ref);
+  napi_value promise, name;
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_string_utf8(env, "bitdust:treeLevels", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, execute, complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return promise;
+}
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  napi_value fn;
+  napi_create_function(env, "treeLevels", NAPI_AUTO_LENGTH, TreeLevels, NULL, &fn);
+  napi_set_named_property(env, exports, "treeLevels", fn);
+  return exports;
+}
