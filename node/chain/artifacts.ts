@@ -85,3 +85,30 @@ export async function ensureCompiled (options: ArtifactOptions & { force?: boole
     child.on('close', (code) => { code === 0 ? resolvePromise() : reject(new CompileFailedError(output)) })
   })
 }
+
+/**
+ * The one deployable (non-abstract) contract compiled from `contracts/<folder>/`, or the one named
+ * `preferred` among several. Lets deployment follow the implementation's name without a hard-wired list.
+ */
+export function findDeployable (folder: string, preferred: string[] = [], options: ArtifactOptions = {}): Artifact {
+  const root = options.root ?? PROJECT_ROOT
+  const dir = join(root, 'artifacts', 'contracts', folder)
+  const all = walk(dir, (f) => f.endsWith('.json'))
+    .map((file) => JSON.parse(readFileSync(file, 'utf8')) as { contractName?: string, sourceName?: string, abi?: Abi, bytecode?: string })
+    .filter((j) => typeof j.contractName === 'string' && typeof j.bytecode === 'string' && j.bytecode.length > 2)
+    .map((j) => ({ contractName: j.contractName as string, sourceName: j.sourceName as string, abi: j.abi as Abi, bytecode: j.bytecode as Hex }))
+  const named = all.filter((a) => preferred.includes(a.contractName))
+  const pick = named.length > 0 ? named : all
+  if (pick.length === 1) return pick[0] as Artifact
+  if (pick.length === 0) throw new ArtifactMissingError(`in contracts/${folder}/ (a deployable contract)`, dir)
+  throw new ArtifactMissingError(`in contracts/${folder}/: several candidates (${pick.map((a) => a.contractName).join(', ')}); pass the name to deploy`, dir)
+}
+
+/** Every artifact under artifacts/contracts/<folder>/ (for collecting custom errors). */
+export function loadAll (folder: string, options: ArtifactOptions = {}): Artifact[] {
+  const root = options.root ?? PROJECT_ROOT
+  return walk(join(root, 'artifacts', 'contracts', folder), (f) => f.endsWith('.json'))
+    .map((file) => JSON.parse(readFileSync(file, 'utf8')) as Partial<Artifact>)
+    .filter((j) => typeof j.contractName === 'string' && Array.isArray(j.abi))
+    .map((j) => ({ contractName: j.contractName as string, sourceName: j.sourceName as string, abi: j.abi as Abi, bytecode: (j.bytecode ?? '0x') as Hex }))
+}
