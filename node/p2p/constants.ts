@@ -1,0 +1,54 @@
+/**
+ * Defaults of the peer network, resolved once by each service (`init.x ?? DEFAULT`).
+ * Protocol ids follow `/bitdust/<name>/<major>.<minor>.<patch>`, topics `bitdust/<name>/1`.
+ */
+export const WIRE_VERSION = 1
+
+export const PROTOCOL_FRAGMENT_PUT = '/bitdust/fragment-put/1.0.0'
+export const PROTOCOL_FRAGMENT_GET = '/bitdust/fragment-get/1.0.0'
+export const PROTOCOL_FRAGMENT_LIST = '/bitdust/fragment-list/1.0.0'
+export const PROTOCOL_OFFER = '/bitdust/offer/1.0.0'
+export const PROTOCOL_MESSAGE = '/bitdust/message/1.0.0'
+export const PROTOCOL_GROUP_HISTORY = '/bitdust/group-history/1.0.0'
+/** Raw byte sink used only by the benchmark as the "bare libp2p stream" reference. */
+export const PROTOCOL_RAW_SINK = '/bitdust/raw-sink/1.0.0'
+/** Prefix of our own Kademlia DHT, so we never mix with the public IPFS DHT. */
+export const DHT_PROTOCOL = '/bitdust/kad/1.0.0'
+
+export const TOPIC_OFFERS = 'bitdust/offers/1'
+export const groupTopic = (groupId: string): string => `bitdust/group-${groupId}/1`
+
+/** The DHT key suppliers provide under; its CID is derived once (see discovery/offer-key.ts). */
+export const SUPPLIERS_DHT_KEY = 'bitdust:suppliers:v1'
+
+/** Largest control message (headers, offers, receipts, lists, chat messages) on the wire. */
+export const MAX_MESSAGE_SIZE = 256 * 1024
+/** Largest single fragment accepted by the put protocol: 1 GiB. */
+export const MAX_FRAGMENT_SIZE = 2 ** 30
+/** Entries in one signed fragment list. */
+export const MAX_LIST_ENTRIES = 1024
+/** Segments whose proofs can be requested in one ranged get. */
+export const MAX_PROVEN_SEGMENTS = 256
+/** Multiaddrs in an offer. */
+export const MAX_OFFER_ADDRS = 8
+/** Offers older than this are not accepted even if their own expiry says otherwise. */
+export const MAX_OFFER_TTL_MS = 60 * 60 * 1000
+export const DEFAULT_OFFER_TTL_MS = 10 * 60 * 1000
+export const DEFAULT_OFFER_INTERVAL_MS = 60 * 1000
+export const MAX_OFFER_CACHE = 10_000
+
+/** Bytes buffered from a stream before it is paused (backpressure to the sender). */
+export const READ_HIGH_WATER = 1024 * 1024
+/** Size of the chunks we write fragments in. */
+export const WRITE_CHUNK = 256 * 1024
+
+/** A peer that sends nothing for this long during a transfer is dropped. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000
+/** Time allowed for a request/response exchange (headers, lists, messages). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+
+export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+
+export const MAX_MESSAGE_TEXT = 64 * 1024
+export const DEFAULT_RETRY_MIN_MS = 1_000
+export const DEFAULT_RETRY_MAX_MS = 60_000

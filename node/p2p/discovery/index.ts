@@ -1,0 +1,174 @@
+/**
+ * Discovery without a central list: suppliers gossip signed offers on `bitdust/offers/1`, provide
+ * a fixed CID in our DHT, and answer `/bitdust/offer` with their current offer; consumers collect
+ * offers from gossip and from DHT providers into an OfferCache.
+ */
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { DEFAULT_OFFER_INTERVAL_MS, DEFAULT_OFFER_TTL_MS, PROTOCOL_OFFER, SUPPLIERS_DHT_KEY, TOPIC_OFFERS } from '../constants.ts'
+import { Framed } from '../wire/framed.ts'
+import { decodeReply, ErrorReply, OfferRequest, SignedOffer } from '../wire/messages.ts'
+import { OfferCache } from './offer-cache.ts'
+import { signOffer } from './offers.ts'
+import type { OfferCacheInit, OfferQuery, StakeChecker } from './offer-cache.ts'
+import type { OfferTerms, SignedSupplierOffer, SupplierOffer } from './offers.ts'
+import type { Logger } from '../../log.ts'
+import type { BitDustLibp2p } from '../libp2p.ts'
+import type { AbortOptions, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+
+export type { OfferTerms, SignedSupplierOffer, SupplierOffer, StakeChecker, OfferQuery }
+export { OfferCache, signOffer }
+export { verifyOffer } from './offers.ts'
+
+let suppliersCid: CID | undefined
+/** CID of the DHT key suppliers provide under. */
+export async function suppliersKey (): Promise<CID> {
+  suppliersCid ??= CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(SUPPLIERS_DHT_KEY)))
+  return suppliersCid
+}
+
+export interface DiscoveryInit extends OfferCacheInit {
+  intervalMs?: number
+  ttlMs?: number
+}
+
+export interface DiscoveryComponents {
+  libp2p: BitDustLibp2p
+  privateKey: PrivateKey
+  stake?: StakeChecker
+  log: Logger
+  /** Opens a stream to a peer the way the node must (direct or through a relay). */
+  openStream: (peer: string, protocol: string, options?: AbortOptions) => Promise<Stream>
+  /** Addresses to put in our offer. */
+  addrs: () => string[]
+}
+
+export class Discovery {
+  readonly cache: OfferCache
+  private readonly c: DiscoveryComponents
+  private readonly intervalMs: number
+  private readonly ttlMs: number
+  private terms: OfferTerms | undefined
+  private current: SignedSupplierOffer | undefined
+  private timer: NodeJS.Timeout | undefined
+  private readonly onGossip = (evt: CustomEvent<{ topic: string, data: Uint8Array }>): void => {
+    if (evt.detail.topic !== TOPIC_OFFERS) return
+    void this.ingest(evt.detail.data).catch((err: Error) => { this.c.log('dropped gossiped offer: %s', err.message) })
+  }
+
+  constructor (c: DiscoveryComponents, init: DiscoveryInit = {}) {
+    this.c = c
+    this.cache = new OfferCache(c.stake, init)
+    this.intervalMs = init.intervalMs ?? DEFAULT_OFFER_INTERVAL_MS
+    this.ttlMs = init.ttlMs ?? DEFAULT_OFFER_TTL_MS
+  }
+
+  async start (): Promise<void> {
+    const pubsub = this.c.libp2p.services.pubsub
+    pubsub.subscribe(TOPIC_OFFERS)
+    pubsub.addEventListener('message', this.onGossip as any)
+    await this.c.libp2p.handle(PROTOCOL_OFFER, async (stream) => { await this.serveOffer(stream) }, { runOnLimitedConnection: true })
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.timer)
+    this.timer = undefined
+    const pubsub = this.c.libp2p.services.pubsub
+    pubsub.removeEventListener('message', this.onGossip as any)
+    try { pubsub.unsubscribe(TOPIC_OFFERS) } catch {}
+    await this.c.libp2p.unhandle(PROTOCOL_OFFER)
+  }
+
+  private async ingest (data: Uint8Array): Promise<SupplierOffer> {
+    const signed = SignedOffer.decode(data)
+    return await this.cache.add(signed)
+  }
+
+  /** Starts (or updates) advertising this node as a supplier; publishes at once and periodically. */
+  async publish (terms: OfferTerms, options: AbortOptions = {}): Promise<SignedSupplierOffer> {
+    this.terms = terms
+    const signed = await this.refresh(options)
+    if (this.timer == null) {
+      this.timer = setInterval(() => { void this.refresh().catch((err: Error) => { this.c.log('offer refresh failed: %s', err.message) }) }, this.intervalMs)
+      this.timer.unref()
+    }
+    return signed
+  }
+
+  /** Stops advertising (the offer expires on its own elsewhere). */
+  unpublish (): void {
+    clearInterval(this.timer)
+    this.timer = undefined
+    this.terms = undefined
+    this.current = undefined
+  }
+
+  private async refresh (options: AbortOptions = {}): Promise<SignedSupplierOffer> {
+    if (this.terms == null) throw new Error('no offer terms')
+    const signed = await signOffer(this.c.privateKey, this.c.libp2p.peerId.toString(), this.terms, this.c.addrs(), this.ttlMs)
+    this.current = signed
+    const pubsub = this.c.libp2p.services.pubsub
+    await pubsub.publish(TOPIC_OFFERS, SignedOffer.encode(signed)).catch((err: Error) => { this.c.log('offer gossip failed: %s', err.message) })
+    // Providing needs DHT peers; with none yet the next refresh will try again.
+    const cid = await suppliersKey()
+    void this.c.libp2p.contentRouting.provide(cid, { signal: options.signal ?? AbortSignal.timeout(30_000) })
+      .catch((err: Error) => { this.c.log('DHT provide failed: %s', err.message) })
+    return signed
+  }
+
+  private async serveOffer (stream: Stream): Promise<void> {
+    const io = new Framed(stream, { idleTimeoutMs: 10_000 })
+    try {
+      OfferRequest.decode(await io.readFrame())
+      if (this.current == null) {
+        await io.writeFrame(ErrorReply.encode({ code: 'NotAcceptingError', message: 'This node does not supply storage.' }))
+      } else {
+        await io.writeFrame(SignedOffer.encode(this.current))
+      }
+      await io.closeWrite()
+    } catch (err) {
+      io.abort(err as Error)
+    }
+  }
+
+  /** Asks one peer for its offer and caches it if it verifies. */
+  async fetchOffer (peer: string, options: AbortOptions = {}): Promise<SupplierOffer> {
+    const stream = await this.c.openStream(peer, PROTOCOL_OFFER, options)
+    const io = new Framed(stream)
+    try {
+      await io.writeFrame(OfferRequest.encode({}), options)
+      const signed = decodeReply(await io.readFrame(undefined, options), SignedOffer)
+      await io.closeWrite(options)
+      if (signed.offer.peerId !== peer) throw new Error(`peer ${peer} answered with the offer of ${signed.offer.peerId}`)
+      return await this.cache.add(signed, options)
+    } catch (err) {
+      io.abort(err as Error)
+      throw err
+    }
+  }
+
+  /**
+   * Looks suppliers up in the DHT, fetches each provider's offer, and returns the live offers
+   * (gossiped ones included), cheapest first.
+   */
+  async findSuppliers (query: OfferQuery & { maxProviders?: number } = {}, options: AbortOptions = {}): Promise<SupplierOffer[]> {
+    const cid = await suppliersKey()
+    const self = this.c.libp2p.peerId.toString()
+    const max = query.maxProviders ?? 64
+    let seen = 0
+    const fetches: Array<Promise<unknown>> = []
+    try {
+      for await (const prov of this.c.libp2p.contentRouting.findProviders(cid, options)) {
+        const id = (prov.id as PeerId).toString()
+        if (id === self || this.cache.get(id) != null) continue
+        if (prov.multiaddrs.length > 0) await this.c.libp2p.peerStore.merge(prov.id, { multiaddrs: prov.multiaddrs }).catch(() => {})
+        fetches.push(this.fetchOffer(id, options).catch((err: Error) => { this.c.log('offer of %s refused: %s', id, err.message) }))
+        if (++seen >= max) break
+      }
+    } catch (err) {
+      this.c.log('DHT lookup ended: %s', (err as Error).message)
+    }
+    await Promise.all(fetches)
+    return this.cache.list(query)
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Consumer side of fragment put / get / list. The consumer verifies everything it gets back:
+ * receipts and lists must be signed by the peer it talked to, and fetched bytes must match the
+ * root it already knows from the deal (whole fragments) or carry valid Merkle paths (ranges).
+ */
+import { SEGMENT_SIZE } from '../../proofs/constants.ts'
+import { computeRoot, segmentCount, treeDepth } from '../../proofs/merkle.ts'
+import { PROTOCOL_FRAGMENT_GET, PROTOCOL_FRAGMENT_LIST, PROTOCOL_FRAGMENT_PUT, WRITE_CHUNK } from '../constants.ts'
+import { FragmentRootMismatchError, FragmentSizeMismatchError, InvalidRangeError, InvalidSignatureError, StreamEndedError } from '../errors.ts'
+import { verifyByPeer } from '../peer-identity.ts'
+import { signable } from '../wire/codec.ts'
+import { Framed } from '../wire/framed.ts'
+import { decodeReply, FragmentList, GetReply, GetRequest, ListRequest, ListResult, PutReady, PutRequest, PutResult, Receipt } from '../wire/messages.ts'
+import { fromHex, MerkleStream, toHex } from './merkle-stream.ts'
+import { LIST_DOMAIN, RECEIPT_DOMAIN } from './server.ts'
+import type { FragmentMeta } from './backend.ts'
+import type { InferSchema } from '../wire/codec.ts'
+import type { AbortOptions, Stream } from '@libp2p/interface'
+
+export type FragmentReceipt = InferSchema<typeof Receipt.schema>
+export interface SignedReceipt { receipt: FragmentReceipt, sig: Uint8Array }
+export type FragmentListing = InferSchema<typeof FragmentList.schema>
+export interface SignedListing { list: FragmentListing, sig: Uint8Array }
+
+export type PutProgress = { type: 'fragment:put:bytes', sent: number, total: number }
+
+export interface PutOptions extends AbortOptions {
+  onProgress?: (event: PutProgress) => void
+  idleTimeoutMs?: number
+}
+
+export interface GetRange {
+  offset?: number
+  /** 0 or undefined: to the end of the fragment. */
+  length?: number
+  /** The root the fragment must have (from the deal); required to verify. */
+  root: string
+}
+
+/** Opens a stream to the peer for a protocol (the node decides how: direct or through a relay). */
+export type StreamOpener = (protocol: string, options: AbortOptions) => Promise<Stream>
+
+async function * chunked (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    for (let off = 0; off < chunk.byteLength; off += WRITE_CHUNK) {
+      yield chunk.subarray(off, Math.min(chunk.byteLength, off + WRITE_CHUNK))
+    }
+  }
+}
+
+export async function verifyReceipt (r: SignedReceipt, supplier: string): Promise<void> {
+  if (r.receipt.supplier !== supplier || !(await verifyByPeer(supplier, signable(RECEIPT_DOMAIN, Receipt, r.receipt), r.sig))) {
+    throw new InvalidSignatureError(`The receipt is not signed by supplier ${supplier}; do not count this fragment as stored.`)
+  }
+}
+
+export async function putFragment (open: StreamOpener, supplier: string, meta: FragmentMeta, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: PutOptions = {}): Promise<SignedReceipt> {
+  const stream = await open(PROTOCOL_FRAGMENT_PUT, options)
+  const io = new Framed(stream, { idleTimeoutMs: options.idleTimeoutMs })
+  try {
+    await io.writeFrame(PutRequest.encode({ dealId: meta.dealId, slot: meta.slot, size: meta.size, root: meta.root, owner: meta.owner }), options)
+    decodeReply(await io.readFrame(undefined, options), PutReady)
+    let sent = 0
+    try {
+      for await (const chunk of chunked(source)) {
+        if (sent + chunk.byteLength > meta.size) throw new FragmentSizeMismatchError(`The source has more than the declared ${meta.size} bytes.`)
+        await io.write(chunk, options)
+        sent += chunk.byteLength
+        options.onProgress?.({ type: 'fragment:put:bytes', sent, total: meta.size })
+      }
+    } catch (err) {
+      // The supplier may have refused mid-way: prefer its reason over our broken pipe.
+      if (err instanceof FragmentSizeMismatchError) throw err
+      decodeReply(await io.readFrame(undefined, { signal: AbortSignal.timeout(2000) }), PutResult)
+      throw err
+    }
+    if (sent !== meta.size) throw new FragmentSizeMismatchError(`The source ended after ${sent} of the declared ${meta.size} bytes.`)
+    const result = decodeReply(await io.readFrame(undefined, options), PutResult)
+    const r = result.receipt
+    if (r.dealId !== meta.dealId || r.slot !== meta.slot || r.root !== meta.root || r.size !== meta.size) {
+      throw new InvalidSignatureError('The receipt does not describe the fragment that was sent.')
+    }
+    await verifyReceipt(result, supplier)
+    await io.closeWrite(options)
+    return result
+  } catch (err) {
+    io.abort(err as Error)
+    throw err
+  }
+}
+
+/**
+ * Streams bytes of a fragment. A whole fragment is hashed as it arrives and the iteration throws
+ * FragmentRootMismatchError at the end if it does not match `range.root`: callers must treat the
+ * bytes as unverified until the iteration completes. A segment-aligned partial range (at most
+ * MAX_PROVEN_SEGMENTS) comes with Merkle paths and is verified before any byte is yielded.
+ */
+export async function * getFragment (open: StreamOpener, dealId: string, slot: number, range: GetRange, options: AbortOptions & { idleTimeoutMs?: number } = {}): AsyncGenerator<Uint8Array> {
+  const offset = range.offset ?? 0
+  const partialHint = offset !== 0 || (range.length ?? 0) !== 0
+  const stream = await open(PROTOCOL_FRAGMENT_GET, options)
+  const io = new Framed(stream, { idleTimeoutMs: options.idleTimeoutMs })
+  try {
+    await io.writeFrame(GetRequest.encode({ dealId, slot, offset, length: range.length ?? 0, proofs: partialHint }), options)
+    const reply = decodeReply(await io.readFrame(undefined, options), GetReply)
+    if (reply.offset !== offset || reply.offset + reply.length > reply.size) throw new InvalidRangeError('The supplier answered with another range than asked.')
+    const whole = offset === 0 && reply.length === reply.size
+    if (!partialHint || whole) {
+      if (reply.root !== range.root) throw new FragmentRootMismatchError(`The supplier holds root ${reply.root}, the deal says ${range.root}.`)
+      const tree = new MerkleStream()
+      for await (const chunk of io.readBytes(reply.length, options)) {
+        tree.update(chunk)
+        yield chunk
+      }
+      const root = tree.root()
+      if (root == null || toHex(root) !== range.root) throw new FragmentRootMismatchError(`The fragment ${dealId}/${slot} from this supplier does not match its root; discard it and use another supplier.`)
+    } else {
+      const proofs = reply.proofs ?? []
+      const n = reply.length / SEGMENT_SIZE
+      if (proofs.length !== n) throw new FragmentRootMismatchError('The supplier sent no Merkle paths for the range.')
+      const depth = treeDepth(segmentCount(reply.size))
+      const expected = Buffer.from(fromHex(range.root))
+      const buf = new Uint8Array(reply.length)
+      let off = 0
+      for await (const chunk of io.readBytes(reply.length, options)) { buf.set(chunk, off); off += chunk.byteLength }
+      for (let i = 0; i < n; i++) {
+        const path = (proofs[i] as string[]).map(fromHex)
+        const seg = buf.subarray(i * SEGMENT_SIZE, (i + 1) * SEGMENT_SIZE)
+        if (path.length !== depth || !Buffer.from(computeRoot(seg, offset / SEGMENT_SIZE + i, path)).equals(expected)) {
+          throw new FragmentRootMismatchError(`Segment ${offset / SEGMENT_SIZE + i} of ${dealId}/${slot} fails its Merkle proof; the supplier's copy is bad.`)
+        }
+      }
+      yield buf
+    }
+    if (!(await io.atEnd(options))) throw new InvalidRangeError('The supplier sent more bytes than the range.')
+  } catch (err) {
+    io.abort(err as Error)
+    if (err instanceof StreamEndedError) throw new FragmentSizeMismatchError(`The supplier stopped mid-fragment: ${err.message}`)
+    throw err
+  }
+}
+
+export async function listFragments (open: StreamOpener, supplier: string, owner: string, options: AbortOptions = {}): Promise<SignedListing> {
+  const stream = await open(PROTOCOL_FRAGMENT_LIST, options)
+  const io = new Framed(stream)
+  try {
+    await io.writeFrame(ListRequest.encode({ owner }), options)
+    const result = decodeReply(await io.readFrame(undefined, options), ListResult)
+    if (result.list.owner !== owner || result.list.supplier !== supplier ||
+      !(await verifyByPeer(supplier, signable(LIST_DOMAIN, FragmentList, result.list), result.sig))) {
+      throw new InvalidSignatureError(`The fragment list is not signed by supplier ${supplier} for ${owner}.`)
+    }
+    await io.closeWrite(options)
+    return result
+  } catch (err) {
+    io.abort(err as Error)
+    throw err
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The libp2p stack of a BitDust node: TCP + noise + yamux, identify, ping, our own Kademlia DHT
+ * (`/bitdust/kad`), gossipsub, circuit relay v2 (transport always, server when serving), bootstrap.
+ *
+ * Hiding: a hidden node has no TCP listener, reserves slots on its relays and listens only on
+ * `<relay>/p2p-circuit`; its connection gater refuses every dial that is not to a relay or through
+ * one, and every inbound connection that is not relayed. Its DHT runs in client mode, so it never
+ * asks peers to connect back to it.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { DEFAULT_LISTEN, DHT_PROTOCOL } from './constants.ts'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export interface RelayInit {
+  /** Run a circuit relay v2 server for others, without the 128 KiB / 2 min default limits. */
+  serve?: boolean
+  /** Reach and be reached only through `relays`; no direct connections in or out. */
+  hide?: boolean
+  /** Relay multiaddrs (with /p2p/<id>) to reserve a slot on; required when hiding. */
+  relays?: string[]
+  /** Most reservations a relay server grants at once. */
+  maxReservations?: number
+}
+
+export interface Libp2pInit {
+  privateKey: PrivateKey
+  listen?: string[]
+  announce?: string[]
+  bootstrap?: string[]
+  relay?: RelayInit
+  /** Keep loopback/private addresses in the DHT (tests, LANs). Default true. */
+  privateAddresses?: boolean
+}
+
+export type BitDustServices = {
+  identify: unknown
+  ping: unknown
+  dht: KadDHT
+  pubsub: GossipSub
+  relay?: unknown
+}
+
+export type BitDustLibp2p = Libp2p<BitDustServices>
+
+const isCircuit = (ma: Multiaddr): boolean => ma.toString().includes('/p2p-circuit')
+
+/** The peer ids of the relays a hidden node may connect to directly. */
+function relayPeers (relays: string[]): Set<string> {
+  const out = new Set<string>()
+  for (const r of relays) {
+    const id = multiaddr(r).getComponents().find((c) => c.name === 'p2p')?.value
+    if (id != null) out.add(id)
+  }
+  return out
+}
+
+/** Refuses any direct (non-relayed) connection except to the configured relays. */
+export function hiddenGater (relays: string[]): ConnectionGater {
+  const allowed = relayPeers(relays)
+  const peerOf = (ma: Multiaddr): string | undefined => ma.getComponents().findLast((c) => c.name === 'p2p')?.value
+  return {
+    denyDialMultiaddr: (ma) => !isCircuit(ma) && !allowed.has(peerOf(ma) ?? ''),
+    denyDialPeer: () => false,
+    denyInboundConnection: (maConn) => !isCircuit(maConn.remoteAddr),
+    denyInboundEncryptedConnection: (peerId, maConn) => !isCircuit(maConn.remoteAddr) && !allowed.has(peerId.toString()),
+    denyOutboundEncryptedConnection: (peerId, maConn) => !isCircuit(maConn.remoteAddr) && !allowed.has(peerId.toString())
+  }
+}
+
+export async function buildLibp2p (init: Libp2pInit): Promise<BitDustLibp2p> {
+  const relay = init.relay ?? {}
+  const relays = relay.relays ?? []
+  const hide = relay.hide === true
+  const circuitListen = relays.map((r) => `${r}/p2p-circuit`)
+  const listen = hide ? circuitListen : [...(init.listen ?? DEFAULT_LISTEN), ...circuitListen]
+  const services: Record<string, unknown> = {
+    identify: identify(),
+    ping: ping(),
+    dht: kadDHT({
+      protocol: DHT_PROTOCOL,
+      clientMode: hide,
+      peerInfoMapper: init.privateAddresses === false ? removePrivateAddressesMapper : passthroughMapper,
+      allowQueryWithZeroPeers: true
+    }),
+    pubsub: gossipsub({
+      allowPublishToZeroTopicPeers: true,
+      runOnLimitedConnection: true,
+      emitSelf: false
+    })
+  }
+  if (relay.serve === true) {
+    services.relay = circuitRelayServer({
+      reservations: { applyDefaultLimit: false, maxReservations: relay.maxReservations ?? 128 }
+    })
+  }
+  const peerDiscovery = (init.bootstrap ?? []).length > 0 ? [bootstrap({ list: init.bootstrap ?? [] })] : []
+  const node = await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen, announce: init.announce ?? [] },
+    transports: [tcp(), circuitRelayTransport({ reservationConcurrency: 1 })],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: hide ? hiddenGater(relays) : { denyDialMultiaddr: () => false },
+    peerDiscovery,
+    services: services as any,
+    start: false
+  })
+  return node as unknown as BitDustLibp2p
+}
