@@ -1,0 +1,105 @@
+/**
+ * The supplier's duty each period: answer the sampled challenge over all its slots in one
+ * transaction inside the window, and answer any targeted challenge before its deadline.
+ * Missing either costs collateral, so a failed attempt is retried on the next tick while the
+ * window is open, and a restart simply resumes (all state is read back from the chain).
+ */
+import { log } from '../log.ts'
+import type { SlotRef, SupplierChain, SupplierStore } from './types.ts'
+
+const logger = log('supplier:prover')
+
+export interface ProverComponents { chain: SupplierChain, store: SupplierStore }
+
+export interface ProverEvents {
+  onProved?: (period: bigint, samples: number) => void
+  onAnswered?: (slot: SlotRef) => void
+  onError?: (what: string, err: Error) => void
+}
+
+/** Packs several proofs into the contract's layout: concatenated, no length prefixes. */
+export function concatProofs (parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) { out.set(p, at); at += p.length }
+  return out
+}
+
+export class Prover {
+  private readonly chain: SupplierChain
+  private readonly store: SupplierStore
+  private readonly events: ProverEvents
+  private readonly answered = new Set<string>()
+  private readonly slotsById = new Map<string, SlotRef>()
+
+  constructor (components: ProverComponents, events: ProverEvents = {}) {
+    this.chain = components.chain
+    this.store = components.store
+    this.events = events
+  }
+
+  /** Remember which slot an on-chain slot id names (the contract samples by id). */
+  track (slot: SlotRef): void {
+    this.slotsById.set(this.chain.slotId(slot).toLowerCase(), slot)
+  }
+
+  untrack (slot: SlotRef): void {
+    this.slotsById.delete(this.chain.slotId(slot).toLowerCase())
+  }
+
+  /** One pass: the period proof if it is due, then targeted challenges. Safe to call often. */
+  async tick (): Promise<void> {
+    await this.provePeriodIfDue().catch((err: unknown) => { this.fail('period proof', err) })
+    await this.answerChallenges().catch((err: unknown) => { this.fail('challenge answers', err) })
+  }
+
+  async provePeriodIfDue (): Promise<boolean> {
+    if (await this.chain.slotCount() === 0) return false
+    const period = await this.chain.currentPeriod()
+    if (await this.chain.isProven(period)) return false
+    const { opens, closes } = await this.chain.proofWindow(period)
+    const block = await this.chain.blockNumber()
+    // The seed is the hash of the window's first block: it must exist before we can answer.
+    if (block < opens || block > closes) return false
+    const samples = await this.chain.periodSamples(period)
+    const parts: Uint8Array[] = []
+    for (const s of samples) {
+      const slot = this.slotsById.get(s.slotId.toLowerCase())
+      if (slot === undefined) throw new Error(`the contract samples slot ${s.slotId}, which this supplier does not know`)
+      parts.push(await this.store.proof(slot, s.segment))
+    }
+    await this.chain.provePeriod(period, concatProofs(parts))
+    logger('proved period %d with %d samples', period, samples.length)
+    this.events.onProved?.(period, samples.length)
+    return true
+  }
+
+  async answerChallenges (): Promise<number> {
+    let n = 0
+    for (const c of await this.chain.openChallenges()) {
+      const key = `${c.dealId}:${c.index}:${c.deadlineBlock}`
+      if (this.answered.has(key)) continue
+      const proof = await this.store.proof(c, c.segment)
+      await this.chain.answerChallenge(c, proof)
+      this.answered.add(key)
+      this.events.onAnswered?.(c)
+      n++
+    }
+    return n
+  }
+
+  /** Fill a slot we just stored: prove a segment chosen by a recent block we name. */
+  async fill (slot: SlotRef): Promise<void> {
+    const seedBlock = (await this.chain.blockNumber())
+    const segment = await this.chain.fillSegment(slot, seedBlock)
+    const proof = await this.store.proof(slot, segment)
+    await this.chain.fillSlot(slot, seedBlock, proof)
+    this.track(slot)
+  }
+
+  private fail (what: string, err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err))
+    logger('%s failed: %s', what, e.message)
+    this.events.onError?.(what, e)
+  }
+}

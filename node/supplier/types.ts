@@ -1,0 +1,33 @@
+/**
+ * What the supplier needs from the rest of the node, as narrow interfaces: the chain facade, the
+ * fragment store and the peer network each implement one of these (tests hand in fakes).
+ */
+import type { Address, Hex } from 'viem'
+
+export interface SlotRef { dealId: Hex, index: number }
+
+export interface SupplierChain {
+  readonly address: Address
+  blockNumber: () => Promise<bigint>
+  currentPeriod: () => Promise<bigint>
+  /** First block of the period's answer window and the last block it accepts proofs. */
+  proofWindow: (period: bigint) => Promise<{ opens: bigint, closes: bigint }>
+  slotCount: () => Promise<number>
+  isProven: (period: bigint) => Promise<boolean>
+  /** The samples the contract will check for this supplier in this period. */
+  periodSamples: (period: bigint) => Promise<Array<{ slotId: Hex, segment: number }>>
+  provePeriod: (period: bigint, proof: Uint8Array) => Promise<void>
+  fillSegment: (slot: SlotRef, seedBlock: bigint) => Promise<number>
+  fillSlot: (slot: SlotRef, seedBlock: bigint, proof: Uint8Array) => Promise<void>
+  /** Open targeted challenges against this supplier: slot and the segment asked for. */
+  openChallenges: () => Promise<Array<SlotRef & { segment: number, deadlineBlock: bigint }>>
+  answerChallenge: (slot: SlotRef, proof: Uint8Array) => Promise<void>
+  slotId: (slot: SlotRef) => Hex
+}
+
+/** The fragment store, seen from the supplier. */
+export interface SupplierStore {
+  /** Packed proof for one segment: the segment then its siblings bottom-up. */
+  proof: (slot: SlotRef, segment: number) => Promise<Uint8Array>
+  has: (slot: SlotRef) => Promise<boolean>
+}

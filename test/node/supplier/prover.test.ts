@@ -1,0 +1,152 @@
+import { expect } from 'chai'
+import { randomBytes, createHash } from 'node:crypto'
+import type { Hex } from 'viem'
+import { SEGMENT_SIZE } from '../../../node/proofs/constants.ts'
+import { buildLevels, createProof, hashLeaves, rootOf, treeDepth, verifyProof } from '../../../node/proofs/merkle.ts'
+import { Prover, concatProofs } from '../../../node/supplier/prover.ts'
+import type { SlotRef, SupplierChain, SupplierStore } from '../../../node/supplier/types.ts'
+
+const SEGMENTS = 8
+const deal = ('0x' + 'ab'.repeat(32)) as Hex
+
+function fragment (): { bytes: Buffer, levels: Uint8Array[][], root: Uint8Array } {
+  const bytes = randomBytes(SEGMENT_SIZE * SEGMENTS)
+  const levels = buildLevels(hashLeaves(bytes))
+  return { bytes, levels, root: rootOf(levels) }
+}
+
+/** Splits a packed blob back into proofs and checks each against the slot's root, as the contract does. */
+function checkPacked (blob: Uint8Array, expected: Array<{ root: Uint8Array, segment: number }>): boolean {
+  const depth = treeDepth(SEGMENTS)
+  const one = SEGMENT_SIZE + depth * 32
+  if (blob.length !== one * expected.length) return false
+  return expected.every((e, i) => {
+    const at = i * one
+    const segment = blob.subarray(at, at + SEGMENT_SIZE)
+    const path = Array.from({ length: depth }, (_, d) => blob.subarray(at + SEGMENT_SIZE + d * 32, at + SEGMENT_SIZE + (d + 1) * 32))
+    return verifyProof(e.root, SEGMENTS * SEGMENT_SIZE, { index: e.segment, segment, path })
+  })
+}
+
+class FakeChain implements SupplierChain {
+  readonly address = '0x0000000000000000000000000000000000000001' as const
+  block = 100n
+  period = 5n
+  proven = new Set<bigint>()
+  samples: Array<{ slotId: Hex, segment: number }> = []
+  challenges: Array<SlotRef & { segment: number, deadlineBlock: bigint }> = []
+  submitted: Array<{ period: bigint, proof: Uint8Array }> = []
+  answers: Array<{ slot: SlotRef, proof: Uint8Array }> = []
+  fills: Array<{ slot: SlotRef, seedBlock: bigint, proof: Uint8Array }> = []
+  slots = 0
+  failNextProve = false
+  async blockNumber (): Promise<bigint> { return this.block }
+  async currentPeriod (): Promise<bigint> { return this.period }
+  async proofWindow (p: bigint): Promise<{ opens: bigint, closes: bigint }> { return { opens: p * 20n + 1n, closes: p * 20n + 6n } }
+  async slotCount (): Promise<number> { return this.slots }
+  async isProven (p: bigint): Promise<boolean> { return this.proven.has(p) }
+  async periodSamples (): Promise<Array<{ slotId: Hex, segment: number }>> { return this.samples }
+  async provePeriod (period: bigint, proof: Uint8Array): Promise<void> {
+    if (this.failNextProve) { this.failNextProve = false; throw new Error('rpc down') }
+    this.submitted.push({ period, proof }); this.proven.add(period)
+  }
+  async fillSegment (_slot: SlotRef, seedBlock: bigint): Promise<number> { return Number(seedBlock % BigInt(SEGMENTS)) }
+  async fillSlot (slot: SlotRef, seedBlock: bigint, proof: Uint8Array): Promise<void> { this.fills.push({ slot, seedBlock, proof }); this.slots++ }
+  async openChallenges (): Promise<Array<SlotRef & { segment: number, deadlineBlock: bigint }>> { return this.challenges }
+  async answerChallenge (slot: SlotRef, proof: Uint8Array): Promise<void> { this.answers.push({ slot, proof }) }
+  slotId (slot: SlotRef): Hex { return ('0x' + createHash('sha256').update(`${slot.dealId}:${slot.index}`).digest('hex')) as Hex }
+}
+
+class FakeStore implements SupplierStore {
+  frags = new Map<string, ReturnType<typeof fragment>>()
+  add (slot: SlotRef): ReturnType<typeof fragment> { const f = fragment(); this.frags.set(`${slot.dealId}:${slot.index}`, f); return f }
+  async has (slot: SlotRef): Promise<boolean> { return this.frags.has(`${slot.dealId}:${slot.index}`) }
+  async proof (slot: SlotRef, segment: number): Promise<Uint8Array> {
+    const f = this.frags.get(`${slot.dealId}:${slot.index}`)
+    if (f === undefined) throw new Error('fragment lost')
+    const p = createProof(f.bytes, f.levels, segment)
+    return concatProofs([p.segment, ...p.path])
+  }
+}
+
+describe('supplier/prover', () => {
+  let chain: FakeChain
+  let store: FakeStore
+  let prover: Prover
+  const slotA = { dealId: deal, index: 0 }
+  const slotB = { dealId: deal, index: 3 }
+
+  beforeEach(async () => {
+    chain = new FakeChain()
+    store = new FakeStore()
+    prover = new Prover({ chain, store })
+  })
+
+  it('fills a slot with a proof of the segment the chain picks from the named block', async () => {
+    const f = store.add(slotA)
+    chain.block = 103n
+    await prover.fill(slotA)
+    expect(chain.fills).to.have.length(1)
+    expect(chain.fills[0]?.seedBlock).to.equal(103n)
+    expect(checkPacked(chain.fills[0]?.proof as Uint8Array, [{ root: f.root, segment: 103 % SEGMENTS }])).to.equal(true)
+  })
+
+  it('answers every sample of a period in one transaction, inside the window only', async () => {
+    const a = store.add(slotA)
+    const b = store.add(slotB)
+    await prover.fill(slotA)
+    await prover.fill(slotB)
+    chain.samples = [{ slotId: chain.slotId(slotB), segment: 7 }, { slotId: chain.slotId(slotA), segment: 2 }]
+    chain.block = 5n * 20n + 7n // window of period 5 closed
+    expect(await prover.provePeriodIfDue()).to.equal(false)
+    chain.block = 5n * 20n + 2n
+    expect(await prover.provePeriodIfDue()).to.equal(true)
+    expect(chain.submitted).to.have.length(1)
+    expect(checkPacked(chain.submitted[0]?.proof as Uint8Array, [{ root: b.root, segment: 7 }, { root: a.root, segment: 2 }])).to.equal(true)
+    expect(await prover.provePeriodIfDue()).to.equal(false) // already proven: no second transaction
+    expect(chain.submitted).to.have.length(1)
+  })
+
+  it('does nothing while it holds no slot', async () => {
+    chain.block = 5n * 20n + 2n
+    expect(await prover.provePeriodIfDue()).to.equal(false)
+  })
+
+  it('retries a failed proof on the next tick while the window is open', async () => {
+    store.add(slotA)
+    await prover.fill(slotA)
+    chain.samples = [{ slotId: chain.slotId(slotA), segment: 1 }]
+    chain.block = 5n * 20n + 2n
+    chain.failNextProve = true
+    const errors: string[] = []
+    prover = new Prover({ chain, store }, { onError: (what) => errors.push(what) })
+    prover.track(slotA)
+    await prover.tick()
+    expect(errors).to.deep.equal(['period proof'])
+    await prover.tick()
+    expect(chain.submitted).to.have.length(1)
+  })
+
+  it('reports a sample of an unknown slot instead of submitting a wrong proof', async () => {
+    store.add(slotA)
+    await prover.fill(slotA)
+    chain.samples = [{ slotId: ('0x' + '00'.repeat(32)) as Hex, segment: 1 }]
+    chain.block = 5n * 20n + 2n
+    try {
+      await prover.provePeriodIfDue()
+      expect.fail('should throw')
+    } catch (err) {
+      expect((err as Error).message).to.match(/does not know/)
+    }
+    expect(chain.submitted).to.have.length(0)
+  })
+
+  it('answers a targeted challenge once, with the proof of the asked segment', async () => {
+    const f = store.add(slotB)
+    await prover.fill(slotB)
+    chain.challenges = [{ ...slotB, segment: 5, deadlineBlock: 200n }]
+    expect(await prover.answerChallenges()).to.equal(1)
+    expect(await prover.answerChallenges()).to.equal(0)
+    expect(checkPacked(chain.answers[0]?.proof as Uint8Array, [{ root: f.root, segment: 5 }])).to.equal(true)
+  })
+})
