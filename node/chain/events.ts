@@ -1,0 +1,134 @@
+/**
+ * Reading the contracts' events: in block ranges the endpoints accept, decoded and ordered as they
+ * happened, and a poller that resumes from a stored block number after a restart.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { decodeEventLog } from 'viem'
+import type { Abi, Address, Hex, Log } from 'viem'
+import { log } from '../log.ts'
+import { LOG_BLOCK_RANGE, POLL_INTERVAL_MS } from './constants.ts'
+import type { BitDustAddresses } from './deploy.ts'
+import type { AbortOptions, TxSender } from './tx.ts'
+
+const debug = log('chain:events')
+
+export type ContractKey = keyof BitDustAddresses
+
+export interface ChainEvent {
+  contract: ContractKey
+  eventName: string
+  /** Decoded arguments by name (amounts are bigint). */
+  args: Record<string, unknown>
+  blockNumber: bigint
+  logIndex: number
+  transactionHash: Hex
+}
+
+export interface EventSource {
+  tx: TxSender
+  contracts: BitDustAddresses
+  abis: Record<ContractKey, Abi>
+}
+
+export interface GetEventsOptions extends AbortOptions {
+  fromBlock: bigint
+  /** Inclusive; default: the latest block. */
+  toBlock?: bigint
+  /** Only these contracts. */
+  contracts?: ContractKey[]
+  /** Only these event names. */
+  eventNames?: string[]
+}
+
+function decode (source: EventSource, byAddress: Map<string, ContractKey>, entry: Log): ChainEvent | undefined {
+  const contract = byAddress.get(entry.address.toLowerCase())
+  if (contract === undefined) return undefined
+  try {
+    const decoded = decodeEventLog({ abi: source.abis[contract], data: entry.data, topics: entry.topics })
+    return {
+      contract,
+      eventName: decoded.eventName ?? 'unknown',
+      args: (decoded.args ?? {}) as Record<string, unknown>,
+      blockNumber: entry.blockNumber ?? 0n,
+      logIndex: entry.logIndex ?? 0,
+      transactionHash: entry.transactionHash ?? '0x',
+    }
+  } catch {
+    // An event the interface does not declare (e.g. OpenZeppelin's OwnershipTransferred): not ours to account.
+    return undefined
+  }
+}
+
+/** All decoded events of the BitDust contracts in [fromBlock, toBlock], in chain order. */
+export async function getEvents (source: EventSource, options: GetEventsOptions): Promise<ChainEvent[]> {
+  const pc = source.tx.publicClient
+  const keys = options.contracts ?? (Object.keys(source.contracts) as ContractKey[])
+  const byAddress = new Map<string, ContractKey>(keys.map((k) => [source.contracts[k].toLowerCase(), k]))
+  const address = keys.map((k) => source.contracts[k]) as Address[]
+  const toBlock = options.toBlock ?? await source.tx.retry('eth_blockNumber', async () => await pc.getBlockNumber({ cacheTime: 0 }), options)
+  const out: ChainEvent[] = []
+  for (let from = options.fromBlock; from <= toBlock; from += LOG_BLOCK_RANGE) {
+    const to = from + LOG_BLOCK_RANGE - 1n < toBlock ? from + LOG_BLOCK_RANGE - 1n : toBlock
+    const logs = await source.tx.retry('eth_getLogs', async () => await pc.getLogs({ address, fromBlock: from, toBlock: to }), options)
+    for (const entry of logs) {
+      const e = decode(source, byAddress, entry)
+      if (e === undefined) continue
+      if (options.eventNames !== undefined && !options.eventNames.includes(e.eventName)) continue
+      out.push(e)
+    }
+  }
+  out.sort((a, b) => a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1)
+  return out
+}
+
+export interface WatchInit {
+  /** First block to read; store `nextBlock` after each batch to resume there. */
+  fromBlock: bigint
+  contracts?: ContractKey[]
+  eventNames?: string[]
+  pollIntervalMs?: number
+  /** Blocks to stay behind the head (1 = the latest block counts). */
+  confirmations?: number
+  /** Called with each batch in chain order; the next batch waits for it. `nextBlock` is where to resume. */
+  onEvents: (events: ChainEvent[], nextBlock: bigint) => Promise<void> | void
+  /** Failures of a poll (the watcher keeps going). */
+  onError?: (err: unknown) => void
+}
+
+export interface EventWatcher {
+  /** The next block the watcher will read. */
+  readonly nextBlock: bigint
+  stop: () => Promise<void>
+}
+
+/** Polls for new events until stopped. A failing endpoint or handler delays, never ends, the watch. */
+export function watchEvents (source: EventSource, init: WatchInit): EventWatcher {
+  const interval = init.pollIntervalMs ?? POLL_INTERVAL_MS
+  const lag = BigInt(Math.max(1, init.confirmations ?? 1) - 1)
+  const controller = new AbortController()
+  let next = init.fromBlock
+  const loop = (async () => {
+    while (!controller.signal.aborted) {
+      try {
+        const head = await source.tx.publicClient.getBlockNumber({ cacheTime: 0 }) - lag
+        if (head >= next) {
+          const events = await getEvents(source, { fromBlock: next, toBlock: head, contracts: init.contracts, eventNames: init.eventNames, signal: controller.signal })
+          await init.onEvents(events, head + 1n)
+          next = head + 1n
+        }
+      } catch (err) {
+        if (controller.signal.aborted) break
+        debug('poll failed: %s', (err as Error).message)
+        init.onError?.(err)
+      }
+      await sleep(interval, undefined, { signal: controller.signal }).catch(() => {})
+    }
+  })()
+  return {
+    get nextBlock () { return next },
+    async stop () {
+      controller.abort()
+      await loop
+    },
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The storage market: deals, slots, period proofs, targeted challenges, repair and payouts.
+ * Proof blobs are the packed format of IMarket (segment then siblings per sample); node/proofs
+ * builds them, this file only carries them.
+ */
+import { encodeAbiParameters, keccak256 } from 'viem'
+import type { Address, Hex, TransactionReceipt } from 'viem'
+import type { ChainContext } from './context.ts'
+import { bytes, self, signer } from './context.ts'
+import type { TokenApi } from './token.ts'
+import type { AbortOptions, SendOptions } from './tx.ts'
+import { DealState, DealStatus } from './types.ts'
+import type { AccountTotals, Challenge, Deal, DealId, DealParams, DealStatusName, MarketConfig, PeriodSamples, Slot, SupplierState } from './types.ts'
+
+type Proof = Hex | Uint8Array
+
+export class MarketApi {
+  private readonly ctx: ChainContext
+  private readonly token: TokenApi
+  constructor (ctx: ChainContext, token: TokenApi) { this.ctx = ctx; this.token = token }
+
+  get address (): Address { return this.ctx.contracts.market }
+
+  private async read<T> (functionName: string, args: readonly unknown[] = [], options: AbortOptions = {}): Promise<T> {
+    return await this.ctx.tx.read<T>({ address: this.address, abi: this.ctx.abis.market, functionName, args }, options)
+  }
+
+  private async write (functionName: string, args: readonly unknown[], options: SendOptions = {}): Promise<TransactionReceipt> {
+    return await this.ctx.tx.write({ address: this.address, abi: this.ctx.abis.market, functionName, args }, options)
+  }
+
+  // ------------------------------------------------------------ consumer
+
+  /** Tokens openDeal escrows: slots × fragmentSize × price × duration. */
+  static escrowOf (params: DealParams): bigint {
+    return BigInt(params.dataSlots + params.paritySlots) * params.fragmentSize * params.pricePerBytePeriod * BigInt(params.durationPeriods)
+  }
+
+  /** dealId = keccak256(abi.encode(consumer, salt)), as the contract computes it. */
+  static dealIdOf (consumer: Address, salt: Hex): DealId {
+    return keccak256(encodeAbiParameters([{ type: 'address' }, { type: 'bytes32' }], [consumer, salt]))
+  }
+
+  /** Opens a deal and escrows its price: with a permit (one transaction) unless `usePermit` is false. */
+  async openDeal (params: DealParams, salt: Hex, roots: Hex[], options: SendOptions & { usePermit?: boolean } = {}): Promise<{ dealId: DealId, receipt: TransactionReceipt }> {
+    const consumer = signer(this.ctx).address
+    const escrow = MarketApi.escrowOf(params)
+    const p = params
+    let receipt: TransactionReceipt
+    if (options.usePermit === false) {
+      await this.token.ensureAllowance(this.address, escrow, options)
+      receipt = await this.write('openDeal', [p, salt, roots], options)
+    } else {
+      const permit = await this.token.signPermit(this.address, escrow, options)
+      receipt = await this.write('openDealWithPermit', [p, salt, roots, permit.deadline, permit.v, permit.r, permit.s], options)
+    }
+    return { dealId: MarketApi.dealIdOf(consumer, salt), receipt }
+  }
+
+  async cancelDeal (dealId: DealId, options: SendOptions = {}): Promise<TransactionReceipt> {
+    return await this.write('cancelDeal', [dealId], options)
+  }
+
+  async finalizeDeal (dealId: DealId, options: SendOptions = {}): Promise<TransactionReceipt> {
+    return await this.write('finalizeDeal', [dealId], options)
+  }
+
+  // ------------------------------------------------------------ supplier
+
+  /** Fills a free slot (initial fill, or a repair of a freed slot) with a proof for fillSegment(seedBlock). */
+  async fillSlot (dealId: DealId, index: number, seedBlock: bigint, proof: Proof, options: SendOptions = {}): Promise<TransactionReceipt> {
+    return await this.write('fillSlot', [dealId, BigInt(index), seedBlock, bytes(proof)], options)
+  }
+
+  /**
+   * Fills a slot in one step: picks the latest block as seed, asks the contract which segment to
+   * reveal, has `prove(segment)` build the packed proof, and sends it.
+   */
+  async fill (dealId: DealId, index: number, prove: (segment: number) => Promise<Proof> | Proof, options: SendOptions = {}): Promise<TransactionReceipt> {
+    const seedBlock = await this.ctx.tx.retry('eth_blockNumber', async () => await this.ctx.tx.publicClient.getBlockNumber({ cacheTime: 0 }), options)
+    const segment = await this.fillSegment(dealId, index, signer(this.ctx).address, seedBlock, options)
+    return await this.fillSlot(dealId, index, seedBlock, await prove(Number(segment)), options)
+  }
+
+  async provePeriod (period: bigint, proofs: Proof, options: SendOptions = {}): Promise<TransactionReceipt> {
+    return await this.write('provePeriod', [period, bytes(proofs)], options)
+  }
+
+  async answerChallenge (dealId: DealId, index: number, proof: Proof, options: SendOptions = {}): Promise<TransactionReceipt> {
+    return await this.write('answerChallenge', [dealId, BigInt(index), bytes(proof)], options)
+  }
+
+  async settleSlot (dealId: DealId, index: number, options: SendOptions = {}): Promise<TransactionReceipt> {
+    return await this.write('settleSlot', [dealId, BigInt(index)], options)
+  }
+
+  async releaseSlot (dealId: DealId, index: number, options: SendOptions = {}): Promise<TransactionReceipt> {
+    return await this.write('releaseSlot', [dealId, BigInt(index)], options)
+  }
+
+  async claim (options: SendOptions = {}): Promise<TransactionReceipt> {
+    return await this.write('claim', [], options)
+  }
+
+  // ------------------------------------------------------------ anyone
+
+  async markMissed (supplier: Address, period: bigint, options: SendOptions = {}): Promise<TransactionReceipt> {
+    return await this.write('markMissed', [supplier, period], options)
+  }
+
+  /** Free for the deal's consumer; others pay challengeFee (approved here when needed). */
+  async challengeSlot (dealId: DealId, index: number, options: SendOptions = {}): Promise<TransactionReceipt> {
+    const deal = await this.getDeal(dealId, options)
+    if (deal.consumer.toLowerCase() !== signer(this.ctx).address.toLowerCase()) {
+      const { challengeFee } = await this.config(options)
+      if (challengeFee > 0n) await this.token.ensureAllowance(this.address, challengeFee, options)
+    }
+    return await this.write('challengeSlot', [dealId, BigInt(index)], options)
+  }
+
+  async expireChallenge (dealId: DealId, index: number, options: SendOptions = {}): Promise<TransactionReceipt> {
+    return await this.write('expireChallenge', [dealId, BigInt(index)], options)
+  }
+
+  // ------------------------------------------------------------ reads
+
+  async config (options: AbortOptions = {}): Promise<MarketConfig> { return await this.read('config', [], options) }
+  async genesisBlock (options: AbortOptions = {}): Promise<bigint> { return await this.read('genesisBlock', [], options) }
+  async currentPeriod (options: AbortOptions = {}): Promise<bigint> { return await this.read('currentPeriod', [], options) }
+  async periodStartBlock (period: bigint, options: AbortOptions = {}): Promise<bigint> { return await this.read('periodStartBlock', [period], options) }
+  /** blockhash of the period's start block; zero while not yet mined (or older than 256 blocks). */
+  async periodSeed (period: bigint, options: AbortOptions = {}): Promise<Hex> { return await this.read('periodSeed', [period], options) }
+  async slotId (dealId: DealId, index: number, options: AbortOptions = {}): Promise<Hex> { return await this.read('slotId', [dealId, BigInt(index)], options) }
+
+  async getDeal (dealId: DealId, options: AbortOptions = {}): Promise<Deal> {
+    const d = await this.read<Omit<Deal, 'state'> & { state: number }>('getDeal', [dealId], options)
+    return { ...d, state: DealState[d.state] ?? 'None' }
+  }
+
+  async dealStatus (dealId: DealId, options: AbortOptions = {}): Promise<DealStatusName> {
+    return DealStatus[await this.read<number>('dealStatus', [dealId], options)] ?? 'None'
+  }
+
+  async getSlot (dealId: DealId, index: number, options: AbortOptions = {}): Promise<Slot> {
+    return await this.read('getSlot', [dealId, BigInt(index)], options)
+  }
+
+  async getChallenge (dealId: DealId, index: number, options: AbortOptions = {}): Promise<Challenge> {
+    return await this.read('getChallenge', [dealId, BigInt(index)], options)
+  }
+
+  async challengeSegment (dealId: DealId, index: number, options: AbortOptions = {}): Promise<bigint> {
+    return await this.read('challengeSegment', [dealId, BigInt(index)], options)
+  }
+
+  async fillSegment (dealId: DealId, index: number, supplier: Address, seedBlock: bigint, options: AbortOptions = {}): Promise<bigint> {
+    return await this.read('fillSegment', [dealId, BigInt(index), supplier, seedBlock], options)
+  }
+
+  async supplierState (supplier?: Address, options: AbortOptions = {}): Promise<SupplierState> {
+    return await this.read('supplierState', [self(this.ctx, supplier)], options)
+  }
+
+  /** Slot ids the supplier holds, in its set order. */
+  async slotsOf (supplier?: Address, options: AbortOptions = {}): Promise<Hex[]> {
+    const who = self(this.ctx, supplier)
+    const n = await this.read<bigint>('slotCount', [who], options)
+    const out: Hex[] = []
+    for (let i = 0n; i < n; i++) out.push(await this.read<Hex>('slotAt', [who, i], options))
+    return out
+  }
+
+  async isProven (supplier: Address, period: bigint, options: AbortOptions = {}): Promise<boolean> {
+    return await this.read('isProven', [supplier, period], options)
+  }
+
+  async isMarkedMissed (supplier: Address, period: bigint, options: AbortOptions = {}): Promise<boolean> {
+    return await this.read('isMarkedMissed', [supplier, period], options)
+  }
+
+  async periodSamples (supplier: Address, period: bigint, options: AbortOptions = {}): Promise<PeriodSamples> {
+    const [slotIds, segments] = await this.read<readonly [Hex[], bigint[]]>('periodSamples', [supplier, period], options)
+    return { slotIds: [...slotIds], segments: [...segments] }
+  }
+
+  async pendingEarnings (dealId: DealId, index: number, options: AbortOptions = {}): Promise<bigint> {
+    return await this.read('pendingEarnings', [dealId, BigInt(index)], options)
+  }
+
+  async earnings (account?: Address, options: AbortOptions = {}): Promise<bigint> {
+    return await this.read('earnings', [self(this.ctx, account)], options)
+  }
+
+  async totals (account?: Address, options: AbortOptions = {}): Promise<AccountTotals> {
+    return await this.read('totals', [self(this.ctx, account)], options)
+  }
+
+  async totalEscrow (options: AbortOptions = {}): Promise<bigint> { return await this.read('totalEscrow', [], options) }
+  async totalUnclaimed (options: AbortOptions = {}): Promise<bigint> { return await this.read('totalUnclaimed', [], options) }
+}
