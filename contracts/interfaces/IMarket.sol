@@ -81,6 +81,7 @@ interface IMarket {
         bool jailed; // after missesToJail misses in a row: all its slots become repairable
         uint64 proofsGiven;
         uint64 proofsMissed;
+        uint32 lastProven; // last period it proved (misses can only be marked after it)
     }
 
     /// @notice Work and money totals of one account; every change has an event.
@@ -146,9 +147,12 @@ interface IMarket {
     error MarketSupplierJailed(address supplier);
     error MarketNoSlots(address supplier);
     error MarketPeriodNotCurrent(uint256 period, uint256 currentPeriod);
+    /// @notice The period's start block is the current block: its hash (the seed) is not known yet.
+    error MarketSeedUnavailable(uint256 period);
     error MarketProofWindowClosed(uint256 period, uint256 closedAtBlock);
     error MarketAlreadyProven(address supplier, uint256 period);
     error MarketProofWindowOpen(uint256 period, uint256 closesAtBlock);
+    /// @notice The supplier held no slot, was not yet obliged, or has proved a later period.
     error MarketNotObliged(address supplier, uint256 period);
     error MarketAlreadyMarked(address supplier, uint256 period);
     error MarketChallengePending(bytes32 dealId, uint256 index);
