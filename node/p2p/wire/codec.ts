@@ -97,7 +97,8 @@ function objFromWire (schema: Schema, v: unknown, path: string, skip: readonly s
   }
   for (const [key, field] of Object.entries(schema)) {
     if (!Object.hasOwn(o, key) && field.t !== 'opt') fail(`${path}.${key}`, 'is missing')
-    out[key] = fromWire(field, o[key], `${path}.${key}`)
+    const value = fromWire(field, o[key], `${path}.${key}`)
+    if (value !== undefined) out[key] = value
   }
   return out
 }
