@@ -57,7 +57,7 @@ function argSource (deployer: Address, params: DeployParams, addresses: Partial<
   set(['faucetamount', 'faucet', 'faucetdrip'], params.token.faucetAmount)
   set(['initialsupply', 'supply', 'initialmint'], params.token.initialSupply)
   set(['unbondingblocks', 'unbonding', 'unbondingdelay'], params.staking.unbondingBlocks)
-  set(['config', 'cfg', 'params', 'marketconfig', 'config'], config)
+  set(['config', 'cfg', 'c', 'params', 'marketconfig'], config)
   set(['name'], 'BitDust')
   set(['symbol'], 'DUST')
   return m

@@ -73,11 +73,13 @@ export class MarketApi {
   }
 
   /**
-   * Fills a slot in one step: picks the latest block as seed, asks the contract which segment to
+   * Fills a slot in one step: picks a recent block as seed (the one before the latest, so that
+   * the simulation, which runs at the latest block's number, sees it as past), asks the contract which segment to
    * reveal, has `prove(segment)` build the packed proof, and sends it.
    */
   async fill (dealId: DealId, index: number, prove: (segment: number) => Promise<Proof> | Proof, options: SendOptions = {}): Promise<TransactionReceipt> {
-    const seedBlock = await this.ctx.tx.retry('eth_blockNumber', async () => await this.ctx.tx.publicClient.getBlockNumber({ cacheTime: 0 }), options)
+    const head = await this.ctx.tx.retry('eth_blockNumber', async () => await this.ctx.tx.publicClient.getBlockNumber({ cacheTime: 0 }), options)
+    const seedBlock = head > 0n ? head - 1n : 0n
     const segment = await this.fillSegment(dealId, index, signer(this.ctx).address, seedBlock, options)
     return await this.fillSlot(dealId, index, seedBlock, await prove(Number(segment)), options)
   }
