@@ -14,7 +14,7 @@ const only = process.argv.slice(2)
 
 const phases: Phase[] = [
   { name: 'compile', cmd: 'npx', args: ['hardhat', 'compile', '--quiet'], counts: 'exit' },
-  { name: 'typecheck', cmd: 'npx', args: ['tsc', '--noEmit', '-p', '.'], counts: 'exit' },
+  { name: 'typecheck', cmd: 'npm', args: ['run', '--silent', 'typecheck'], counts: 'exit' },
   { name: 'contracts', cmd: 'npx', args: ['hardhat', 'test'], counts: 'mocha' },
   { name: 'node', cmd: 'npx', args: ['mocha', 'test/node/**/*.test.ts'], counts: 'mocha', dir: 'test/node' },
   { name: 'e2e', cmd: 'npx', args: ['mocha', '--timeout', '900000', 'test/e2e/**/*.test.ts'], counts: 'mocha', dir: 'test/e2e' },

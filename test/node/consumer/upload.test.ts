@@ -1,0 +1,123 @@
+import { expect } from 'chai'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Address, Hex } from 'viem'
+import { place } from '../../../node/consumer/upload.ts'
+import type { EncodedFile, UploadChain, UploadNet } from '../../../node/consumer/upload.ts'
+import type { DealTerms, SupplierOffer } from '../../../node/consumer/types.ts'
+
+const addr = (i: number): Address => `0x${i.toString(16).padStart(40, '0')}` as Address
+const offer = (i: number): SupplierOffer => ({ peerId: `peer-${i}`, address: addr(i), capacity: 10n ** 9n, price: 1n, stake: 10n ** 24n })
+const terms = { k: 2, m: 1, periods: 10, price: 1n, collateralPerByte: 1n }
+
+class Chain implements UploadChain {
+  readonly address = addr(999)
+  holders: Array<Address | undefined> = []
+  opened: Array<{ terms: DealTerms, roots: Hex[] }> = []
+  block = 10n
+  async openDeal (t: DealTerms, roots: Hex[]): Promise<Hex> {
+    this.opened.push({ terms: t, roots }); this.holders = roots.map(() => undefined)
+    return `0x${'de'.repeat(32)}` as Hex
+  }
+  async slotHolders (): Promise<Array<Address | undefined>> { return [...this.holders] }
+  async blockNumber (): Promise<bigint> { return this.block++ }
+  async deadlineBlock (): Promise<bigint> { return 10_000n }
+}
+
+class Net implements UploadNet {
+  offerList: SupplierOffer[]
+  received = new Map<string, Buffer>()
+  failing = new Set<string>()
+  silent = new Set<string>()
+  private readonly chain: Chain
+  constructor (chain: Chain, n: number) { this.chain = chain; this.offerList = Array.from({ length: n }, (_, i) => offer(i + 1)) }
+  async offers (): Promise<SupplierOffer[]> { return this.offerList }
+  async putFragment (peerId: string, meta: { dealId: Hex, slot: number, size: number, root: Hex }, source: AsyncIterable<Uint8Array>, options: { onBytes?: (n: number) => void }) {
+    const chunks: Buffer[] = []
+    let n = 0
+    for await (const c of source) {
+      chunks.push(Buffer.from(c)); n += c.length; options.onBytes?.(n)
+      if (this.failing.has(peerId)) throw new Error('connection reset')
+    }
+    this.received.set(`${peerId}:${meta.slot}`, Buffer.concat(chunks))
+    const o = this.offerList.find((x) => x.peerId === peerId) as SupplierOffer
+    // A good supplier fills its slot on chain right after accepting; a silent one never does.
+    if (!this.silent.has(peerId)) this.chain.holders[meta.slot] = o.address
+    return { peerId, dealId: meta.dealId, slot: meta.slot, root: meta.root }
+  }
+}
+
+describe('consumer/upload place', () => {
+  let dir: string
+  let encoded: EncodedFile
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bitdust-upload-'))
+    encoded = {
+      size: 3000,
+      fragmentSize: 1024,
+      fragments: [0, 1, 2].map((i) => {
+        const path = join(dir, `f${i}`)
+        writeFileSync(path, Buffer.alloc(1024, i + 1))
+        return { index: i, path, size: 1024, root: `0x${String(i).repeat(64)}` as Hex }
+      }),
+    }
+  })
+  afterEach(() => { rmSync(dir, { recursive: true, force: true }) })
+
+  it('opens one deal with every root and puts each fragment on a different supplier', async () => {
+    const chain = new Chain()
+    const net = new Net(chain, 3)
+    const stages = new Set<string>()
+    const placed = await place(encoded, chain, net, { terms, onProgress: (e) => stages.add(e.stage), pollMs: 1 })
+    expect(chain.opened).to.have.length(1)
+    expect(chain.opened[0]?.roots).to.deep.equal(encoded.fragments.map((f) => f.root))
+    expect(chain.opened[0]?.terms.fragmentSize).to.equal(1024n)
+    expect(new Set(placed.holders).size).to.equal(3)
+    for (const r of placed.receipts) expect(net.received.get(`${r.peerId}:${r.slot}`)?.[0]).to.equal(r.slot + 1)
+    expect([...stages]).to.include.members(['suppliers', 'deal', 'transfer', 'fill'])
+  })
+
+  it('replaces a supplier that drops the transfer midway', async () => {
+    const chain = new Chain()
+    const net = new Net(chain, 4)
+    net.failing.add('peer-2')
+    const placed = await place(encoded, chain, net, { terms, pollMs: 1 })
+    expect(placed.receipts.map((r) => r.peerId)).to.not.include('peer-2')
+    expect(placed.holders).to.not.include(addr(2))
+    expect(new Set(placed.holders).size).to.equal(3)
+  })
+
+  it('replaces a supplier that accepts but never fills its slot', async () => {
+    const chain = new Chain()
+    const net = new Net(chain, 4)
+    net.silent.add('peer-1')
+    const placed = await place(encoded, chain, net, { terms, pollMs: 1, fillTimeoutMs: 30 })
+    expect(placed.holders).to.not.include(addr(1))
+  })
+
+  it('fails with the refund explained when no supplier is left', async () => {
+    const chain = new Chain()
+    const net = new Net(chain, 3)
+    net.failing.add('peer-3')
+    try {
+      await place(encoded, chain, net, { terms, pollMs: 1 })
+      expect.fail('should fail')
+    } catch (err) {
+      expect((err as Error).name).to.equal('UploadFailedError')
+      expect((err as Error).message).to.match(/refunded/)
+    }
+  })
+
+  it('refuses before opening a deal when there are too few suppliers', async () => {
+    const chain = new Chain()
+    const net = new Net(chain, 2)
+    try {
+      await place(encoded, chain, net, { terms })
+      expect.fail('should fail')
+    } catch (err) {
+      expect((err as Error).name).to.equal('NotEnoughSuppliersError')
+    }
+    expect(chain.opened).to.have.length(0)
+  })
+})
