@@ -1,0 +1,130 @@
+import { expect } from 'chai'
+import { generateIdentity } from '../../../node/crypto/identity.ts'
+import { OfferCache, signOffer } from '../../../node/p2p/discovery/index.ts'
+import { privateKeyFromRaw } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { Cleanup, startNode, waitFor } from './helpers/nodes.ts'
+import type { StakeChecker } from '../../../node/p2p/discovery/index.ts'
+
+const terms = { capacity: 10n ** 12n, price: 7n, stake: 1000n }
+
+function fakeChain (stakes: Record<string, bigint>): StakeChecker & { asked: string[] } {
+  const asked: string[] = []
+  return { asked, stakeOf: async (a) => { asked.push(a); return stakes[a.toLowerCase()] ?? 0n } }
+}
+
+async function keyed () {
+  const key = privateKeyFromRaw(generateIdentity().privateKey)
+  return { key, peerId: peerIdFromPrivateKey(key).toString() }
+}
+
+async function rejects (p: Promise<unknown>, name: string): Promise<void> {
+  try { await p } catch (err) { expect((err as Error).name, (err as Error).message).to.equal(name); return }
+  throw new Error(`expected ${name}`)
+}
+
+describe('p2p discovery', function () {
+  this.timeout(60_000)
+
+  describe('OfferCache', () => {
+    it('keeps a verified offer whose stake the chain confirms', async () => {
+      const { key, peerId } = await keyed()
+      const signed = await signOffer(key, peerId, terms, [], 60_000)
+      const chain = fakeChain({ [signed.offer.address]: 1000n })
+      const cache = new OfferCache(chain)
+      await cache.add(signed)
+      expect(cache.list().map((o) => o.peerId)).to.deep.equal([peerId])
+      expect(chain.asked).to.deep.equal([signed.offer.address])
+    })
+
+    it('drops an offer whose stake the chain does not confirm', async () => {
+      const { key, peerId } = await keyed()
+      const signed = await signOffer(key, peerId, terms, [], 60_000)
+      const cache = new OfferCache(fakeChain({ [signed.offer.address]: 999n }))
+      await rejects(cache.add(signed), 'InsufficientStakeError')
+      expect(cache.size).to.equal(0)
+    })
+
+    it('drops a badly signed offer', async () => {
+      const { key, peerId } = await keyed()
+      const signed = await signOffer(key, peerId, terms, [], 60_000)
+      const cache = new OfferCache(undefined)
+      await rejects(cache.add({ ...signed, offer: { ...signed.offer, price: 1n } }), 'InvalidSignatureError')
+      const other = await keyed()
+      await rejects(cache.add({ offer: { ...signed.offer }, sig: (await signOffer(other.key, peerId, terms, [], 60_000)).sig }), 'InvalidSignatureError')
+    })
+
+    it('drops an offer naming another chain address than its key', async () => {
+      const { key, peerId } = await keyed()
+      const signed = await signOffer(key, peerId, terms, [], 60_000)
+      await rejects(new OfferCache(undefined).add({ ...signed, offer: { ...signed.offer, address: '0x' + '99'.repeat(20) } }), 'AddressMismatchError')
+    })
+
+    it('drops expired offers, on arrival and later', async () => {
+      const { key, peerId } = await keyed()
+      let now = Date.now()
+      const cache = new OfferCache(undefined, { now: () => now })
+      await rejects(cache.add(await signOffer(key, peerId, terms, [], 1000, now - 5000)), 'OfferExpiredError')
+      await cache.add(await signOffer(key, peerId, terms, [], 1000, now))
+      expect(cache.list()).to.have.length(1)
+      now += 2000
+      expect(cache.list()).to.have.length(0)
+    })
+
+    it('keeps the newest offer per peer and filters by capacity and price', async () => {
+      const a = await keyed()
+      const b = await keyed()
+      const cache = new OfferCache(undefined)
+      await cache.add(await signOffer(a.key, a.peerId, { ...terms, price: 9n }, [], 60_000, Date.now() - 10))
+      await cache.add(await signOffer(a.key, a.peerId, { ...terms, price: 3n }, [], 60_000))
+      await cache.add(await signOffer(b.key, b.peerId, { ...terms, capacity: 5n }, [], 60_000))
+      expect(cache.list().map((o) => o.price)).to.deep.equal([3n, 7n])
+      expect(cache.list({ minCapacity: 100n }).map((o) => o.peerId)).to.deep.equal([a.peerId])
+      expect(cache.list({ maxPrice: 5n }).map((o) => o.peerId)).to.deep.equal([a.peerId])
+    })
+  })
+
+  describe('on a network of real nodes', () => {
+    const cleanup = new Cleanup()
+    afterEach(async () => { await cleanup.run() })
+
+    it('a consumer learns offers from gossip and drops the one the chain does not back', async () => {
+      const supplier = await startNode(cleanup)
+      const unstaked = await startNode(cleanup)
+      const chain = fakeChain({ [supplier.address]: 10n ** 30n })
+      const consumer = await startNode(cleanup, { bootstrap: [supplier.multiaddrs()[0] as string] }, { stake: chain })
+      await unstaked.connect(supplier.multiaddrs()[0] as string)
+      await consumer.connect(supplier.multiaddrs()[0] as string)
+      await waitFor(() => supplier.libp2p.services.pubsub.getSubscribers('bitdust/offers/1').length >= 2, 20_000, 'gossip mesh')
+      await waitFor(() => unstaked.libp2p.services.pubsub.getSubscribers('bitdust/offers/1').length >= 1, 20_000, 'gossip mesh')
+      await unstaked.discovery.publish(terms)
+      await supplier.discovery.publish(terms)
+      await waitFor(() => consumer.discovery.cache.get(supplier.peerId) != null, 20_000, 'gossiped offer')
+      await waitFor(() => chain.asked.includes(unstaked.address), 20_000, 'stake check of the unstaked supplier')
+      const offer = consumer.discovery.cache.get(supplier.peerId)
+      expect(offer?.address).to.equal(supplier.address)
+      expect(offer?.addrs.length).to.be.greaterThan(0)
+      expect(consumer.discovery.cache.get(unstaked.peerId)).to.equal(undefined)
+    })
+
+    it('a consumer finds suppliers through DHT provider records, with no central list', async () => {
+      const seed = await startNode(cleanup)
+      const boot = [seed.multiaddrs()[0] as string]
+      const s1 = await startNode(cleanup, { bootstrap: boot })
+      const s2 = await startNode(cleanup, { bootstrap: boot })
+      for (const n of [s1, s2]) await n.connect(boot[0] as string)
+      await waitFor(() => seed.libp2p.getPeers().length >= 2, 20_000, 'peers')
+      await s1.discovery.publish(terms)
+      await s2.discovery.publish({ ...terms, price: 1n })
+      // The consumer joins after the gossip went out, so only the DHT can tell it about them.
+      const consumer = await startNode(cleanup, { bootstrap: boot })
+      await consumer.connect(boot[0] as string)
+      expect(consumer.discovery.cache.size).to.equal(0)
+      await waitFor(async () => {
+        const offers = await consumer.discovery.findSuppliers({}, { signal: AbortSignal.timeout(5000) })
+        return offers.length >= 2
+      }, 30_000, 'providers')
+      expect(consumer.discovery.cache.list().map((o) => o.peerId)).to.deep.equal([s2.peerId, s1.peerId])
+    })
+  })
+})
