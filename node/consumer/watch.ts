@@ -1,0 +1,83 @@
+/**
+ * The consumer's watch over its deals, at no gas: each round it picks random (slot, segment)
+ * pairs, fetches the segment with its Merkle path from the holder and checks it against the
+ * slot's root. A holder that cannot answer, or answers wrong, gets a targeted challenge on chain:
+ * the contract then makes it prove that slot or lose the slot's collateral (and the slot is
+ * freed for repair).
+ */
+import { randomInt } from 'node:crypto'
+import type { Address, Hex } from 'viem'
+import { hexToBytes } from 'viem'
+import { verifyProof } from '../proofs/merkle.ts'
+import type { MerkleProof } from '../proofs/merkle.ts'
+import { SEGMENT_SIZE } from '../proofs/constants.ts'
+import { log } from '../log.ts'
+
+const logger = log('consumer:watch')
+
+export interface WatchedDeal {
+  dealId: Hex
+  fragmentSize: number
+  roots: Hex[]
+}
+
+export interface WatchChain {
+  slotHolders: (dealId: Hex) => Promise<Array<Address | undefined>>
+  /** True while a targeted challenge on the slot is pending. */
+  challengePending: (dealId: Hex, slot: number) => Promise<boolean>
+  challengeSlot: (dealId: Hex, slot: number) => Promise<void>
+}
+
+export interface WatchNet {
+  /** The holder's answer for one segment: its bytes and Merkle path. */
+  segmentProof: (holder: Address, dealId: Hex, slot: number, segment: number, signal?: AbortSignal) => Promise<MerkleProof>
+}
+
+export type CheckOutcome =
+  | { slot: number, outcome: 'ok' | 'free' | 'pending' }
+  | { slot: number, outcome: 'challenged', reason: string }
+
+export interface SpotCheckOptions {
+  /** Slots checked per deal per round. */
+  samples?: number
+  timeoutMs?: number
+  signal?: AbortSignal
+}
+
+export async function spotCheck (deal: WatchedDeal, chain: WatchChain, net: WatchNet, options: SpotCheckOptions = {}): Promise<CheckOutcome[]> {
+  const holders = await chain.slotHolders(deal.dealId)
+  const segments = deal.fragmentSize / SEGMENT_SIZE
+  const slots = pick(holders.length, Math.min(options.samples ?? 1, holders.length))
+  const out: CheckOutcome[] = []
+  for (const slot of slots) {
+    const holder = holders[slot]
+    if (holder === undefined) { out.push({ slot, outcome: 'free' }); continue }
+    if (await chain.challengePending(deal.dealId, slot)) { out.push({ slot, outcome: 'pending' }); continue }
+    const segment = randomInt(segments)
+    let reason: string | undefined
+    try {
+      const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs ?? 30_000), ...(options.signal ? [options.signal] : [])])
+      const proof = await net.segmentProof(holder, deal.dealId, slot, segment, signal)
+      if (proof.index !== segment || !verifyProof(hexToBytes(deal.roots[slot] as Hex), deal.fragmentSize, proof)) reason = `wrong proof for segment ${segment}`
+    } catch (err) {
+      if (options.signal?.aborted === true) throw err
+      reason = `no answer for segment ${segment}: ${(err as Error).message}`
+    }
+    if (reason === undefined) { out.push({ slot, outcome: 'ok' }); continue }
+    logger('deal %s slot %d: %s; challenging on chain', deal.dealId, slot, reason)
+    await chain.challengeSlot(deal.dealId, slot)
+    out.push({ slot, outcome: 'challenged', reason })
+  }
+  return out
+}
+
+function pick (n: number, count: number): number[] {
+  const all = Array.from({ length: n }, (_, i) => i)
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1)
+    const t = all[i] as number
+    all[i] = all[j] as number
+    all[j] = t
+  }
+  return all.slice(0, count)
+}
