@@ -57,6 +57,9 @@ export class BitDustChain {
     this.market = new MarketApi(this.ctx, this.token)
   }
 
+  /** The ABIs this client talks through. */
+  get abis (): ChainContext['abis'] { return this.ctx.abis }
+
   /** The signer's address (undefined when read-only). */
   get address (): Address | undefined { return this.clients.account?.address }
 

@@ -149,10 +149,10 @@ export class TxSender {
   }
 
   /** A contract read with retries and decoded reverts. */
-  async read<T = unknown> (call: Omit<ContractCall, 'value'>, options: AbortOptions = {}): Promise<T> {
+  async read<T = unknown> (call: Omit<ContractCall, 'value'>, options: AbortOptions & { blockNumber?: bigint } = {}): Promise<T> {
     const abi = errorsAbi([call.abi, this.errorAbi])
     return await this.retry(call.functionName, async () => await this.publicClient.readContract({
-      address: call.address, abi: call.abi, functionName: call.functionName, args: call.args ?? [],
+      address: call.address, abi: call.abi, functionName: call.functionName, args: call.args ?? [], blockNumber: options.blockNumber,
     }) as T, options, abi)
   }
 
