@@ -1,0 +1,255 @@
+/**
+ * The upload half of the data path: plaintext -> chunked AES-256-GCM -> stripes -> Reed-Solomon
+ * k+m -> fragments, each hashed into its Merkle tree as it streams by. Memory is bounded by a
+ * few stripes (STRIPES_IN_FLIGHT), whatever the file size. Encryption runs on the calling thread
+ * while parity, tree hashing and writes of earlier stripes run in the libuv pool.
+ */
+import { open } from 'node:fs/promises'
+import type { AbortOptions } from '@libp2p/interface'
+import { FILE_CHUNK_SIZE } from '../crypto/constants.ts'
+import { ChunkEncryptor, ciphertextSize, generateFileKey } from '../crypto/file-cipher.ts'
+import type { ErasureCodec } from '../erasure/codec.ts'
+import { DEFAULT_SHARD_SIZE } from '../erasure/constants.ts'
+import { ronomonCodec } from '../erasure/ronomon.ts'
+import { stripeLayout, type StripeLayout } from '../erasure/stripes.ts'
+import { TreeBuilder } from '../proofs/tree-builder.ts'
+import type { StoredTree } from '../proofs/stored-tree.ts'
+import { DEFAULT_K, DEFAULT_M } from '../config/constants.ts'
+import { FRAGMENT_FORMAT_VERSION, STRIPES_IN_FLIGHT } from './constants.ts'
+
+/** How a file was coded: everything a decoder needs besides the key and the fragments. */
+export interface CodingParams {
+  /** Fragment format version (FRAGMENT_FORMAT_VERSION). */
+  format: number
+  /** Erasure codec name (parity bytes differ between codecs). */
+  codec: string
+  k: number
+  m: number
+  shardSize: number
+  /** Plaintext chunk size of the file cipher. */
+  chunkSize: number
+  /** Plaintext bytes. */
+  size: number
+  /** Ciphertext bytes (striped content). */
+  contentSize: number
+  /** Bytes of each fragment. */
+  fragmentSize: number
+  /** Merkle root of each fragment, index order, 0x-hex. */
+  roots: Array<`0x${string}`>
+}
+
+export interface EncodedFragment {
+  index: number
+  size: number
+  root: `0x${string}`
+  /** Where the fragment was written (encodeFile only). */
+  path?: string
+  /** Its stored tree file (encodeFile only). */
+  treePath?: string
+}
+
+export interface EncodeResult extends CodingParams {
+  /** The file key (32 bytes). Seal it into the manifest; never send it to suppliers. */
+  key: Uint8Array
+  fragments: EncodedFragment[]
+}
+
+export type EncodeProgressEvent =
+  | { type: 'encode:start', size: number, fragments: number, fragmentSize: number }
+  | { type: 'encode:progress', bytes: number, total: number }
+  | { type: 'encode:done', size: number }
+
+/** Where fragment `index`'s bytes go, in order. */
+export interface FragmentSink {
+  write: (bytes: Uint8Array) => Promise<void>
+  /** All bytes written; `tree` is the fragment's tree (store it to answer challenges). */
+  close: (tree: StoredTree) => Promise<void>
+  /** Encoding failed or was aborted: drop whatever was written. */
+  abort: (err: Error) => Promise<void>
+}
+
+export interface EncodeOptions extends AbortOptions {
+  k?: number
+  m?: number
+  shardSize?: number
+  chunkSize?: number
+  /** Reuse a file key (default: a fresh random one). */
+  key?: Uint8Array
+  codec?: ErasureCodec
+  onProgress?: (event: EncodeProgressEvent) => void
+}
+
+export function hex (bytes: Uint8Array): `0x${string}` {
+  return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`
+}
+
+/** Plaintext in FILE_CHUNK_SIZE reads from anything that can read at a position. */
+export interface PlaintextReader {
+  read: (buf: Buffer, position: number) => Promise<number>
+}
+
+/**
+ * Encodes `size` bytes delivered by `next()` (which must fill exactly the buffer it is given,
+ * in order) into k+m sinks. The general form behind encodeFile and encodeStream.
+ */
+async function encodeCore (
+  size: number,
+  fill: (buf: Buffer) => Promise<void>,
+  sinkFor: (index: number) => FragmentSink | Promise<FragmentSink>,
+  options: EncodeOptions,
+): Promise<EncodeResult> {
+  const k = options.k ?? DEFAULT_K
+  const m = options.m ?? DEFAULT_M
+  const codec = options.codec ?? ronomonCodec(k, m)
+  const chunkSize = options.chunkSize ?? FILE_CHUNK_SIZE
+  const key = options.key ?? generateFileKey()
+  const layout: StripeLayout = stripeLayout(ciphertextSize(size, chunkSize), k, m, options.shardSize ?? DEFAULT_SHARD_SIZE)
+  const { shardSize } = layout
+  const n = k + m
+  const enc = new ChunkEncryptor(key, size, { chunkSize })
+  const sinks: FragmentSink[] = []
+  const builders = Array.from({ length: n }, () => new TreeBuilder())
+  const signal = options.signal
+  options.onProgress?.({ type: 'encode:start', size, fragments: n, fragmentSize: layout.fragmentSize })
+
+  const inflight: Array<Promise<void>> = []
+  let tail: Promise<void> = Promise.resolve()
+  let stripe = Buffer.allocUnsafe(k * shardSize)
+  let filled = 0
+  let done = 0
+
+  const submit = async (data: Buffer, plainBytes: number): Promise<void> => {
+    const parity = Buffer.allocUnsafe(m * shardSize)
+    const encoded = codec.encode(data, parity, shardSize)
+    const prev = tail
+    tail = (async () => {
+      await encoded
+      await prev
+      await Promise.all(Array.from({ length: n }, async (_, i) => {
+        const shard = i < k ? data.subarray(i * shardSize, (i + 1) * shardSize) : parity.subarray((i - k) * shardSize, (i - k + 1) * shardSize)
+        await Promise.all([(builders[i] as TreeBuilder).update(shard), (sinks[i] as FragmentSink).write(shard)])
+      }))
+      done += plainBytes
+      options.onProgress?.({ type: 'encode:progress', bytes: done, total: size })
+    })()
+    // Failures surface when awaited below; keep them from being reported as unhandled meanwhile.
+    tail.catch(() => {})
+    encoded.catch(() => {})
+    inflight.push(tail)
+    if (inflight.length >= STRIPES_IN_FLIGHT) await inflight.shift()
+  }
+
+  let pendingPlain = 0
+  const push = async (bytes: Buffer, plainBytes: number): Promise<void> => {
+    pendingPlain += plainBytes
+    let o = 0
+    while (o < bytes.length) {
+      const t = Math.min(stripe.length - filled, bytes.length - o)
+      bytes.copy(stripe, filled, o, o + t)
+      filled += t
+      o += t
+      if (filled === stripe.length) {
+        const full = stripe
+        stripe = Buffer.allocUnsafe(k * shardSize)
+        filled = 0
+        const p = pendingPlain; pendingPlain = 0
+        await submit(full, p)
+      }
+    }
+  }
+
+  try {
+    for (let i = 0; i < n; i++) sinks.push(await sinkFor(i))
+    await push(enc.header, 0)
+    // Read one chunk ahead so the disk works while this thread encrypts.
+    const read = async (i: number): Promise<Buffer> => {
+      const b = Buffer.allocUnsafe(enc.chunkLength(i))
+      await fill(b)
+      return b
+    }
+    let next = read(0)
+    for (let i = 0; i < enc.chunks; i++) {
+      signal?.throwIfAborted()
+      const plain = await next
+      if (i + 1 < enc.chunks) { next = read(i + 1); next.catch(() => {}) }
+      await push(enc.encryptChunk(i, plain), plain.length)
+    }
+    if (filled > 0) {
+      stripe.fill(0, filled)
+      await submit(stripe, pendingPlain)
+    }
+    await Promise.all(inflight)
+    await tail
+    const fragments: EncodedFragment[] = []
+    for (let i = 0; i < n; i++) {
+      const tree = await (builders[i] as TreeBuilder).digest()
+      await (sinks[i] as FragmentSink).close(tree)
+      fragments.push({ index: i, size: layout.fragmentSize, root: hex(tree.root) })
+    }
+    options.onProgress?.({ type: 'encode:done', size })
+    return {
+      format: FRAGMENT_FORMAT_VERSION,
+      codec: codec.name,
+      k,
+      m,
+      shardSize,
+      chunkSize,
+      size,
+      contentSize: layout.contentSize,
+      fragmentSize: layout.fragmentSize,
+      roots: fragments.map((f) => f.root),
+      key,
+      fragments,
+    }
+  } catch (err) {
+    await Promise.allSettled(inflight)
+    await Promise.allSettled(sinks.map(async (s) => s.abort(err as Error)))
+    throw err
+  }
+}
+
+/** Encodes a plaintext stream of exactly `size` bytes into the sinks (e.g. network streams). */
+export async function encodeStream (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, size: number, sinkFor: (index: number) => FragmentSink | Promise<FragmentSink>, options: EncodeOptions = {}): Promise<EncodeResult> {
+  const it: AsyncIterator<Uint8Array> | Iterator<Uint8Array> = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()
+  let rest: Uint8Array = new Uint8Array(0)
+  const fill = async (buf: Buffer): Promise<void> => {
+    let o = 0
+    while (o < buf.length) {
+      if (rest.length === 0) {
+        const r = await it.next()
+        if (r.done === true) throw new RangeError(`the stream ended before the declared ${size} bytes`)
+        rest = r.value
+        continue
+      }
+      const t = Math.min(rest.length, buf.length - o)
+      buf.set(rest.subarray(0, t), o)
+      rest = rest.subarray(t)
+      o += t
+    }
+  }
+  const result = await encodeCore(size, fill, sinkFor, options)
+  if (rest.length > 0 || (await it.next()).done !== true) throw new RangeError(`the stream is longer than the declared ${size} bytes`)
+  return result
+}
+
+/** Encodes a file on disk into the sinks. */
+export async function encodeFileTo (inputPath: string, sinkFor: (index: number) => FragmentSink | Promise<FragmentSink>, options: EncodeOptions = {}): Promise<EncodeResult> {
+  const fh = await open(inputPath, 'r')
+  try {
+    const { size } = await fh.stat()
+    let position = 0
+    const fill = async (buf: Buffer): Promise<void> => {
+      const at = position
+      position += buf.length
+      let o = 0
+      while (o < buf.length) {
+        const { bytesRead } = await fh.read(buf, o, buf.length - o, at + o)
+        if (bytesRead === 0) throw new RangeError(`${inputPath} shrank while it was being read`)
+        o += bytesRead
+      }
+    }
+    return await encodeCore(size, fill, sinkFor, options)
+  } finally {
+    await fh.close()
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Fragments as files: a sink that writes `<dir>/<index>.frag` and its tree `<index>.tree`
+ * atomically (temp file, optional fsync, rename), and a source that reads one back.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, rename, rm } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { AbortOptions } from '@libp2p/interface'
+import { encodeStoredTree } from '../proofs/stored-tree.ts'
+import { FRAGMENT_SUFFIX, TREE_SUFFIX } from './constants.ts'
+import { encodeFileTo, type EncodeOptions, type EncodeResult, type FragmentSink } from './encode.ts'
+import type { FragmentSource } from './decode.ts'
+
+export interface FileSinkOptions {
+  /** fsync before rename (default true): a crash never leaves a visible partial fragment. */
+  durable?: boolean
+}
+
+export async function writeFileAtomically (path: string, data: Uint8Array, durable = true): Promise<void> {
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.part`
+  try {
+    const fh = await open(tmp, 'wx', 0o600)
+    try {
+      await fh.writeFile(data)
+      if (durable) await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(tmp, path)
+  } catch (err) {
+    await rm(tmp, { force: true })
+    throw err
+  }
+}
+
+export async function fileSink (path: string, treePath: string, options: FileSinkOptions = {}): Promise<FragmentSink> {
+  const durable = options.durable ?? true
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.part`
+  const fh: FileHandle = await open(tmp, 'wx', 0o600)
+  let closed = false
+  return {
+    async write (bytes) {
+      let o = 0
+      while (o < bytes.length) {
+        const { bytesWritten } = await fh.write(bytes, o, bytes.length - o)
+        o += bytesWritten
+      }
+    },
+    async close (tree) {
+      if (durable) await fh.sync()
+      closed = true
+      await fh.close()
+      // The tree first: a visible fragment always has its tree beside it.
+      await writeFileAtomically(treePath, encodeStoredTree(tree), durable)
+      await rename(tmp, path)
+    },
+    async abort () {
+      if (!closed) { closed = true; await fh.close().catch(() => {}) }
+      await rm(tmp, { force: true })
+    },
+  }
+}
+
+export function fragmentPath (dir: string, index: number): string {
+  return join(dir, `${index}${FRAGMENT_SUFFIX}`)
+}
+
+export function treePath (dir: string, index: number): string {
+  return join(dir, `${index}${TREE_SUFFIX}`)
+}
+
+/** Encodes a file into `<outDir>/<i>.frag` + `<i>.tree` for i in 0..k+m-1. */
+export async function encodeFile (inputPath: string, outDir: string, options: EncodeOptions & FileSinkOptions = {}): Promise<EncodeResult> {
+  await mkdir(outDir, { recursive: true })
+  const result = await encodeFileTo(inputPath, async (i) => fileSink(fragmentPath(outDir, i), treePath(outDir, i), options), options)
+  for (const f of result.fragments) {
+    f.path = fragmentPath(outDir, f.index)
+    f.treePath = treePath(outDir, f.index)
+  }
+  return result
+}
+
+/** A fragment file as a decode source (re-openable, read in `chunk`-byte pieces). */
+export function fileSource (index: number, path: string, chunk = 256 * 1024): FragmentSource {
+  return {
+    index,
+    async * open (options: AbortOptions = {}) {
+      const fh = await open(path, 'r')
+      try {
+        for (;;) {
+          options.signal?.throwIfAborted()
+          const buf = Buffer.allocUnsafe(chunk)
+          const { bytesRead } = await fh.read(buf, 0, chunk, null)
+          if (bytesRead === 0) return
+          yield buf.subarray(0, bytesRead)
+        }
+      } finally {
+        await fh.close()
+      }
+    },
+  }
+}
+
+/** Sources for the fragments of an encodeFile output directory. */
+export function directorySources (dir: string, indices: number[]): FragmentSource[] {
+  return indices.map((i) => fileSource(i, fragmentPath(dir, i)))
+}
+
