@@ -17,7 +17,7 @@ export const TEST_CONFIG = {
   periodBlocks: 20n,
   proofWindow: 10n,
   samplesPerPeriod: 2n,
-  fillDeadlineBlocks: 60n,
+  fillDeadlineBlocks: 100n,
   challengeWindow: 10n,
   missesToJail: 3n,
   maxDurationPeriods: 1000n,
@@ -129,6 +129,9 @@ export async function nextPeriod (d: Deployment, offset = 1n): Promise<bigint> {
 
 /** Builds a supplier's period proof the way the prover will: TS derivation over its slot set. */
 export async function periodProof (d: Deployment, supplier: string, period: bigint, fragmentsBySlot: Map<string, Fragment>): Promise<Uint8Array> {
+  // The seed is the start block's hash: readable only once a later block exists.
+  const start = await d.market.periodStartBlock(period)
+  if (BigInt(await d.ethers.provider.getBlockNumber()) <= start) await d.helpers.mine(1)
   const seed = await d.market.periodSeed(period)
   const n = Number(await d.market.slotCount(supplier))
   const samples = periodSamples(seed, supplier, period, Number(TEST_CONFIG.samplesPerPeriod), n)
@@ -151,4 +154,12 @@ export function slotMap (deals: OpenedDeal[]): Map<string, Fragment> {
 export async function prove (d: Deployment, supplier: HardhatEthersSigner, period: bigint, deals: OpenedDeal[]): Promise<void> {
   const proof = await periodProof(d, supplier.address, period, slotMap(deals))
   await d.market.connect(supplier).provePeriod(period, proof)
+}
+
+/** Token conservation: what each contract holds equals what it owes. */
+export async function conservation (d: Deployment): Promise<{ market: [bigint, bigint], staking: [bigint, bigint] }> {
+  return {
+    market: [await d.token.balanceOf(await d.market.getAddress()), (await d.market.totalEscrow()) + (await d.market.totalUnclaimed())],
+    staking: [await d.token.balanceOf(await d.staking.getAddress()), await d.staking.totalStaked()],
+  }
 }
