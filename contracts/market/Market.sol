@@ -359,8 +359,8 @@ contract Market is IMarket, ReentrancyGuard {
         if (_slotSets[supplier].length == 0 || period < st.obligedFrom || (st.proofsGiven != 0 && period <= st.lastProven)) {
             revert MarketNotObliged(supplier, period);
         }
+        // A proven period is never after lastProven, so the check above also rejects it.
         uint256 bit = 1 << (period & 255);
-        if (_proven[supplier][period >> 8] & bit != 0) revert MarketAlreadyProven(supplier, period);
         uint256 word = _missed[supplier][period >> 8];
         if (word & bit != 0) revert MarketAlreadyMarked(supplier, period);
         _missed[supplier][period >> 8] = word | bit;
