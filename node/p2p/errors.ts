@@ -82,7 +82,7 @@ const BY_CODE: Record<string, P2PErrorClass> = Object.fromEntries([
   PeerTimeoutError, StreamEndedError, QuotaExceededError, FragmentRootMismatchError,
   FragmentSizeMismatchError, FragmentNotFoundError, FragmentExistsError, InvalidRangeError,
   InvalidSignatureError, AddressMismatchError, OfferExpiredError, InsufficientStakeError,
-  NotAcceptingError, NotGroupMemberError
+  NotAcceptingError, NotGroupMemberError, MessageDecryptError
 ].map((C) => [new C('').name, C]))
 
 /** The wire code for an error: its name if it is one of ours, else a generic code. */

@@ -14,7 +14,12 @@ import { getFragment, listFragments, putFragment } from './fragments/client.ts'
 import { FragmentServer } from './fragments/server.ts'
 import { buildLibp2p } from './libp2p.ts'
 import { addressOfPeer } from './peer-identity.ts'
+import { DirectMessages } from './messaging/direct.ts'
+import { Groups } from './messaging/groups.ts'
+import { MemoryMessageStore } from './messaging/store.ts'
 import type { DiscoveryInit, StakeChecker } from './discovery/index.ts'
+import type { DirectMessagesInit } from './messaging/direct.ts'
+import type { MessageStore } from './messaging/store.ts'
 import type { FragmentBackend, FragmentMeta } from './fragments/backend.ts'
 import type { GetRange, PutOptions, SignedListing, SignedReceipt } from './fragments/client.ts'
 import type { BitDustLibp2p, RelayInit } from './libp2p.ts'
@@ -34,6 +39,7 @@ export interface P2PNodeInit {
   /** A peer silent this long in a transfer is dropped. */
   idleTimeoutMs?: number
   discovery?: DiscoveryInit
+  messaging?: DirectMessagesInit
 }
 
 export interface P2PNodeComponents {
@@ -41,6 +47,8 @@ export interface P2PNodeComponents {
   fragments?: FragmentBackend
   /** Confirms a supplier's claimed stake on chain. */
   stake?: StakeChecker
+  /** Message history and outbox; default in memory (a level sublevel in the real node). */
+  messages?: MessageStore
   log?: Logger
 }
 
@@ -51,6 +59,10 @@ export class P2PNode implements Startable {
   /** Chain address of this node's key (lowercase). */
   readonly address: `0x${string}`
   readonly discovery: Discovery
+  /** End-to-end encrypted direct messages with an outbox. */
+  readonly messages: DirectMessages
+  /** Encrypted group chats. */
+  readonly groups: Groups
   readonly relay: RelayInit
   readonly log: Logger
   private readonly fragmentServer: FragmentServer | undefined
@@ -73,6 +85,11 @@ export class P2PNode implements Startable {
       openStream: async (peer, protocol, options) => await this.openStream(peer, protocol, options),
       addrs: () => this.multiaddrs().slice(0, 8)
     }, init.discovery)
+    const open = async (peer: string, protocol: string, options?: AbortOptions): Promise<Stream> => await this.openStream(peer, protocol, options)
+    const store = components.messages ?? new MemoryMessageStore()
+    this.messages = new DirectMessages({ libp2p, secret: privateKey.raw, store, openStream: open, log: this.log }, init.messaging)
+    this.groups = new Groups({ libp2p, privateKey, direct: this.messages, store, openStream: open, log: this.log })
+    this.extraStarts.push(this.messages, this.groups)
     if (components.fragments != null) {
       this.fragmentServer = new FragmentServer({ backend: components.fragments, privateKey, peerId: this.peerId, log: this.log }, { idleTimeoutMs: this.idleTimeoutMs })
     }

@@ -31,7 +31,8 @@ export type Infer<F> =
                 : F extends { t: 'obj', fields: infer S } ? InferSchema<S>
                   : F extends { t: 'opt', of: infer O } ? Infer<O> | undefined
                     : never
-export type InferSchema<S> = { -readonly [K in keyof S]: Infer<S[K]> }
+type OptKeys<S> = { [K in keyof S]: S[K] extends { t: 'opt' } ? K : never }[keyof S]
+export type InferSchema<S> = { -readonly [K in Exclude<keyof S, OptKeys<S>>]: Infer<S[K]> } & { -readonly [K in OptKeys<S>]?: Infer<S[K]> }
 
 /** Field helpers, so schemas read like declarations. */
 export const f = {
