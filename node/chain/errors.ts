@@ -24,6 +24,8 @@ export class ContractRevertError extends Error {
   readonly args: readonly unknown[]
   /** Contract function that reverted. */
   readonly functionName: string
+  /** Set when the transaction was mined (and paid for) before it reverted; unset when simulation caught it. */
+  transactionHash: string | undefined
   constructor (errorName: string, args: readonly unknown[], functionName: string, sentence: string) {
     super(`${functionName} was rejected by the contract: ${sentence} (${errorName}${args.length > 0 ? `(${args.map(String).join(', ')})` : ''})`)
     this.errorName = errorName

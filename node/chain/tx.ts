@@ -228,12 +228,13 @@ export class TxSender {
     options.onProgress?.({ type: 'tx:mined', what, hash, blockNumber: receipt.blockNumber })
     if (receipt.status === 'reverted') {
       if (receipt.gasUsed >= gas) throw new RetryAttempt(`ran out of gas (${gas}) after the state changed`)
-      // Re-run it against the state it met, to say why.
+      // The state changed between simulation and mining: re-run it on the state after its block
+      // (what an earlier transaction in the block did is there) to say why.
       try {
-        await pc.call({ ...base, blockNumber: receipt.blockNumber - 1n })
+        await pc.call({ ...base, blockNumber: receipt.blockNumber })
       } catch (err) {
         const revert = asRevert(err, abi, what)
-        if (revert !== undefined) throw revert
+        if (revert !== undefined) { revert.transactionHash = hash; throw revert }
       }
       throw new TransactionFailedError(hash, what)
     }

@@ -59,6 +59,7 @@ describe('chain: transactions', function () {
     expect(err.errorName).to.equal('CounterTooHigh')
     expect(err.args).to.deep.equal([4n, 3n])
     expect(err.functionName).to.equal('inc')
+    expect(err.transactionHash).to.equal(undefined)
     expect(err.message).to.contain('the counter would reach 4, above its maximum 3')
     // Rejected in simulation: no transaction (and no gas) was spent.
     expect(await clients.publicClient.getTransactionCount({ address: clients.account!.address })).to.equal(before)
@@ -125,5 +126,70 @@ describe('chain: transactions', function () {
     ac.abort()
     const err = await rejection(tx.write({ address: counter, abi, functionName: 'needs', args: [11n] }, { signal: ac.signal }))
     expect(err.name).to.equal('AbortError')
+  })
+})
+
+describe('chain: transactions whose state changes between estimate and mining', function () {
+  this.timeout(60_000)
+  let chain: LocalChain
+  let tx: TxSender
+  let abi: Abi
+  let counter: Address
+  const OTHER = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8'
+
+  before(async function () {
+    chain = await startLocalChain({ blockTimeMs: 0 })
+    const clients = connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, privateKey: KEY, pollIntervalMs: 30 })
+    tx = new TxSender(clients, { pollIntervalMs: 30, baseDelayMs: 50 })
+    const art = counterArtifact()
+    abi = art.abi
+    tx.addErrorAbis([abi])
+    counter = (await tx.deploy({ abi, bytecode: art.bytecode, args: [3n], name: 'Counter' })).address
+  })
+  after(async function () { await chain.stop() })
+
+  /**
+   * Sends `functionName` from our account with automine off; once it is in the pool, another
+   * account raises the flag with a higher tip so that it runs first in the same block.
+   */
+  async function raceFlag (functionName: string, events: TxProgress[]): Promise<unknown> {
+    const p = chain.provider
+    await p.request({ method: 'evm_setAutomine', params: [false] })
+    const { encodeFunctionData } = await import('viem')
+    let sent!: () => void
+    const isSent = new Promise<void>((resolve) => { sent = resolve })
+    const sending = tx.write({ address: counter, abi, functionName }, { onProgress: (e) => { events.push(e); if (e.type === 'tx:sent') sent() } })
+      .then((r) => r, (err: unknown) => err)
+    await isSent
+    await p.request({
+      method: 'eth_sendTransaction',
+      params: [{ from: OTHER, to: counter, data: encodeFunctionData({ abi, functionName: 'setFlag', args: [true] }), maxPriorityFeePerGas: '0x174876e800', maxFeePerGas: '0x174876e800' }],
+    })
+    await p.request({ method: 'evm_mine', params: [] })
+    await p.request({ method: 'evm_setAutomine', params: [true] })
+    const out = await sending
+    await p.request({ method: 'eth_sendTransaction', params: [{ from: OTHER, to: counter, data: encodeFunctionData({ abi, functionName: 'setFlag', args: [false] }) }] })
+    return out
+  }
+
+  it('starts over with a fresh gas estimate when the transaction ran out of gas', async function () {
+    const events: TxProgress[] = []
+    const out = await raceFlag('heavyIfFlag', events) as { status: string }
+    expect(out.status).to.equal('success')
+    const retry = events.find((e) => e.type === 'tx:retry')
+    expect(retry).to.not.equal(undefined)
+    expect((retry as { reason: string }).reason).to.contain('ran out of gas')
+    const sends = events.filter((e) => e.type === 'tx:sent') as Array<{ gas: bigint }>
+    expect(sends).to.have.length(2)
+    expect(sends[1]!.gas).to.be.greaterThan(sends[0]!.gas)
+  })
+
+  it('says why a transaction that passed simulation reverted once mined', async function () {
+    const events: TxProgress[] = []
+    const err = await raceFlag('failIfFlag', events) as Error & Record<string, any>
+    expect(err.name).to.equal('ContractRevertError')
+    expect(err.errorName).to.equal('CounterTooHigh')
+    expect(events.map((e) => e.type)).to.include('tx:mined')
+    expect(err.transactionHash).to.match(/^0x[0-9a-f]{64}$/)
   })
 })

@@ -18,6 +18,13 @@ contract Counter {
   function inc() external { if (count + 1 > max) revert CounterTooHigh(count + 1, max); count += 1; emit Counted(msg.sender, count); }
   function needs(uint256 x) external pure returns (uint256) { require(x > 10, "x must exceed ten"); return x; }
   function divide(uint256 x) external pure returns (uint256) { return 100 / x; }
+  mapping(uint256 => uint256) private sink;
+  bool public flag;
+  function setFlag(bool f) external { flag = f; }
+  // Cheap while the flag is down, expensive once it is up: a gas estimate can go stale.
+  function heavyIfFlag() external { if (flag) { for (uint256 i = 0; i < 100; i++) sink[i] = block.number + 1; } count += 0; }
+  // Passes while the flag is down: a simulation can go stale.
+  function failIfFlag() external { if (flag) revert CounterTooHigh(1, 0); count += 0; }
 }`
 
 let cached: { abi: Abi, bytecode: Hex } | undefined
