@@ -10,6 +10,7 @@ import { ensureCompiled } from '../node/chain/artifacts.ts'
 import { connect } from '../node/chain/connect.ts'
 import { deployBitDust } from '../node/chain/deploy.ts'
 import { PARAM_PRESETS } from '../node/chain/deploy-params.ts'
+import { TxSender } from '../node/chain/tx.ts'
 
 const usage = 'usage: npm run deploy -- --rpc URL --key 0xPRIVATEKEY [--params devnet|default] [--out FILE] [--confirmations N]'
 
@@ -25,8 +26,8 @@ async function main (): Promise<number> {
     },
   })
   if (values.help === true) { process.stdout.write(`${usage}\n`); return 0 }
-  const rpcUrl = values.rpc ?? process.env.BITDUST_RPC_URL
-  const key = values.key ?? process.env.BITDUST_DEPLOYER_KEY
+  const rpcUrl = values.rpc ?? (process.env.BITDUST_RPC_URL || undefined)
+  const key = values.key ?? (process.env.BITDUST_DEPLOYER_KEY || undefined)
   const params = PARAM_PRESETS[values.params ?? 'default']
   if (rpcUrl === undefined || key === undefined) {
     process.stderr.write(`The RPC URL and the deployer's key are needed (--rpc/--key or BITDUST_RPC_URL/BITDUST_DEPLOYER_KEY).\n${usage}\n`)
@@ -38,7 +39,7 @@ async function main (): Promise<number> {
   await ensureCompiled()
   // The chain id comes from the endpoint itself: nothing is hard-wired to the devnet.
   const probe = connect({ rpcUrl, chainId: 1 })
-  const chainId = await probe.publicClient.getChainId()
+  const chainId = await new TxSender(probe, { attempts: 3 }).retry('eth_chainId', async () => await probe.publicClient.getChainId())
   const { publicClient, walletClient } = connect({ rpcUrl, chainId, privateKey: key as `0x${string}` })
   const deployment = await deployBitDust(
     { publicClient, walletClient: walletClient!, params },
