@@ -6,7 +6,7 @@
 import { SEGMENT_SIZE } from '../../proofs/constants.ts'
 import { computeRoot, segmentCount, treeDepth } from '../../proofs/merkle.ts'
 import { PROTOCOL_FRAGMENT_GET, PROTOCOL_FRAGMENT_LIST, PROTOCOL_FRAGMENT_PUT, WRITE_CHUNK } from '../constants.ts'
-import { FragmentRootMismatchError, FragmentSizeMismatchError, InvalidRangeError, InvalidSignatureError, StreamEndedError } from '../errors.ts'
+import { FragmentRootMismatchError, FragmentSizeMismatchError, InvalidRangeError, InvalidSignatureError, PeerTimeoutError, StreamEndedError } from '../errors.ts'
 import { verifyByPeer } from '../peer-identity.ts'
 import { signable } from '../wire/codec.ts'
 import { Framed } from '../wire/framed.ts'
@@ -70,8 +70,10 @@ export async function putFragment (open: StreamOpener, supplier: string, meta: F
       }
     } catch (err) {
       // The supplier may have refused mid-way: prefer its reason over our broken pipe.
-      if (err instanceof FragmentSizeMismatchError) throw err
-      decodeReply(await io.readFrame(undefined, { signal: AbortSignal.timeout(2000) }), PutResult)
+      if (err instanceof FragmentSizeMismatchError || err instanceof PeerTimeoutError) throw err
+      let remote: Uint8Array | undefined
+      try { remote = await io.readFrame(undefined, { signal: AbortSignal.timeout(2000) }) } catch {}
+      if (remote != null) decodeReply(remote, PutResult)
       throw err
     }
     if (sent !== meta.size) throw new FragmentSizeMismatchError(`The source ended after ${sent} of the declared ${meta.size} bytes.`)

@@ -155,8 +155,21 @@ export class Framed {
     }
   }
 
+  /** Sends bytes; if the peer stops reading for the idle timeout, throws PeerTimeoutError. */
   async write (data: Uint8Array, options: AbortOptions = {}): Promise<void> {
-    if (!this.stream.send(data)) await this.stream.onDrain(options)
+    if (this.stream.send(data)) return
+    const timeout = AbortSignal.timeout(this.idleTimeoutMs)
+    const signal = options.signal != null ? AbortSignal.any([options.signal, timeout]) : timeout
+    try {
+      await this.stream.onDrain({ signal })
+    } catch (err) {
+      if (timeout.aborted && options.signal?.aborted !== true) {
+        const e = new PeerTimeoutError(`The peer read nothing for ${this.idleTimeoutMs} ms; it is stalled or gone, try another peer.`)
+        this.stream.abort(e)
+        throw e
+      }
+      throw err
+    }
   }
 
   async writeFrame (data: Uint8Array, options: AbortOptions = {}): Promise<void> {
