@@ -8,7 +8,7 @@
  */
 import { SEGMENT_SIZE } from './constants.ts'
 import { type MerkleProof, SegmentOutOfRangeError, treeDepth, verifyProof, zeroSubtree } from './merkle.ts'
-import { treeLevelsSync } from './tree-hash.ts'
+import { treeLevels, treeLevelsSync } from './tree-hash.ts'
 
 export const TREE_FILE_VERSION = 1
 const MAGIC = Buffer.from('BDMT')
@@ -131,4 +131,27 @@ export function proveFromStoredTree (tree: StoredTree, index: number, block: Uin
   const proof = { index, segment, path }
   if (!verifyProof(tree.root, tree.segments * SEGMENT_SIZE, proof)) throw new FragmentCorruptError('The stored tree')
   return proof
+}
+
+/**
+ * Checks whole blocks `firstBlock..` held in `data` (the last may be the fragment's short tail)
+ * against the stored nodes, hashing off the main thread. Throws FragmentCorruptError.
+ */
+export async function verifyBlocks (tree: StoredTree, firstBlock: number, data: Uint8Array): Promise<void> {
+  const h = tree.storedFrom
+  const segs = data.length / SEGMENT_SIZE
+  if (!Number.isInteger(segs) || segs === 0) throw new RangeError('verifyBlocks needs whole segments')
+  const blocks = Math.ceil(segs / 2 ** h)
+  let height = h
+  while (2 ** (height - h) < blocks) height++
+  const out = await treeLevels(data, segs, height, h)
+  const stored = (tree.levels[0] as Buffer).subarray(firstBlock * HASH, (firstBlock + blocks) * HASH)
+  if (stored.length !== blocks * HASH || !out.subarray(0, blocks * HASH).equals(stored)) {
+    for (let b = 0; b < blocks; b++) {
+      if (!out.subarray(b * HASH, (b + 1) * HASH).equals(stored.subarray(b * HASH, (b + 1) * HASH))) {
+        const first = (firstBlock + b) * 2 ** h
+        throw new FragmentCorruptError(`Segments ${first}..${Math.min(first + 2 ** h, tree.segments) - 1}`)
+      }
+    }
+  }
 }

@@ -1,10 +1,23 @@
+/**
+ * Typed errors of the storage layer. Names match the fragment protocol's wire codes
+ * (node/p2p/errors.ts) so a supplier's refusal reaches the consumer as the same error.
+ */
 export { NotEnoughFragmentsError } from '../erasure/errors.ts'
 
 /** A fragment whose bytes do not hash to the root it should have. */
-export class RootMismatchError extends Error {
-  override name = 'RootMismatchError'
+export class FragmentRootMismatchError extends Error {
+  override name = 'FragmentRootMismatchError'
   constructor (what: string) {
     super(`${what} does not hash to its expected Merkle root: it is damaged or not the fragment that was agreed. It was not stored.`)
+  }
+}
+/** The issue's name for FragmentRootMismatchError. */
+export { FragmentRootMismatchError as RootMismatchError }
+
+export class FragmentSizeMismatchError extends Error {
+  override name = 'FragmentSizeMismatchError'
+  constructor (what: string, expected: number, got: string) {
+    super(`${what} should be ${expected} bytes but ${got}. It was not stored.`)
   }
 }
 
@@ -26,6 +39,13 @@ export class FragmentNotFoundError extends Error {
   override name = 'FragmentNotFoundError'
   constructor (id: string) {
     super(`No fragment ${id} is stored here.`)
+  }
+}
+
+export class FragmentExistsError extends Error {
+  override name = 'FragmentExistsError'
+  constructor (id: string) {
+    super(`Fragment ${id} is already stored here.`)
   }
 }
 

@@ -1,0 +1,92 @@
+/**
+ * The supplier's fragment store: fragments as files under `<datadir>/fragments/` with their
+ * Merkle trees beside them, metadata in the node's one Level database, a quota of donated bytes.
+ * It implements the fragment protocol's backend (node/p2p/fragments/backend.ts) structurally.
+ */
+import type { AbortOptions, Startable } from '@libp2p/interface'
+import type { FileHandle } from 'node:fs/promises'
+import type { MerkleProof } from '../../proofs/merkle.ts'
+import { DiskFragmentStore } from './store.ts'
+
+export interface FragmentMeta {
+  /** bytes32, 0x-hex lowercase. */
+  dealId: string
+  slot: number
+  /** Bytes; a non-zero multiple of SEGMENT_SIZE. */
+  size: number
+  /** Merkle root, bytes32 0x-hex lowercase. */
+  root: string
+  /** Chain address of the consumer that owns the deal (0x-hex lowercase). */
+  owner: string
+}
+
+export interface StoredFragment extends FragmentMeta {
+  /** Milliseconds since the epoch. */
+  storedAt: number
+}
+
+/** What the store needs of the database: Level<string, string> or a sublevel of it. */
+export interface MetaDb {
+  get: (key: string) => Promise<string | undefined>
+  put: (key: string, value: string) => Promise<void>
+  del: (key: string) => Promise<void>
+  values: (options?: { gte?: string, lt?: string }) => AsyncIterable<string>
+}
+
+export type WriteFn = (fh: FileHandle, data: Uint8Array, offset: number, length: number) => Promise<{ bytesWritten: number }>
+
+export interface FragmentStoreInit {
+  /** Directory of fragment files (`<datadir>/fragments`). */
+  dir: string
+  /** Donated bytes (fragments plus their tree files). Default DEFAULT_QUOTA. */
+  quota?: bigint | number
+  /** fsync before rename (default true). */
+  durable?: boolean
+  /** Replaces FileHandle.write for fragment data: tests inject ENOSPC. */
+  write?: WriteFn
+}
+
+export interface FragmentStoreComponents {
+  db: MetaDb
+}
+
+export type PutProgressEvent = { type: 'fragment:received', bytes: number, total: number }
+
+export interface PutOptions extends AbortOptions {
+  onProgress?: (event: PutProgressEvent) => void
+}
+
+export interface FragmentStore extends Startable {
+  /** Throws QuotaExceededError / FragmentExistsError / InvalidFragmentError before any byte moves. */
+  check: (meta: FragmentMeta, options?: AbortOptions) => Promise<void>
+  /**
+   * Streams exactly meta.size bytes to a temp file while hashing them, fsyncs, and makes the
+   * fragment visible (rename) only if its root is meta.root. Otherwise throws
+   * FragmentRootMismatchError, FragmentSizeMismatchError, QuotaExceededError or DiskFullError,
+   * leaving nothing behind.
+   */
+  accept: (meta: FragmentMeta, data: AsyncIterable<Uint8Array>, options?: PutOptions) => Promise<StoredFragment>
+  /** Alias of accept. */
+  put: (meta: FragmentMeta, data: AsyncIterable<Uint8Array>, options?: PutOptions) => Promise<StoredFragment>
+  stat: (dealId: string, slot: number, options?: AbortOptions) => Promise<StoredFragment>
+  has: (dealId: string, slot: number) => Promise<boolean>
+  /** Bytes [offset, offset + length), each 16 KiB block checked against the stored tree. */
+  read: (dealId: string, slot: number, offset: number, length: number, options?: AbortOptions) => AsyncIterable<Uint8Array>
+  /** A Merkle proof for one segment from the stored tree (no full rehash). */
+  proof: (dealId: string, slot: number, segmentIndex: number, options?: AbortOptions) => Promise<MerkleProof>
+  /** Sibling paths for segments [first, first + count). */
+  paths: (dealId: string, slot: number, first: number, count: number, options?: AbortOptions) => Promise<Uint8Array[][]>
+  /** Fragments held (for one owner if given). */
+  list: (owner?: string, options?: AbortOptions) => Promise<StoredFragment[]>
+  delete: (dealId: string, slot: number, options?: AbortOptions) => Promise<boolean>
+  /** Deletes every fragment whose deal ended; returns what was removed. */
+  gc: (isDealEnded: (dealId: string) => boolean | Promise<boolean>, options?: AbortOptions) => Promise<StoredFragment[]>
+  /** Bytes used (fragments + trees + writes in progress) and the quota. */
+  usage: () => { used: number, quota: number }
+}
+
+export function fragmentStore (init: FragmentStoreInit): (components: FragmentStoreComponents) => FragmentStore {
+  return (components) => new DiskFragmentStore(init, components)
+}
+
+export { DiskFragmentStore }

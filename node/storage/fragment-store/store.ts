@@ -1,0 +1,320 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { AbortOptions } from '@libp2p/interface'
+import { DEFAULT_QUOTA } from '../../config/constants.ts'
+import { log } from '../../log.ts'
+import { SEGMENT_SIZE } from '../../proofs/constants.ts'
+import type { MerkleProof } from '../../proofs/merkle.ts'
+import { blockOf, decodeStoredTree, encodeStoredTree, proveFromStoredTree, verifyBlocks, type StoredTree } from '../../proofs/stored-tree.ts'
+import { TreeBuilder } from '../../proofs/tree-builder.ts'
+import {
+  DiskFullError, FragmentExistsError, FragmentNotFoundError, FragmentRootMismatchError, FragmentSizeMismatchError, InvalidFragmentError, QuotaExceededError,
+} from '../errors.ts'
+import { hex } from '../encode.ts'
+import type { FragmentMeta, FragmentStore, FragmentStoreComponents, FragmentStoreInit, MetaDb, PutOptions, StoredFragment, WriteFn } from './index.ts'
+
+const debug = log('storage:fragments')
+const PREFIX = 'fragment/'
+const HEX32 = /^0x[0-9a-f]{64}$/
+const ADDRESS = /^0x[0-9a-f]{40}$/
+/** Bytes read per verified step of a ranged read (64 stored blocks). */
+const READ_STEP = 1024 * 1024
+/** Parsed trees kept in memory for proofs. */
+const TREE_CACHE = 32
+
+function isDiskFull (err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT'
+}
+
+/** Tree file bytes for a fragment of `size` (header + stored levels), for quota accounting. */
+export function treeFileSize (size: number, storedFrom = 6): number {
+  const segments = size / SEGMENT_SIZE
+  let depth = 0
+  while (2 ** depth < segments) depth++
+  let total = 48
+  for (let l = Math.min(storedFrom, depth); l <= depth; l++) total += Math.ceil(segments / 2 ** l) * 32
+  return total
+}
+
+export class DiskFragmentStore implements FragmentStore {
+  private readonly dir: string
+  private readonly quota: number
+  private readonly durable: boolean
+  private readonly writeFn: WriteFn
+  private readonly db: MetaDb
+  private used = 0
+  private readonly reserved = new Map<string, number>()
+  private readonly trees = new Map<string, StoredTree>()
+  private started = false
+
+  constructor (init: FragmentStoreInit, components: FragmentStoreComponents) {
+    this.dir = init.dir
+    this.quota = Number(init.quota ?? DEFAULT_QUOTA)
+    this.durable = init.durable ?? true
+    this.writeFn = init.write ?? (async (fh, data, offset, length) => fh.write(data, offset, length))
+    this.db = components.db
+  }
+
+  /** Computes usage and removes what a killed process left: temp files and files without metadata. */
+  async start (): Promise<void> {
+    await mkdir(this.dir, { recursive: true })
+    const known = new Set<string>()
+    this.used = 0
+    for (const f of await this.list()) {
+      known.add(this.id(f.dealId, f.slot))
+      this.used += f.size + treeFileSize(f.size)
+    }
+    for (const name of await readdir(this.dir)) {
+      const id = name.replace(/\.(frag|tree)$/, '')
+      if (name.endsWith('.part') || !known.has(id)) {
+        debug('removing leftover %s', name)
+        await rm(join(this.dir, name), { force: true })
+      }
+    }
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    this.started = false
+    this.trees.clear()
+  }
+
+  usage (): { used: number, quota: number } {
+    let inFlight = 0
+    for (const r of this.reserved.values()) inFlight += r
+    return { used: this.used + inFlight, quota: this.quota }
+  }
+
+  async check (meta: FragmentMeta): Promise<void> {
+    this.validate(meta)
+    const id = this.id(meta.dealId, meta.slot)
+    if (this.reserved.has(id) || await this.get(meta.dealId, meta.slot) != null) throw new FragmentExistsError(id)
+    const need = meta.size + treeFileSize(meta.size)
+    const { used } = this.usage()
+    if (used + need > this.quota) throw new QuotaExceededError(need, Math.max(0, this.quota - used), this.quota)
+  }
+
+  async put (meta: FragmentMeta, data: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<StoredFragment> {
+    return this.accept(meta, data, options)
+  }
+
+  async accept (meta: FragmentMeta, data: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<StoredFragment> {
+    if (!this.started) throw new Error('FragmentStore: start() it first')
+    meta = { ...meta, dealId: meta.dealId.toLowerCase(), root: meta.root.toLowerCase(), owner: meta.owner.toLowerCase() }
+    await this.check(meta)
+    const id = this.id(meta.dealId, meta.slot)
+    this.reserved.set(id, meta.size + treeFileSize(meta.size))
+    const tag = randomBytes(4).toString('hex')
+    const tmp = join(this.dir, `${id}.frag.${tag}.part`)
+    const tmpTree = join(this.dir, `${id}.tree.${tag}.part`)
+    const fragPath = join(this.dir, `${id}.frag`)
+    const treePath = join(this.dir, `${id}.tree`)
+    let fh = await open(tmp, 'wx', 0o600)
+    let moved = false
+    try {
+      const builder = new TreeBuilder()
+      let received = 0
+      for await (const piece of data) {
+        options.signal?.throwIfAborted()
+        if (received + piece.length > meta.size) throw new FragmentSizeMismatchError(`Fragment ${id}`, meta.size, 'more arrived')
+        // Copy: the source may reuse its buffer once we ask for the next piece.
+        const chunk = Buffer.from(piece)
+        const hashing = builder.update(chunk)
+        let o = 0
+        try {
+          while (o < chunk.length) o += (await this.writeFn(fh, chunk, o, chunk.length - o)).bytesWritten
+        } finally {
+          await hashing
+        }
+        received += chunk.length
+        options.onProgress?.({ type: 'fragment:received', bytes: received, total: meta.size })
+      }
+      if (received !== meta.size) throw new FragmentSizeMismatchError(`Fragment ${id}`, meta.size, `only ${received} arrived`)
+      const tree = await builder.digest()
+      if (hex(tree.root) !== meta.root) throw new FragmentRootMismatchError(`Fragment ${id}`)
+      if (this.durable) await fh.sync()
+      await fh.close()
+      fh = undefined as unknown as typeof fh
+      const tfh = await open(tmpTree, 'wx', 0o600)
+      try {
+        await tfh.writeFile(encodeStoredTree(tree))
+        if (this.durable) await tfh.sync()
+      } finally {
+        await tfh.close()
+      }
+      await rename(tmpTree, treePath)
+      await rename(tmp, fragPath)
+      moved = true
+      const stored: StoredFragment = { ...meta, storedAt: Date.now() }
+      await this.db.put(this.key(meta.dealId, meta.slot), JSON.stringify(stored))
+      this.used += meta.size + treeFileSize(meta.size)
+      this.trees.set(id, tree)
+      this.trimCache()
+      debug('stored %s (%d bytes)', id, meta.size)
+      return stored
+    } catch (err) {
+      await fh?.close().catch(() => {})
+      await rm(tmp, { force: true })
+      await rm(tmpTree, { force: true })
+      if (moved) {
+        await rm(fragPath, { force: true })
+        await rm(treePath, { force: true })
+      }
+      if (isDiskFull(err)) throw new DiskFullError(this.dir)
+      throw err
+    } finally {
+      this.reserved.delete(id)
+    }
+  }
+
+  async stat (dealId: string, slot: number): Promise<StoredFragment> {
+    const f = await this.get(dealId, slot)
+    if (f == null) throw new FragmentNotFoundError(this.id(dealId, slot))
+    return f
+  }
+
+  async has (dealId: string, slot: number): Promise<boolean> {
+    return (await this.get(dealId, slot)) != null
+  }
+
+  async * read (dealId: string, slot: number, offset: number, length: number, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
+    const f = await this.stat(dealId, slot)
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > f.size) {
+      throw new RangeError(`Range ${offset}+${length} is outside fragment ${this.id(dealId, slot)} of ${f.size} bytes`)
+    }
+    if (length === 0) return
+    const tree = await this.tree(dealId, slot)
+    const blockBytes = 2 ** tree.storedFrom * SEGMENT_SIZE
+    const step = Math.max(blockBytes, Math.floor(READ_STEP / blockBytes) * blockBytes)
+    const fh = await open(join(this.dir, `${this.id(dealId, slot)}.frag`), 'r')
+    try {
+      let pos = Math.floor(offset / blockBytes) * blockBytes
+      const end = offset + length
+      // Verify only the blocks the range touches.
+      const last = Math.min(f.size, Math.ceil(end / blockBytes) * blockBytes)
+      while (pos < end) {
+        options.signal?.throwIfAborted()
+        const n = Math.min(step, last - pos)
+        const buf = Buffer.allocUnsafe(n)
+        let got = 0
+        while (got < n) {
+          const { bytesRead } = await fh.read(buf, got, n - got, pos + got)
+          if (bytesRead === 0) throw new FragmentSizeMismatchError(`Fragment file ${this.id(dealId, slot)}`, f.size, 'the file is shorter')
+          got += bytesRead
+        }
+        await verifyBlocks(tree, pos / blockBytes, buf)
+        const from = Math.max(offset, pos) - pos
+        const to = Math.min(end, pos + n) - pos
+        yield buf.subarray(from, to)
+        pos += n
+      }
+    } finally {
+      await fh.close()
+    }
+  }
+
+  async proof (dealId: string, slot: number, segmentIndex: number): Promise<MerkleProof> {
+    const tree = await this.tree(dealId, slot)
+    const { first, count } = blockOf(tree, segmentIndex < tree.segments && segmentIndex >= 0 ? segmentIndex : 0)
+    const block = await this.readRaw(dealId, slot, first * SEGMENT_SIZE, count * SEGMENT_SIZE)
+    return proveFromStoredTree(tree, segmentIndex, block)
+  }
+
+  async paths (dealId: string, slot: number, first: number, count: number): Promise<Uint8Array[][]> {
+    const out: Uint8Array[][] = []
+    for (let i = first; i < first + count; i++) out.push((await this.proof(dealId, slot, i)).path)
+    return out
+  }
+
+  async list (owner?: string): Promise<StoredFragment[]> {
+    const out: StoredFragment[] = []
+    for await (const v of this.db.values({ gte: PREFIX, lt: `${PREFIX}\xff` })) {
+      const f = JSON.parse(v) as StoredFragment
+      if (owner == null || f.owner === owner.toLowerCase()) out.push(f)
+    }
+    return out
+  }
+
+  async delete (dealId: string, slot: number): Promise<boolean> {
+    const f = await this.get(dealId, slot)
+    if (f == null) return false
+    const id = this.id(dealId, slot)
+    // Metadata first: a crash between the two leaves orphan files, which start() removes.
+    await this.db.del(this.key(dealId, slot))
+    this.used -= f.size + treeFileSize(f.size)
+    this.trees.delete(id)
+    await rm(join(this.dir, `${id}.frag`), { force: true })
+    await rm(join(this.dir, `${id}.tree`), { force: true })
+    debug('deleted %s', id)
+    return true
+  }
+
+  async gc (isDealEnded: (dealId: string) => boolean | Promise<boolean>, options: AbortOptions = {}): Promise<StoredFragment[]> {
+    const removed: StoredFragment[] = []
+    const verdicts = new Map<string, boolean>()
+    for (const f of await this.list()) {
+      options.signal?.throwIfAborted()
+      let ended = verdicts.get(f.dealId)
+      if (ended == null) { ended = await isDealEnded(f.dealId); verdicts.set(f.dealId, ended) }
+      if (ended && await this.delete(f.dealId, f.slot)) removed.push(f)
+    }
+    return removed
+  }
+
+  private async readRaw (dealId: string, slot: number, offset: number, length: number): Promise<Buffer> {
+    const fh = await open(join(this.dir, `${this.id(dealId, slot)}.frag`), 'r')
+    try {
+      const buf = Buffer.alloc(length)
+      const { bytesRead } = await fh.read(buf, 0, length, offset)
+      if (bytesRead !== length) throw new FragmentSizeMismatchError(`Fragment file ${this.id(dealId, slot)}`, offset + length, 'the file is shorter')
+      return buf
+    } finally {
+      await fh.close()
+    }
+  }
+
+  private async tree (dealId: string, slot: number): Promise<StoredTree> {
+    const id = this.id(dealId, slot)
+    const cached = this.trees.get(id)
+    if (cached != null) return cached
+    const f = await this.stat(dealId, slot)
+    const tree = decodeStoredTree(await readFile(join(this.dir, `${id}.tree`)))
+    if (hex(tree.root) !== f.root || tree.segments * SEGMENT_SIZE !== f.size) throw new FragmentRootMismatchError(`The tree file of ${id}`)
+    this.trees.set(id, tree)
+    this.trimCache()
+    return tree
+  }
+
+  private trimCache (): void {
+    while (this.trees.size > TREE_CACHE) this.trees.delete(this.trees.keys().next().value as string)
+  }
+
+  private async get (dealId: string, slot: number): Promise<StoredFragment | undefined> {
+    let v: string | undefined
+    try {
+      v = await this.db.get(this.key(dealId, slot))
+    } catch (err) {
+      if ((err as { code?: string }).code === 'LEVEL_NOT_FOUND') return undefined
+      throw err
+    }
+    return v == null ? undefined : JSON.parse(v) as StoredFragment
+  }
+
+  private validate (meta: FragmentMeta): void {
+    if (typeof meta.dealId !== 'string' || !HEX32.test(meta.dealId.toLowerCase())) throw new InvalidFragmentError(`Deal id ${String(meta.dealId)} is not bytes32 hex`)
+    if (!Number.isSafeInteger(meta.slot) || meta.slot < 0 || meta.slot > 255) throw new InvalidFragmentError(`Slot ${meta.slot} is out of range`)
+    if (!Number.isSafeInteger(meta.size) || meta.size <= 0 || meta.size % SEGMENT_SIZE !== 0) throw new InvalidFragmentError(`Fragment size ${meta.size} is not a non-zero multiple of ${SEGMENT_SIZE}`)
+    if (typeof meta.root !== 'string' || !HEX32.test(meta.root.toLowerCase())) throw new InvalidFragmentError('The root is not bytes32 hex')
+    if (typeof meta.owner !== 'string' || !ADDRESS.test(meta.owner.toLowerCase())) throw new InvalidFragmentError('The owner is not an address')
+  }
+
+  private id (dealId: string, slot: number): string {
+    return `${dealId.toLowerCase()}-${slot}`
+  }
+
+  private key (dealId: string, slot: number): string {
+    return `${PREFIX}${dealId.toLowerCase()}/${String(slot).padStart(3, '0')}`
+  }
+}
