@@ -41,7 +41,7 @@ describe('storage/fragment-store', () => {
   let db: Level<string, string>
   let store: FragmentStore
   const open = async (init: Partial<Parameters<typeof fragmentStore>[0]> = {}): Promise<FragmentStore> => {
-    const s = fragmentStore({ dir: join(dir, 'fragments'), quota: 10 * 1024 * 1024, ...init })({ db: db.sublevel<string, string>('storage') })
+    const s = fragmentStore({ dir: join(dir, 'fragments'), quota: 10 * 1024 * 1024, ...init })({ db: db.sublevel<string, string>('storage', {}) })
     await s.start()
     return s
   }
