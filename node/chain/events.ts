@@ -9,6 +9,8 @@ import { log } from '../log.ts'
 import { LOG_BLOCK_RANGE, POLL_INTERVAL_MS } from './constants.ts'
 import type { BitDustAddresses } from './deploy.ts'
 import type { AbortOptions, TxSender } from './tx.ts'
+import { RpcUnavailableError } from './errors.ts'
+import { isNetworkError } from './revert.ts'
 
 const debug = log('chain:events')
 
@@ -119,7 +121,8 @@ export function watchEvents (source: EventSource, init: WatchInit): EventWatcher
       } catch (err) {
         if (controller.signal.aborted) break
         debug('poll failed: %s', (err as Error).message)
-        init.onError?.(err)
+        // The loop is the retry: report an unreachable endpoint at once, in the chain layer's terms.
+        init.onError?.(isNetworkError(err) ? new RpcUnavailableError(source.tx.rpcUrl, err) : err)
       }
       await sleep(interval, undefined, { signal: controller.signal }).catch(() => {})
     }

@@ -268,6 +268,26 @@ describe('chain: BitDustChain on the real contracts', function () {
     expect(fields).to.include('total:totalUnclaimed (Σ earnings)')
   })
 
+  it('keeps watching through an endpoint outage, reporting the failures', async function () {
+    const seen: ChainEvent[] = []
+    const errors: Error[] = []
+    const from = await net.consumer.blockNumber() + 1n
+    const w = net.consumer.watchEvents({ fromBlock: from, pollIntervalMs: 30, onEvents: (events) => { seen.push(...events) }, onError: (err) => errors.push(err as Error) })
+    try {
+      await net.chain.pause()
+      const deadline = Date.now() + 15_000
+      while (errors.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 30))
+      await net.chain.resume()
+      await net.consumer.token.faucet()
+      while (seen.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 30))
+    } finally {
+      await net.chain.resume()
+      await w.stop()
+    }
+    expect(errors[0]?.name).to.equal('RpcUnavailableError')
+    expect(seen.map((e) => e.eventName)).to.include('FaucetDripped')
+  })
+
   it('keeps working across an endpoint restart, with the same client', async function () {
     await net.chain.pause()
     const reading = net.supplierA.staking.stakeInfo()

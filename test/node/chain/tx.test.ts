@@ -193,3 +193,55 @@ describe('chain: transactions whose state changes between estimate and mining', 
     expect(err.transactionHash).to.match(/^0x[0-9a-f]{64}$/)
   })
 })
+
+describe('chain: transactions the endpoint loses or never mines', function () {
+  this.timeout(60_000)
+  let chain: LocalChain
+  let clients: ChainClients
+  let abi: Abi
+  let counter: Address
+
+  before(async function () {
+    chain = await startLocalChain({ blockTimeMs: 0 })
+    clients = connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, privateKey: KEY, pollIntervalMs: 30 })
+    const art = counterArtifact()
+    abi = art.abi
+    counter = (await new TxSender(clients).deploy({ abi, bytecode: art.bytecode, args: [3n], name: 'Counter' })).address
+  })
+  after(async function () { await chain.stop() })
+  afterEach(async function () { await chain.provider.request({ method: 'evm_setAutomine', params: [true] }) })
+
+  it('broadcasts the same signed transaction again when the endpoint forgot it', async function () {
+    const tx = new TxSender(clients, { pollIntervalMs: 30 })
+    await chain.provider.request({ method: 'evm_setAutomine', params: [false] })
+    let sentHash: string | undefined
+    let dropped!: () => void
+    const isDropped = new Promise<void>((resolve) => { dropped = resolve })
+    const sending = tx.write({ address: counter, abi, functionName: 'inc' }, {
+      onProgress: (e) => {
+        if (e.type !== 'tx:sent') return
+        sentHash = e.hash
+        void chain.provider.request({ method: 'hardhat_dropTransaction', params: [e.hash] })
+          .then(async () => await chain.provider.request({ method: 'evm_setAutomine', params: [true] }))
+          .then(() => dropped())
+      },
+    })
+    await isDropped
+    const receipt = await sending
+    expect(receipt.status).to.equal('success')
+    expect(receipt.transactionHash).to.equal(sentHash)
+  })
+
+  it('gives up with TransactionTimeoutError when the transaction is never mined', async function () {
+    const tx = new TxSender(clients, { pollIntervalMs: 30, receiptTimeoutMs: 400 })
+    await chain.provider.request({ method: 'evm_setAutomine', params: [false] })
+    const err = await rejection(tx.write({ address: counter, abi, functionName: 'inc' }))
+    expect(err.name).to.equal('TransactionTimeoutError')
+    expect(err.message).to.match(/not mined within/)
+    expect(err.hash).to.match(/^0x[0-9a-f]{64}$/)
+    // Mining it later is harmless; the account's next send still works.
+    await chain.provider.request({ method: 'evm_mine', params: [] })
+    await chain.provider.request({ method: 'evm_setAutomine', params: [true] })
+    expect((await tx.write({ address: counter, abi, functionName: 'inc' })).status).to.equal('success')
+  })
+})
