@@ -1,0 +1,116 @@
+/**
+ * Narrow views of BitDustChain shaped like the interfaces the supplier and consumer modules declare
+ * (node/supplier/types.ts SupplierChain, node/consumer UploadChain and WatchChain). They are built
+ * structurally, without importing those modules, so the dependency still points from them to here;
+ * test/node/chain/views.test.ts checks the shapes with the compiler.
+ */
+import { randomBytes } from 'node:crypto'
+import { encodeAbiParameters, keccak256, toHex, zeroAddress } from 'viem'
+import type { Address, Hex } from 'viem'
+import type { BitDustChain } from './client.ts'
+import type { AbortOptions } from './tx.ts'
+
+export interface SlotRef { dealId: Hex, index: number }
+
+function signerOf (chain: BitDustChain): Address {
+  const a = chain.address
+  if (a === undefined) throw new Error('This chain connection is read-only: give it a private key')
+  return a
+}
+
+/** What a supplier's prover needs. */
+export function supplierView (chain: BitDustChain) {
+  const m = chain.market
+  const address = signerOf(chain)
+  const slotIds = new Map<string, Hex>()
+  const slotIdOf = (slot: SlotRef): Hex => {
+    const key = `${slot.dealId}:${slot.index}`
+    let id = slotIds.get(key)
+    if (id === undefined) { id = slotIdLocal(slot); slotIds.set(key, id) }
+    return id
+  }
+  let config: Promise<{ proofWindow: bigint, challengeWindow: bigint }> | undefined
+  const cfg = async (): Promise<{ proofWindow: bigint, challengeWindow: bigint }> => await (config ??= m.config())
+  return {
+    address,
+    blockNumber: async (): Promise<bigint> => await chain.blockNumber(),
+    currentPeriod: async (): Promise<bigint> => await m.currentPeriod(),
+    proofWindow: async (period: bigint): Promise<{ opens: bigint, closes: bigint }> => {
+      const start = await m.periodStartBlock(period)
+      return { opens: start + 1n, closes: start + (await cfg()).proofWindow }
+    },
+    slotCount: async (): Promise<number> => (await m.slotsOf(address)).length,
+    isProven: async (period: bigint): Promise<boolean> => await m.isProven(address, period),
+    periodSamples: async (period: bigint): Promise<Array<{ slotId: Hex, segment: number }>> => {
+      const s = await m.periodSamples(address, period)
+      return s.slotIds.map((slotId, j) => ({ slotId, segment: Number(s.segments[j]) }))
+    },
+    provePeriod: async (period: bigint, proof: Uint8Array): Promise<void> => { await m.provePeriod(period, proof) },
+    fillSegment: async (slot: SlotRef, seedBlock: bigint): Promise<number> => Number(await m.fillSegment(slot.dealId, slot.index, address, seedBlock)),
+    fillSlot: async (slot: SlotRef, seedBlock: bigint, proof: Uint8Array): Promise<void> => { await m.fillSlot(slot.dealId, slot.index, seedBlock, proof) },
+    /** Pending challenges on this supplier's slots, found from ChallengeIssued events of the last challenge window. */
+    openChallenges: async (): Promise<Array<SlotRef & { segment: number, deadlineBlock: bigint }>> => {
+      const head = await chain.blockNumber()
+      const window = (await cfg()).challengeWindow
+      const from = head > window + 1n ? head - window - 1n : chain.deployBlock
+      const events = await chain.getEvents({ fromBlock: from > chain.deployBlock ? from : chain.deployBlock, toBlock: head, contracts: ['market'], eventNames: ['ChallengeIssued'] })
+      const out: Array<SlotRef & { segment: number, deadlineBlock: bigint }> = []
+      for (const e of events) {
+        if (String(e.args.supplier).toLowerCase() !== address.toLowerCase()) continue
+        const dealId = e.args.dealId as Hex
+        const index = Number(e.args.index)
+        const deadlineBlock = e.args.deadlineBlock as bigint
+        if (deadlineBlock < head) continue
+        const c = await m.getChallenge(dealId, index)
+        if (c.challenger === zeroAddress || c.issuedBlock !== e.blockNumber) continue
+        out.push({ dealId, index, segment: Number(e.args.segment), deadlineBlock })
+      }
+      return out
+    },
+    answerChallenge: async (slot: SlotRef, proof: Uint8Array): Promise<void> => { await m.answerChallenge(slot.dealId, slot.index, proof) },
+    slotId: slotIdOf,
+  }
+}
+
+/** slotId(dealId, index) = keccak256(abi.encode(dealId, index)), as the market computes it (checked by the tests). */
+export function slotIdLocal (slot: SlotRef): Hex {
+  return keccak256(encodeAbiParameters([{ type: 'bytes32' }, { type: 'uint256' }], [slot.dealId, BigInt(slot.index)]))
+}
+
+export interface DealTermsLike { k: number, m: number, fragmentSize: bigint, periods: number, price: bigint, collateralPerByte: bigint }
+
+/** What a consumer's upload needs. */
+export function uploadView (chain: BitDustChain) {
+  const m = chain.market
+  const holders = async (dealId: Hex): Promise<Array<Address | undefined>> => {
+    const d = await m.getDeal(dealId)
+    const n = d.dataSlots + d.paritySlots
+    const out: Array<Address | undefined> = []
+    for (let i = 0; i < n; i++) {
+      const h = (await m.getSlot(dealId, i)).holder
+      out.push(h === zeroAddress ? undefined : h)
+    }
+    return out
+  }
+  return {
+    address: signerOf(chain),
+    openDeal: async (terms: DealTermsLike, roots: Hex[], signal?: AbortSignal): Promise<Hex> => {
+      const options: AbortOptions = signal !== undefined ? { signal } : {}
+      const params = { dataSlots: terms.k, paritySlots: terms.m, fragmentSize: terms.fragmentSize, durationPeriods: terms.periods, pricePerBytePeriod: terms.price, collateralPerByte: terms.collateralPerByte }
+      return (await m.openDeal(params, toHex(randomBytes(32)), roots, options)).dealId
+    },
+    slotHolders: holders,
+    blockNumber: async (): Promise<bigint> => await chain.blockNumber(),
+    deadlineBlock: async (dealId: Hex): Promise<bigint> => (await m.getDeal(dealId)).deadlineBlock,
+  }
+}
+
+/** What a consumer's spot checks need. */
+export function watchView (chain: BitDustChain) {
+  const m = chain.market
+  return {
+    slotHolders: uploadView(chain).slotHolders,
+    challengePending: async (dealId: Hex, slot: number): Promise<boolean> => (await m.getChallenge(dealId, slot)).challenger !== zeroAddress,
+    challengeSlot: async (dealId: Hex, slot: number): Promise<void> => { await m.challengeSlot(dealId, slot) },
+  }
+}
