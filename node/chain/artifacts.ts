@@ -57,14 +57,17 @@ export function loadArtifact (name: string, options: ArtifactOptions = {}): Arti
   return { contractName: json.contractName, sourceName: json.sourceName, abi: json.abi, bytecode: json.bytecode as Hex }
 }
 
-/** Whether any Solidity source is newer than the compile output (or there is no output). */
+/**
+ * Whether a Solidity source changed after the last compile (or there is no output). Hardhat
+ * compiles incrementally and rewrites only what changed, so the newest output is the last compile.
+ */
 export function needsCompile (options: ArtifactOptions = {}): boolean {
   const root = options.root ?? PROJECT_ROOT
-  const outputs = walk(join(root, 'artifacts', 'contracts'), (f) => f.endsWith('.json'))
-  if (outputs.length === 0) return true
-  const oldestOut = Math.min(...outputs.map((f) => statSync(f).mtimeMs))
+  const outputs = walk(join(root, 'artifacts'), (f) => f.endsWith('.json'))
+  if (!outputs.some((f) => f.includes(`${join('artifacts', 'contracts')}`))) return true
+  const newestOut = Math.max(...outputs.map((f) => statSync(f).mtimeMs))
   const newestSrc = Math.max(0, ...walk(join(root, 'contracts'), (f) => f.endsWith('.sol')).map((f) => statSync(f).mtimeMs))
-  return newestSrc > oldestOut
+  return newestSrc > newestOut
 }
 
 /** Runs `npx hardhat compile` when the artifacts are missing or older than the sources. */

@@ -46,3 +46,13 @@ describe('chain: artifacts', function () {
     expect(needsCompile({ root })).to.equal(true)
   })
 })
+
+describe('chain: artifacts, compile on demand', function () {
+  this.timeout(120_000)
+  it('compiles when needed and then finds the BitDust contracts', async function () {
+    const { ensureCompiled, findDeployable } = await import('../../../node/chain/artifacts.ts')
+    await ensureCompiled()
+    expect(findDeployable('market').contractName).to.equal('Market')
+    expect(findDeployable('token').bytecode.length).to.be.greaterThan(2)
+  })
+})
