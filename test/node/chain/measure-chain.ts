@@ -17,8 +17,8 @@ const g = (name: string, r: { gasUsed: bigint }) => rows.push(`${name}: ${r.gasU
 const mine = async (n: bigint) => { await net.chain.provider.request({ method: 'hardhat_mine', params: [numberToHex(n)] }) }
 try {
   const A = net.supplierA, B = net.supplierB
-  g('register', await A.staking.register({ peerId: '0x0024' + '11'.repeat(34), capacity: 10n ** 12n, pricePerBytePeriod: 1n }))
-  await B.staking.register({ peerId: '0x0024' + '22'.repeat(34), capacity: 10n ** 12n, pricePerBytePeriod: 1n })
+  g('register', await A.staking.register({ peerId: `0x0024${'11'.repeat(34)}`, capacity: 10n ** 12n, pricePerBytePeriod: 1n }))
+  await B.staking.register({ peerId: `0x0024${'22'.repeat(34)}`, capacity: 10n ** 12n, pricePerBytePeriod: 1n })
   g('stakeWithPermit', await A.staking.stake(1000n * DUST))
   const appr = await B.token.approve(B.staking.address, 1000n * DUST); g('approve', appr)
   g('stake (after approve)', await B.staking.stake(1000n * DUST, { usePermit: false }))
