@@ -121,3 +121,60 @@ describe('chain: repair, cancellation, and the books afterwards', function () {
     expect(report.toBlock).to.equal(BigInt(net.deployment.deployBlock) + 10n)
   })
 })
+
+describe('chain: a jailed supplier, its slot repaired, and the books afterwards', function () {
+  this.timeout(120_000)
+  let net: TestNetwork
+  let fragments: Fragment[]
+  let dealId: Hex
+  const mine = async (blocks: bigint): Promise<void> => {
+    await net.chain.provider.request({ method: 'hardhat_mine', params: [numberToHex(blocks)] })
+  }
+
+  before(async function () {
+    net = await startTestNetwork(DEVNET_PARAMS, 0)
+    for (const s of [net.supplierA, net.supplierB]) {
+      await s.staking.register({ peerId: '0x0024cc', capacity: 10n ** 9n, pricePerBytePeriod: 1n })
+      await s.staking.stake(1000n * DUST)
+    }
+    fragments = [randomFragment(4), randomFragment(4)]
+    dealId = (await net.consumer.market.openDeal({ dataSlots: 1, paritySlots: 1, fragmentSize: 1024n, durationPeriods: 30, pricePerBytePeriod: 10n ** 12n, collateralPerByte: 10n ** 14n }, salt(), fragments.map((f) => f.root))).dealId
+    await net.supplierA.market.fill(dealId, 0, (seg) => packedProof(fragments[0]!, seg))
+    await net.supplierB.market.fill(dealId, 1, (seg) => packedProof(fragments[1]!, seg))
+  })
+  after(async function () { await net?.stop() })
+
+  it('jails a supplier after missesToJail marked misses in a row', async function () {
+    const first = BigInt((await net.consumer.market.getDeal(dealId)).startPeriod)
+    for (let i = 0n; i < DEVNET_PARAMS.market.missesToJail; i++) {
+      const period = first + i
+      await mineTo(net, await net.consumer.market.periodStartBlock(period) + DEVNET_PARAMS.market.proofWindow + 1n)
+      await net.deployer.market.markMissed(net.supplierB.address!, period)
+    }
+    const state = await net.supplierB.market.supplierState()
+    expect(state.jailed).to.equal(true)
+    expect(state.proofsMissed).to.equal(DEVNET_PARAMS.market.missesToJail)
+    const again = await rejection(net.deployer.market.markMissed(net.supplierB.address!, first + DEVNET_PARAMS.market.missesToJail - 1n))
+    expect(again.errorName).to.equal('MarketSupplierJailed')
+  })
+
+  it('lets another supplier take over a jailed supplier\'s slot (repair fill evicts it)', async function () {
+    await net.supplierA.market.fill(dealId, 1, (seg) => packedProof(fragments[1]!, seg))
+    expect((await net.consumer.market.getSlot(dealId, 1)).holder).to.equal(net.supplierA.address)
+    const jailedFill = await rejection(net.supplierB.market.fill(dealId, 0, (seg) => packedProof(fragments[0]!, seg)))
+    expect(jailedFill.errorName).to.equal('MarketSlotNotFree')
+    const b = await statement(net.consumer, net.supplierB.address!)
+    expect(b.lines.map((l) => l.detail)).to.satisfy((d: string[]) => d.some((x) => x.includes('HolderJailed')))
+    expect((await statement(net.consumer, net.supplierA.address!)).totals.bytesRepaired).to.equal(1024n)
+    await mine(1n)
+  })
+
+  it('audits every account without a difference', async function () {
+    expect((await audit(net.deployer)).differences).to.deep.equal([])
+  })
+})
+
+async function mineTo (net: TestNetwork, block: bigint): Promise<void> {
+  const head = await net.deployer.blockNumber()
+  if (block > head) await net.chain.provider.request({ method: 'hardhat_mine', params: [numberToHex(block - head)] })
+}
