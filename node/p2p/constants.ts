@@ -48,6 +48,8 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 30_000
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+/** Inbound connections per second per host a relay accepts (many clients may share a NAT). */
+export const RELAY_INBOUND_THRESHOLD = 100
 
 export const MAX_MESSAGE_TEXT = 64 * 1024
 export const DEFAULT_RETRY_MIN_MS = 1_000

@@ -18,7 +18,8 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { DEFAULT_LISTEN, DHT_PROTOCOL } from './constants.ts'
+import { DEFAULT_LISTEN, DHT_PROTOCOL, RELAY_INBOUND_THRESHOLD } from './constants.ts'
+import { FaultTolerance } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -43,6 +44,8 @@ export interface Libp2pInit {
   relay?: RelayInit
   /** Keep loopback/private addresses in the DHT (tests, LANs). Default true. */
   privateAddresses?: boolean
+  /** Inbound connections accepted per second from one host (libp2p's default is 5; relays get more). */
+  inboundConnectionThreshold?: number
 }
 
 export type BitDustServices = {
@@ -114,6 +117,17 @@ export async function buildLibp2p (init: Libp2pInit): Promise<BitDustLibp2p> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: hide ? hiddenGater(relays) : { denyDialMultiaddr: () => false },
+    connectionManager: {
+      inboundConnectionThreshold: init.inboundConnectionThreshold ?? (relay.serve === true ? RELAY_INBOUND_THRESHOLD : undefined),
+      maxIncomingPendingConnections: relay.serve === true ? RELAY_INBOUND_THRESHOLD : undefined
+    },
+    // A relay that is down must not stop a public node from starting; a hidden node checks
+    // for its reservation itself (NoRelayError).
+    transportManager: { faultTolerance: FaultTolerance.NO_FATAL },
+    // Pings share the TCP connection with bulk fragment data, so they queue behind megabytes
+    // and a busy but healthy peer looks dead; stalled peers are caught by our stream idle
+    // timeouts instead of by aborting whole connections.
+    connectionMonitor: { abortConnectionOnPingFailure: false },
     peerDiscovery,
     services: services as any,
     start: false

@@ -36,6 +36,8 @@ export interface P2PNodeInit {
   relay?: RelayInit
   /** Keep loopback/private addresses in the DHT. Default true (tests, LANs). */
   privateAddresses?: boolean
+  /** Inbound connections per second from one host; default libp2p's 5 (100 for relays). */
+  inboundConnectionThreshold?: number
   /** A peer silent this long in a transfer is dropped. */
   idleTimeoutMs?: number
   discovery?: DiscoveryInit
@@ -198,7 +200,8 @@ export async function createP2PNode (init: P2PNodeInit, components: P2PNodeCompo
     announce: init.announce,
     bootstrap: init.bootstrap,
     relay: init.relay,
-    privateAddresses: init.privateAddresses
+    privateAddresses: init.privateAddresses,
+    inboundConnectionThreshold: init.inboundConnectionThreshold
   })
   return new P2PNode(libp2p, privateKey, init, components)
 }

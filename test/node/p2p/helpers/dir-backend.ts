@@ -42,7 +42,7 @@ export class DirBackend implements FragmentBackend {
   async accept (meta: FragmentMeta, data: AsyncIterable<Uint8Array>, options: AbortOptions = {}): Promise<FragmentMeta> {
     await this.check(meta)
     this.reserved += meta.size
-    await mkdir(this.dir, { recursive: true })
+    if (!this.discard) await mkdir(this.dir, { recursive: true })
     const key = this.key(meta.dealId, meta.slot)
     const tmp = join(this.dir, `${key}.part`)
     const out = this.discard ? undefined : createWriteStream(tmp)
