@@ -34,6 +34,8 @@ export interface LocalChainInit {
   chainId?: number
   /** Prefunded accounts; default: the first 20 accounts of the Hardhat mnemonic with 10,000 ETH each. */
   accounts?: LocalAccount[]
+  /** EVM hardfork (default: Hardhat's current one); e.g. 'berlin' for a chain without EIP-1559 fees. */
+  hardfork?: string
 }
 
 export interface LocalChain {
@@ -69,6 +71,7 @@ export async function startLocalChain (init: LocalChainInit = {}): Promise<Local
         chainType: 'l1',
         chainId,
         accounts,
+        ...(init.hardfork !== undefined ? { hardfork: init.hardfork } : {}),
         // Automine every transaction, and also mine on an interval so that block-counted periods advance.
         mining: blockTimeMs > 0 ? { auto: true, interval: blockTimeMs } : { auto: true },
         // Tests run faster blocks than one per second; timestamps then repeat, which the contracts accept.

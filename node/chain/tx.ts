@@ -200,7 +200,7 @@ export class TxSender {
     // 2. Fresh gas, fees and nonce for this attempt.
     const [estimate, fees, nonce] = await this.retry(what, async () => await Promise.all([
       pc.estimateGas(base),
-      pc.estimateFeesPerGas(),
+      this.fees(),
       pc.getTransactionCount({ address: account.address, blockTag: 'pending' }),
     ]), options, abi)
     const gas = estimate + estimate * GAS_HEADROOM_PERCENT / 100n
@@ -208,18 +208,18 @@ export class TxSender {
     let hash: Hex
     let raw: Hex | undefined
     if (account.type === 'local') {
-      raw = await account.signTransaction({
-        type: 'eip1559', chainId: pc.chain.id, to: req.to, data: req.data, value: req.value ?? 0n, nonce, gas,
-        maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-      })
+      const common = { chainId: pc.chain.id, to: req.to, data: req.data, value: req.value ?? 0n, nonce, gas }
+      raw = await account.signTransaction(fees.gasPrice !== undefined
+        ? { ...common, type: 'legacy', gasPrice: fees.gasPrice }
+        : { ...common, type: 'eip1559', maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas })
       hash = keccak256(raw)
       await this.broadcast(raw, what, options, abi)
     } else {
       const wc = this.walletClient as WalletClient<Transport, Chain, Account>
-      hash = await this.retry(what, async () => await wc.sendTransaction({
-        account, chain: pc.chain, to: req.to ?? null, data: req.data, value: req.value, nonce, gas,
-        maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-      }), options, abi)
+      const common = { account, chain: pc.chain, to: req.to ?? null, data: req.data, value: req.value, nonce, gas }
+      hash = await this.retry(what, async () => await wc.sendTransaction(fees.gasPrice !== undefined
+        ? { ...common, gasPrice: fees.gasPrice }
+        : { ...common, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas }), options, abi)
     }
     debug('%s: sent %s (nonce %d, gas %d)', what, hash, nonce, gas)
     options.onProgress?.({ type: 'tx:sent', what, hash, nonce, gas })
@@ -242,6 +242,17 @@ export class TxSender {
     await this.waitForConfirmations(receipt.blockNumber, confirmations, hash, options)
     options.onProgress?.({ type: 'tx:confirmed', what, hash, confirmations })
     return receipt
+  }
+
+  /** EIP-1559 fees where the chain has a base fee, else a legacy gas price. */
+  private async fees (): Promise<{ gasPrice: bigint, maxFeePerGas?: undefined, maxPriorityFeePerGas?: undefined } | { gasPrice?: undefined, maxFeePerGas: bigint, maxPriorityFeePerGas: bigint }> {
+    try {
+      const f = await this.publicClient.estimateFeesPerGas()
+      return { maxFeePerGas: f.maxFeePerGas, maxPriorityFeePerGas: f.maxPriorityFeePerGas }
+    } catch (err) {
+      if ((err as Error).name !== 'Eip1559FeesNotSupportedError') throw err
+      return { gasPrice: await this.publicClient.getGasPrice() }
+    }
   }
 
   private async broadcast (raw: Hex, what: string, options: SendOptions, abi: Abi): Promise<void> {

@@ -245,3 +245,20 @@ describe('chain: transactions the endpoint loses or never mines', function () {
     expect((await tx.write({ address: counter, abi, functionName: 'inc' })).status).to.equal('success')
   })
 })
+
+describe('chain: transactions on a chain without EIP-1559 fees', function () {
+  this.timeout(60_000)
+  let chain: LocalChain
+  before(async function () { chain = await startLocalChain({ blockTimeMs: 0, hardfork: 'berlin' }) })
+  after(async function () { await chain.stop() })
+
+  it('falls back to a legacy gas price', async function () {
+    const clients = connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, privateKey: KEY, pollIntervalMs: 30 })
+    const tx = new TxSender(clients, { pollIntervalMs: 30 })
+    const block = await clients.publicClient.getBlock()
+    expect(block.baseFeePerGas ?? null).to.equal(null)
+    const receipt = await tx.sendRaw({ to: '0x000000000000000000000000000000000000dEaD', data: '0x', value: 1n, abi: [], what: 'a legacy transfer' })
+    expect(receipt.status).to.equal('success')
+    expect(receipt.type).to.equal('legacy')
+  })
+})
