@@ -106,13 +106,19 @@ export class ChunkEncryptor {
 
   /** Ciphertext || tag of chunk `index`. */
   encryptChunk (index: number, plaintext: Uint8Array): Buffer {
+    const [body, tag] = this.encryptChunkParts(index, plaintext)
+    return Buffer.concat([body, tag], body.length + TAG)
+  }
+
+  /** Ciphertext and tag of chunk `index` as two buffers (saves a copy when the caller copies anyway). */
+  encryptChunkParts (index: number, plaintext: Uint8Array): [Buffer, Buffer] {
     if (!Number.isInteger(index) || index < 0 || index >= this.chunks) throw new RangeError(`chunk ${index} out of range`)
     if (plaintext.length !== this.chunkLength(index)) throw new RangeError(`chunk ${index} must be ${this.chunkLength(index)} bytes, got ${plaintext.length}`)
     const c = createCipheriv('aes-256-gcm', this.key, nonce(this.salt, index))
     c.setAAD(this.aad[index === this.chunks - 1 ? 1 : 0])
     const body = c.update(plaintext)
     c.final()
-    return Buffer.concat([body, c.getAuthTag()], body.length + TAG)
+    return [body, c.getAuthTag()]
   }
 }
 

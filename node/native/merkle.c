@@ -16,9 +16,13 @@
 #include <string.h>
 #include <stdint.h>
 
+#include "sha-ni.h"
+
 #define SEGMENT 256
 #define HASH 32
 #define MAX_HEIGHT 24
+
+static int use_sha_ni = 0;
 
 static void sha256(const uint8_t *d, size_t n, uint8_t *md) {
   SHA256_CTX c;
@@ -33,19 +37,38 @@ static size_t levels_bytes(uint32_t height, uint32_t from) {
   return total;
 }
 
+static void hash_segments(const uint8_t *data, size_t n, uint8_t *out) {
+  size_t i = 0;
+#ifdef BITDUST_HAVE_SHA_NI
+  if (use_sha_ni) {
+    for (; i + 2 <= n; i += 2) sha256_256x2(data + i * SEGMENT, data + (i + 1) * SEGMENT, out + i * HASH, out + (i + 1) * HASH);
+  }
+#endif
+  for (; i < n; i++) sha256(data + i * SEGMENT, SEGMENT, out + i * HASH);
+}
+
+/* Node i = sha256(in[2i] || in[2i+1]); out may be in (node i reads 64 bytes at 64i >= 32i). */
+static void hash_pairs(const uint8_t *in, size_t n, uint8_t *out) {
+  size_t i = 0;
+#ifdef BITDUST_HAVE_SHA_NI
+  if (use_sha_ni) {
+    /* Both inputs are loaded before either output is stored, so in-place is safe here too. */
+    for (; i + 2 <= n; i += 2) sha256_64x2(in + 2 * i * HASH, in + 2 * (i + 1) * HASH, out + i * HASH, out + (i + 1) * HASH);
+  }
+#endif
+  for (; i < n; i++) sha256(in + 2 * i * HASH, 2 * HASH, out + i * HASH);
+}
+
 /* scratch: 2^height * HASH bytes. */
 static void tree_levels(const uint8_t *data, uint32_t segments, uint32_t height, uint32_t from, uint8_t *out, uint8_t *scratch) {
   size_t width = (size_t)1 << height;
-  for (size_t i = 0; i < width; i++) {
-    if (i < segments) sha256(data + i * SEGMENT, SEGMENT, scratch + i * HASH);
-    else memset(scratch + i * HASH, 0, HASH);
-  }
+  hash_segments(data, segments, scratch);
+  memset(scratch + (size_t)segments * HASH, 0, (width - segments) * HASH);
   uint8_t *o = out;
   if (from == 0) { memcpy(o, scratch, width * HASH); o += width * HASH; }
   for (uint32_t l = 1; l <= height; l++) {
     width >>= 1;
-    /* In place: node i of the level above reads 2i and 2i+1 (64 contiguous bytes) before 2i is overwritten. */
-    for (size_t i = 0; i < width; i++) sha256(scratch + 2 * i * HASH, 2 * HASH, scratch + i * HASH);
+    hash_pairs(scratch, width, scratch);
     if (l >= from) { memcpy(o, scratch, width * HASH); o += width * HASH; }
   }
 }
@@ -132,7 +155,12 @@ static napi_value TreeLevels(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
-  napi_value fn;
+  napi_value fn, flag;
+#ifdef BITDUST_HAVE_SHA_NI
+  use_sha_ni = getenv("BITDUST_NO_SHA_NI") == NULL && sha_ni_supported();
+#endif
+  napi_get_boolean(env, use_sha_ni != 0, &flag);
+  napi_set_named_property(env, exports, "shaNi", flag);
   napi_create_function(env, "treeLevels", NAPI_AUTO_LENGTH, TreeLevels, NULL, &fn);
   napi_set_named_property(env, exports, "treeLevels", fn);
   return exports;

@@ -118,8 +118,11 @@ async function encodeCore (
   let filled = 0
   let done = 0
 
+  // Buffers are reused: fresh multi-MiB allocations cost page faults and GC on every stripe.
+  const stripePool: Buffer[] = []
+  const parityPool: Buffer[] = []
   const submit = async (data: Buffer, plainBytes: number): Promise<void> => {
-    const parity = Buffer.allocUnsafe(m * shardSize)
+    const parity = parityPool.pop() ?? Buffer.allocUnsafe(m * shardSize)
     const encoded = codec.encode(data, parity, shardSize)
     const prev = tail
     tail = (async () => {
@@ -129,6 +132,8 @@ async function encodeCore (
         const shard = i < k ? data.subarray(i * shardSize, (i + 1) * shardSize) : parity.subarray((i - k) * shardSize, (i - k + 1) * shardSize)
         await Promise.all([(builders[i] as TreeBuilder).update(shard), (sinks[i] as FragmentSink).write(shard)])
       }))
+      stripePool.push(data)
+      parityPool.push(parity)
       done += plainBytes
       options.onProgress?.({ type: 'encode:progress', bytes: done, total: size })
     })()
@@ -150,7 +155,7 @@ async function encodeCore (
       o += t
       if (filled === stripe.length) {
         const full = stripe
-        stripe = Buffer.allocUnsafe(k * shardSize)
+        stripe = stripePool.pop() ?? Buffer.allocUnsafe(k * shardSize)
         filled = 0
         const p = pendingPlain; pendingPlain = 0
         await submit(full, p)
@@ -161,9 +166,10 @@ async function encodeCore (
   try {
     for (let i = 0; i < n; i++) sinks.push(await sinkFor(i))
     await push(enc.header, 0)
-    // Read one chunk ahead so the disk works while this thread encrypts.
+    // Read one chunk ahead into the other of two buffers while this thread encrypts.
+    const readBufs = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)]
     const read = async (i: number): Promise<Buffer> => {
-      const b = Buffer.allocUnsafe(enc.chunkLength(i))
+      const b = (readBufs[i % 2] as Buffer).subarray(0, enc.chunkLength(i))
       await fill(b)
       return b
     }
@@ -172,7 +178,9 @@ async function encodeCore (
       signal?.throwIfAborted()
       const plain = await next
       if (i + 1 < enc.chunks) { next = read(i + 1); next.catch(() => {}) }
-      await push(enc.encryptChunk(i, plain), plain.length)
+      const [body, tag] = enc.encryptChunkParts(i, plain)
+      await push(body, 0)
+      await push(tag, plain.length)
     }
     if (filled > 0) {
       stripe.fill(0, filled)
