@@ -114,7 +114,7 @@ async function encodeCore (
 
   const inflight: Array<Promise<void>> = []
   let tail: Promise<void> = Promise.resolve()
-  let stripe = Buffer.allocUnsafe(k * shardSize)
+  let stripe: Buffer = Buffer.allocUnsafe(k * shardSize)
   let filled = 0
   let done = 0
 
