@@ -40,6 +40,9 @@ static size_t levels_bytes(uint32_t height, uint32_t from) {
 static void hash_segments(const uint8_t *data, size_t n, uint8_t *out) {
   size_t i = 0;
 #ifdef BITDUST_HAVE_SHA_NI
+  if (use_sha_ni == 4) {
+    for (; i + 4 <= n; i += 4) sha256_256x4(data + i * SEGMENT, out + i * HASH);
+  }
   if (use_sha_ni) {
     for (; i + 2 <= n; i += 2) sha256_256x2(data + i * SEGMENT, data + (i + 1) * SEGMENT, out + i * HASH, out + (i + 1) * HASH);
   }
@@ -51,6 +54,10 @@ static void hash_segments(const uint8_t *data, size_t n, uint8_t *out) {
 static void hash_pairs(const uint8_t *in, size_t n, uint8_t *out) {
   size_t i = 0;
 #ifdef BITDUST_HAVE_SHA_NI
+  if (use_sha_ni == 4) {
+    /* Nodes i..i+3 read bytes [64i, 64i + 256) and write [32i, 32i + 128): in place is safe since all loads precede the stores, and for i > 0 the ranges of later groups are untouched. */
+    for (; i + 4 <= n; i += 4) sha256_64x4(in + 2 * i * HASH, out + i * HASH);
+  }
   if (use_sha_ni) {
     /* Both inputs are loaded before either output is stored, so in-place is safe here too. */
     for (; i + 2 <= n; i += 2) sha256_64x2(in + 2 * i * HASH, in + 2 * (i + 1) * HASH, out + i * HASH, out + (i + 1) * HASH);
@@ -157,7 +164,7 @@ static napi_value TreeLevels(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_value fn, flag;
 #ifdef BITDUST_HAVE_SHA_NI
-  use_sha_ni = getenv("BITDUST_NO_SHA_NI") == NULL && sha_ni_supported();
+  use_sha_ni = getenv("BITDUST_NO_SHA_NI") == NULL && sha_ni_supported() ? (getenv("BITDUST_SHA_NI_2") != NULL ? 2 : 4) : 0;
 #endif
   napi_get_boolean(env, use_sha_ni != 0, &flag);
   napi_set_named_property(env, exports, "shaNi", flag);
