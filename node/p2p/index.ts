@@ -22,7 +22,7 @@ export type { OfferTerms, SupplierOffer, SignedSupplierOffer, StakeChecker, Offe
 export type { FragmentBackend, FragmentMeta } from './fragments/backend.ts'
 export { verifyReceipt } from './fragments/client.ts'
 export type { FragmentReceipt, SignedReceipt, FragmentListing, SignedListing, PutOptions, PutProgress, GetRange } from './fragments/client.ts'
-export { MerkleStream, toHex, fromHex } from './fragments/merkle-stream.ts'
+export { toHex, fromHex } from './wire/hex.ts'
 export { RECEIPT_DOMAIN, LIST_DOMAIN } from './fragments/server.ts'
 export { DirectMessages } from './messaging/direct.ts'
 export type { DirectMessagesInit, DmContent } from './messaging/direct.ts'

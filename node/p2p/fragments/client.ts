@@ -11,7 +11,8 @@ import { verifyByPeer } from '../peer-identity.ts'
 import { signable } from '../wire/codec.ts'
 import { Framed } from '../wire/framed.ts'
 import { decodeReply, FragmentList, GetReply, GetRequest, ListRequest, ListResult, PutReady, PutRequest, PutResult, Receipt } from '../wire/messages.ts'
-import { fromHex, MerkleStream, toHex } from './merkle-stream.ts'
+import { TreeBuilder } from '../../proofs/tree-builder.ts'
+import { fromHex, toHex } from '../wire/hex.ts'
 import { LIST_DOMAIN, RECEIPT_DOMAIN } from './server.ts'
 import type { FragmentMeta } from './backend.ts'
 import type { InferSchema } from '../wire/codec.ts'
@@ -109,12 +110,13 @@ export async function * getFragment (open: StreamOpener, dealId: string, slot: n
     const whole = offset === 0 && reply.length === reply.size
     if (!partialHint || whole) {
       if (reply.root !== range.root) throw new FragmentRootMismatchError(`The supplier holds root ${reply.root}, the deal says ${range.root}.`)
-      const tree = new MerkleStream()
+      // The proof tree is hashed off the main thread (node/proofs), as fast as the stream.
+      const tree = new TreeBuilder()
       for await (const chunk of io.readBytes(reply.length, options)) {
-        tree.update(chunk)
+        await tree.update(chunk)
         yield chunk
       }
-      const root = tree.root()
+      const root = await tree.digest().then((t) => t.root, () => undefined)
       if (root == null || toHex(root) !== range.root) throw new FragmentRootMismatchError(`The fragment ${dealId}/${slot} from this supplier does not match its root; discard it and use another supplier.`)
     } else {
       const proofs = reply.proofs ?? []

@@ -8,7 +8,8 @@ import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { once } from 'node:events'
 import { FragmentExistsError, FragmentNotFoundError, FragmentRootMismatchError, FragmentSizeMismatchError, QuotaExceededError } from '../../../../node/p2p/errors.ts'
-import { MerkleStream, toHex } from '../../../../node/p2p/fragments/merkle-stream.ts'
+import { toHex } from '../../../../node/p2p/wire/hex.ts'
+import { TreeBuilder } from '../../../../node/proofs/tree-builder.ts'
 import { buildLevels, hashLeaves, proofPath } from '../../../../node/proofs/merkle.ts'
 import type { FragmentBackend, FragmentMeta } from '../../../../node/p2p/fragments/backend.ts'
 import type { AbortOptions } from '@libp2p/interface'
@@ -46,17 +47,17 @@ export class DirBackend implements FragmentBackend {
     const key = this.key(meta.dealId, meta.slot)
     const tmp = join(this.dir, `${key}.part`)
     const out = this.discard ? undefined : createWriteStream(tmp)
-    const tree = new MerkleStream()
+    const tree = new TreeBuilder()
     try {
       for await (const chunk of data) {
         options.signal?.throwIfAborted()
-        tree.update(chunk)
-        if (tree.bytes > meta.size) throw new FragmentSizeMismatchError('more bytes than declared')
+        await tree.update(chunk)
+        if (tree.size > meta.size) throw new FragmentSizeMismatchError('more bytes than declared')
         if (out != null && !out.write(chunk)) await once(out, 'drain')
       }
       if (out != null) { out.end(); await once(out, 'finish') }
-      const root = tree.root()
-      if (tree.bytes !== meta.size) throw new FragmentSizeMismatchError(`got ${tree.bytes} of ${meta.size} bytes`)
+      if (tree.size !== meta.size) throw new FragmentSizeMismatchError(`got ${tree.size} of ${meta.size} bytes`)
+      const root = (await tree.digest()).root
       if (root == null || toHex(root) !== meta.root) throw new FragmentRootMismatchError(`Fragment ${meta.dealId}/${meta.slot} does not match its Merkle root; it was not stored.`)
       if (out != null) await rename(tmp, join(this.dir, key))
       this.metas.set(key, { ...meta })

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateIdentity } from '../../../../node/crypto/identity.ts'
-import { toHex } from '../../../../node/p2p/fragments/merkle-stream.ts'
+import { toHex } from '../../../../node/p2p/wire/hex.ts'
 import { createP2PNode } from '../../../../node/p2p/node.ts'
 import { merkleRoot } from '../../../../node/proofs/merkle.ts'
 import type { FragmentMeta } from '../../../../node/p2p/fragments/backend.ts'
@@ -47,6 +47,6 @@ export async function waitFor (cond: () => boolean | Promise<boolean>, timeoutMs
   const until = Date.now() + timeoutMs
   while (!(await cond())) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await new Promise((resolve) => setTimeout(resolve, 200))
   }
 }
