@@ -9,7 +9,7 @@ import { connect } from './connect.ts'
 import type { ChainClients } from './connect.ts'
 import type { ChainContext } from './context.ts'
 import type { BitDustAddresses } from './deploy.ts'
-import { NoContractError, WrongChainError } from './errors.ts'
+import { ContractsMismatchError, NoContractError, WrongChainError } from './errors.ts'
 import { getEvents, watchEvents } from './events.ts'
 import type { ChainEvent, EventWatcher, GetEventsOptions, WatchInit } from './events.ts'
 import { MarketApi } from './market.ts'
@@ -64,8 +64,9 @@ export class BitDustChain {
   get address (): Address | undefined { return this.clients.account?.address }
 
   /**
-   * Checks that the endpoint serves the profile's chain and that code sits at every contract
-   * address: WrongChainError / NoContractError / RpcUnavailableError say what to fix.
+   * Checks that the endpoint serves the profile's chain, that code sits at every contract address
+   * and that the three belong together: WrongChainError / NoContractError / ContractsMismatchError /
+   * RpcUnavailableError say what to fix.
    */
   async checkNetwork (options: AbortOptions = {}): Promise<void> {
     const pc = this.clients.publicClient
@@ -75,6 +76,14 @@ export class BitDustChain {
       const code = await this.tx.retry('eth_getCode', async () => await pc.getCode({ address }), options)
       if (code === undefined || code === '0x') throw new NoContractError(what, address)
     }
+    // The three must belong to one deployment.
+    const market = { address: this.contracts.market, abi: this.ctx.abis.market }
+    const [token, staking] = await Promise.all([
+      this.tx.read<Address>({ ...market, functionName: 'token' }, options),
+      this.tx.read<Address>({ ...market, functionName: 'staking' }, options),
+    ])
+    if (token.toLowerCase() !== this.contracts.token.toLowerCase()) throw new ContractsMismatchError('token', this.contracts.token, token)
+    if (staking.toLowerCase() !== this.contracts.staking.toLowerCase()) throw new ContractsMismatchError('staking', this.contracts.staking, staking)
   }
 
   async blockNumber (options: AbortOptions = {}): Promise<bigint> {

@@ -4,7 +4,7 @@
  * so a renamed or reordered constructor fails with a message naming the parameter, not silently.
  */
 import type { Abi, AbiParameter, Account, Address, Chain, PublicClient, Transport, WalletClient } from 'viem'
-import { zeroAddress } from 'viem'
+import { getAddress, zeroAddress } from 'viem'
 import { log } from '../log.ts'
 import { findDeployable, loadAll } from './artifacts.ts'
 import type { Artifact, ArtifactOptions } from './artifacts.ts'
@@ -99,7 +99,7 @@ export async function deployBitDust (init: DeployInit, options: DeployOptions = 
     const artifact = artifacts[key]
     const args = constructorArgs(artifact, argSource(deployer, params, addresses))
     const { address, receipt } = await tx.deploy({ abi: artifact.abi, bytecode: artifact.bytecode, args, name: artifact.contractName }, send)
-    addresses[key] = address
+    addresses[key] = getAddress(address)
     deployBlock ??= receipt.blockNumber
     debug('deployed %s at %s (block %d)', artifact.contractName, address, receipt.blockNumber)
     options.onProgress?.({ type: 'deploy:contract', name: artifact.contractName, address })

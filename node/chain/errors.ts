@@ -80,6 +80,13 @@ export class NoContractError extends Error {
   }
 }
 
+export class ContractsMismatchError extends Error {
+  override name = 'ContractsMismatchError'
+  constructor (what: string, expected: string, actual: string) {
+    super(`The market at this network uses ${what} ${actual}, but the network profile names ${expected}: the profile mixes addresses of different deployments; take all three from one \`npm run deploy\` output`)
+  }
+}
+
 export class DeployError extends Error {
   override name = 'DeployError'
 }

@@ -3,7 +3,7 @@
  * Blocks are mined on demand (no interval) so that periods and windows are deterministic.
  */
 import { expect } from 'chai'
-import { numberToHex } from 'viem'
+import { getAddress, numberToHex } from 'viem'
 import type { Address, Hex } from 'viem'
 import { audit } from '../../../node/chain/audit.ts'
 import { BitDustChain } from '../../../node/chain/client.ts'
@@ -74,6 +74,12 @@ describe('chain: BitDustChain on the real contracts', function () {
     const err = await rejection(noCode.checkNetwork())
     expect(err.name).to.equal('NoContractError')
     expect(err.message).to.contain('npm run deploy')
+    const { token, staking, market } = net.deployment.contracts
+    const mixed = new BitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: { token: staking, staking: token, market } })
+    const mismatch = await rejection(mixed.checkNetwork())
+    expect(mismatch.name).to.equal('ContractsMismatchError')
+    expect(mismatch.message.toLowerCase()).to.contain(token.toLowerCase())
+    expect(token).to.equal(getAddress(token)) // checksummed in the deployment record
   })
 
   it('has a sentence for every custom error of the BitDust contracts', function () {
