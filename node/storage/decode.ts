@@ -17,7 +17,8 @@ import { stripeContentBytes, stripeLayout } from '../erasure/stripes.ts'
 import { BLOCK_HEIGHT, TreeBuilder } from '../proofs/tree-builder.ts'
 import { FRAGMENT_FORMAT_VERSION } from './constants.ts'
 import { hex, type CodingParams } from './encode.ts'
-import { InvalidFragmentError } from './errors.ts'
+import { DiskFullError, InvalidFragmentError } from './errors.ts'
+import { isDiskFull, type WriteFn } from './fragment-files.ts'
 
 export interface FragmentSource {
   index: number
@@ -35,6 +36,8 @@ export type DecodeProgressEvent =
 
 export interface DecodeOptions extends AbortOptions {
   codec?: ErasureCodec
+  /** Replaces FileHandle.write for the output (decodeFile): tests inject ENOSPC. */
+  write?: WriteFn
   onProgress?: (event: DecodeProgressEvent) => void
 }
 
@@ -233,6 +236,7 @@ export async function * decodeStream (sources: FragmentSource[], params: CodingP
 export async function decodeFile (sources: FragmentSource[], params: CodingParams, key: Uint8Array, outputPath: string, options: DecodeOptions = {}): Promise<DecodeResult> {
   const { codec, candidates } = prepare(sources, params, options)
   const rejected: RejectedFragment[] = []
+  const writeFn: WriteFn = options.write ?? (async (h, data, offset, length) => h.write(data, offset, length))
   for (;;) {
     const usable = candidates.filter((c) => !rejected.some((r) => r.index === c.index))
     if (usable.length < params.k) {
@@ -243,21 +247,33 @@ export async function decodeFile (sources: FragmentSource[], params: CodingParam
     const tmp = `${outputPath}.${randomBytes(4).toString('hex')}.part`
     const fh = await open(tmp, 'wx', 0o600)
     let result: PassResult | undefined
+    let renamed = false
     try {
       const pass = decodePass(set, params, key, codec, options)
       for (;;) {
         const r = await pass.next()
         if (r.done === true) { result = r.value; break }
         let o = 0
-        while (o < r.value.length) o += (await fh.write(r.value, o, r.value.length - o)).bytesWritten
+        try {
+          while (o < r.value.length) o += (await writeFn(fh, r.value, o, r.value.length - o)).bytesWritten
+        } catch (err) {
+          if (isDiskFull(err)) throw new DiskFullError(outputPath)
+          throw err
+        }
       }
       if (result.complete) {
-        await fh.sync()
+        try {
+          await fh.sync()
+        } catch (err) {
+          if (isDiskFull(err)) throw new DiskFullError(outputPath)
+          throw err
+        }
         await fh.close()
         await rename(tmp, outputPath)
+        renamed = true
       }
     } finally {
-      if (result?.complete !== true) {
+      if (!renamed) {
         await fh.close().catch(() => {})
         await rm(tmp, { force: true })
       }

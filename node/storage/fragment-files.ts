@@ -9,12 +9,22 @@ import { join } from 'node:path'
 import type { AbortOptions } from '@libp2p/interface'
 import { encodeStoredTree } from '../proofs/stored-tree.ts'
 import { FRAGMENT_SUFFIX, TREE_SUFFIX } from './constants.ts'
+import { DiskFullError } from './errors.ts'
 import { encodeFileTo, type EncodeOptions, type EncodeResult, type FragmentSink } from './encode.ts'
 import type { FragmentSource } from './decode.ts'
 
 export interface FileSinkOptions {
   /** fsync before rename (default true): a crash never leaves a visible partial fragment. */
   durable?: boolean
+  /** Replaces FileHandle.write for fragment data: tests inject ENOSPC. */
+  write?: WriteFn
+}
+
+export type WriteFn = (fh: FileHandle, data: Uint8Array, offset: number, length: number) => Promise<{ bytesWritten: number }>
+
+export function isDiskFull (err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT'
 }
 
 export async function writeFileAtomically (path: string, data: Uint8Array, durable = true): Promise<void> {
@@ -36,24 +46,32 @@ export async function writeFileAtomically (path: string, data: Uint8Array, durab
 
 export async function fileSink (path: string, treePath: string, options: FileSinkOptions = {}): Promise<FragmentSink> {
   const durable = options.durable ?? true
+  const writeFn: WriteFn = options.write ?? (async (h, data, offset, length) => h.write(data, offset, length))
   const tmp = `${path}.${randomBytes(4).toString('hex')}.part`
   const fh: FileHandle = await open(tmp, 'wx', 0o600)
   let closed = false
   return {
     async write (bytes) {
       let o = 0
-      while (o < bytes.length) {
-        const { bytesWritten } = await fh.write(bytes, o, bytes.length - o)
-        o += bytesWritten
+      try {
+        while (o < bytes.length) o += (await writeFn(fh, bytes, o, bytes.length - o)).bytesWritten
+      } catch (err) {
+        if (isDiskFull(err)) throw new DiskFullError(path)
+        throw err
       }
     },
     async close (tree) {
-      if (durable) await fh.sync()
-      closed = true
-      await fh.close()
-      // The tree first: a visible fragment always has its tree beside it.
-      await writeFileAtomically(treePath, encodeStoredTree(tree), durable)
-      await rename(tmp, path)
+      try {
+        if (durable) await fh.sync()
+        closed = true
+        await fh.close()
+        // The tree first: a visible fragment always has its tree beside it.
+        await writeFileAtomically(treePath, encodeStoredTree(tree), durable)
+        await rename(tmp, path)
+      } catch (err) {
+        if (isDiskFull(err)) throw new DiskFullError(path)
+        throw err
+      }
     },
     async abort () {
       if (!closed) { closed = true; await fh.close().catch(() => {}) }

@@ -4,7 +4,7 @@
  * It implements the fragment protocol's backend (node/p2p/fragments/backend.ts) structurally.
  */
 import type { AbortOptions, Startable } from '@libp2p/interface'
-import type { FileHandle } from 'node:fs/promises'
+import type { WriteFn } from '../fragment-files.ts'
 import type { MerkleProof } from '../../proofs/merkle.ts'
 import { DiskFragmentStore } from './store.ts'
 
@@ -33,7 +33,6 @@ export interface MetaDb {
   values: (options?: { gte?: string, lt?: string }) => AsyncIterable<string>
 }
 
-export type WriteFn = (fh: FileHandle, data: Uint8Array, offset: number, length: number) => Promise<{ bytesWritten: number }>
 
 export interface FragmentStoreInit {
   /** Directory of fragment files (`<datadir>/fragments`). */

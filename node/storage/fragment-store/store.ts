@@ -12,7 +12,8 @@ import {
   DiskFullError, FragmentExistsError, FragmentNotFoundError, FragmentRootMismatchError, FragmentSizeMismatchError, InvalidFragmentError, QuotaExceededError,
 } from '../errors.ts'
 import { hex } from '../encode.ts'
-import type { FragmentMeta, FragmentStore, FragmentStoreComponents, FragmentStoreInit, MetaDb, PutOptions, StoredFragment, WriteFn } from './index.ts'
+import { isDiskFull, type WriteFn } from '../fragment-files.ts'
+import type { FragmentMeta, FragmentStore, FragmentStoreComponents, FragmentStoreInit, MetaDb, PutOptions, StoredFragment } from './index.ts'
 
 const debug = log('storage:fragments')
 const PREFIX = 'fragment/'
@@ -22,11 +23,6 @@ const ADDRESS = /^0x[0-9a-f]{40}$/
 const READ_STEP = 1024 * 1024
 /** Parsed trees kept in memory for proofs. */
 const TREE_CACHE = 32
-
-function isDiskFull (err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code
-  return code === 'ENOSPC' || code === 'EDQUOT'
-}
 
 /** Tree file bytes for a fragment of `size` (header + stored levels), for quota accounting. */
 export function treeFileSize (size: number, storedFrom = 6): number {

@@ -158,3 +158,43 @@ describe('storage/datapath: encode and decode', () => {
     expect(await readdir(join(dir, 'frags'))).to.deep.equal([])
   })
 })
+
+describe('storage/datapath: disk full', () => {
+  let dir: string
+  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'bitdust-dpfull-')) })
+  afterEach(async () => { await rm(dir, { recursive: true, force: true }) })
+  const enospc = (limit: number) => {
+    let written = 0
+    return async (fh: import('node:fs/promises').FileHandle, data: Uint8Array, offset: number, length: number) => {
+      if (written + length > limit) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })
+      written += length
+      return fh.write(data, offset, length)
+    }
+  }
+
+  it('encodeFile: DiskFullError, and no fragment or temp file remains', async () => {
+    const input = join(dir, 'in.bin')
+    await writeFile(input, randomBytes(200_000))
+    try {
+      await encodeFile(input, join(dir, 'frags'), { k: 4, m: 2, shardSize: SHARD, write: enospc(100_000) })
+      expect.fail('wrote past a full disk')
+    } catch (err) {
+      expect(err).to.have.property('name', 'DiskFullError')
+      expect((err as Error).message).to.match(/is full/)
+    }
+    expect(await readdir(join(dir, 'frags'))).to.deep.equal([])
+  })
+
+  it('decodeFile: DiskFullError, and no partial output remains', async () => {
+    const plain = randomBytes(200_000)
+    const frags: MemoryFragment[] = []
+    const enc = await encodeStream([plain], plain.length, (i) => memorySink(frags, i), { k: 4, m: 2, shardSize: SHARD })
+    try {
+      await decodeFile(frags.map((f, i) => memorySource(i, f.bytes)), enc, enc.key, join(dir, 'out.bin'), { write: enospc(50_000) })
+      expect.fail('wrote past a full disk')
+    } catch (err) {
+      expect(err).to.have.property('name', 'DiskFullError')
+    }
+    expect(await readdir(dir)).to.deep.equal([])
+  })
+})
