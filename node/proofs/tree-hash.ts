@@ -12,6 +12,7 @@ const HASH = 32
 const debug = log('proofs:tree-hash')
 
 interface Native {
+  shaNi?: boolean
   treeLevels: (data: Uint8Array, segments: number, height: number, fromLevel: number, out: Uint8Array, async?: boolean) => Promise<void> | undefined
 }
 
@@ -33,6 +34,10 @@ const native = loadNative()
 
 /** Which implementation hashes trees in this process. */
 export const treeHashBackend: 'native' | 'js' = native != null ? 'native' : 'js'
+/** Human-readable detail: the addon with SHA-NI lanes, with OpenSSL, or pure JS. */
+export const treeHashDetail = native == null
+  ? 'pure JS (node:crypto per hash; build node/native for ~10x)'
+  : native.shaNi === true ? 'native addon, interleaved SHA-NI' : 'native addon, OpenSSL SHA-256'
 
 /** Bytes `treeLevels` writes: levels fromLevel..height, each padded to 2^(height-L) nodes. */
 export function levelsBytes (height: number, fromLevel: number): number {
