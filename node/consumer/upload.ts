@@ -39,6 +39,8 @@ export interface UploadOptions {
   terms: Omit<DealTerms, 'fragmentSize'>
   onProgress?: Progress
   signal?: AbortSignal
+  /** Resume into a deal opened before (a restart mid-upload): only its free slots are placed. */
+  dealId?: Hex
   /** How long to wait for a placed fragment's slot to be filled before replacing its supplier. */
   fillTimeoutMs?: number
   pollMs?: number
@@ -60,18 +62,27 @@ export async function place (encoded: EncodedFile, chain: UploadChain, net: Uplo
   const needs = { fragmentSize, maxPrice: terms.price, collateral: terms.collateralPerByte * fragmentSize }
 
   onProgress({ stage: 'suppliers', message: 'choosing suppliers' })
+  const before = options.dealId === undefined ? new Array<Address | undefined>(n).fill(undefined) : await chain.slotHolders(options.dealId)
+  const todo = before.flatMap((h, i) => h === undefined ? [i] : [])
   const offers = await net.offers()
-  const chosen = selectSuppliers(offers, { ...needs, count: n })
+  const taken = new Set(before.filter((h): h is Address => h !== undefined).map((h) => h.toLowerCase()))
+  const picked = selectSuppliers(offers, { ...needs, count: todo.length, exclude: taken })
+  const chosen = new Map(todo.map((slot, j) => [slot, picked[j] as SupplierOffer]))
 
-  onProgress({ stage: 'deal', message: 'opening the storage deal on chain (escrow)' })
-  const dealId = await chain.openDeal({ ...terms, fragmentSize }, encoded.fragments.map((f) => f.root), signal)
-  logger('deal %s opened', dealId)
-  const deadline = await chain.deadlineBlock(dealId)
+  let dealId = options.dealId
+  if (dealId === undefined) {
+    onProgress({ stage: 'deal', message: 'opening the storage deal on chain (escrow)' })
+    dealId = await chain.openDeal({ ...terms, fragmentSize }, encoded.fragments.map((f) => f.root), signal)
+    logger('deal %s opened', dealId)
+  }
+  const deal = dealId
+  const deadline = await chain.deadlineBlock(deal)
 
   const total = encoded.fragments.reduce((s, f) => s + f.size, 0)
   const sent = new Array<number>(n).fill(0)
   const report = (): void => { onProgress({ stage: 'transfer', done: sent.reduce((a, b) => a + b, 0), total }) }
-  const tried = new Set<string>(chosen.map((o) => o.peerId))
+  const tried = new Set<string>([...chosen.values()].map((o) => o.peerId))
+  for (const a of taken) tried.add(a)
   const receipts = new Array<PutReceipt | undefined>(n)
 
   const placeOne = async (i: number, first: SupplierOffer): Promise<void> => {
@@ -79,10 +90,10 @@ export async function place (encoded: EncodedFile, chain: UploadChain, net: Uplo
     const frag = encoded.fragments[i] as FragmentOnDisk
     for (;;) {
       signal?.throwIfAborted()
-      if (offer === undefined) throw new UploadFailedError(`no supplier left to hold fragment ${i}; the deal ${dealId} will be refunded after block ${deadline}`)
+      if (offer === undefined) throw new UploadFailedError(`no supplier left to hold fragment ${i}; the deal ${deal} will be refunded after block ${deadline}`)
       try {
         sent[i] = 0
-        receipts[i] = await net.putFragment(offer.peerId, { dealId, slot: i, size: frag.size, root: frag.root }, createReadStream(frag.path, { highWaterMark: 1 << 20 }),
+        receipts[i] = await net.putFragment(offer.peerId, { dealId: deal, slot: i, size: frag.size, root: frag.root }, createReadStream(frag.path, { highWaterMark: 1 << 20 }),
           { onBytes: (b) => { sent[i] = b; report() }, ...(signal ? { signal } : {}) })
         await waitFilled(i, offer.address)
         return
@@ -90,7 +101,7 @@ export async function place (encoded: EncodedFile, chain: UploadChain, net: Uplo
         if (signal?.aborted === true) throw err
         logger('fragment %d on %s failed: %s', i, offer.peerId, (err as Error).message)
         onProgress({ stage: 'transfer', message: `supplier ${offer.peerId.slice(-8)} failed for fragment ${i} (${(err as Error).message}); trying another` })
-        const holders = await chain.slotHolders(dealId)
+        const holders = await chain.slotHolders(deal)
         if (holders[i] !== undefined) return // filled after all
         const next = await replacement()
         offer = next
@@ -111,7 +122,7 @@ export async function place (encoded: EncodedFile, chain: UploadChain, net: Uplo
   const waitFilled = async (i: number, holder: Address): Promise<void> => {
     const until = Date.now() + (options.fillTimeoutMs ?? 120_000)
     for (;;) {
-      const holders = await chain.slotHolders(dealId)
+      const holders = await chain.slotHolders(deal)
       const h = holders[i]
       if (h !== undefined) {
         if (h.toLowerCase() !== holder.toLowerCase()) logger('slot %d filled by %s instead of %s', i, h, holder)
@@ -123,10 +134,10 @@ export async function place (encoded: EncodedFile, chain: UploadChain, net: Uplo
     }
   }
 
-  await Promise.all(chosen.map(async (o, i) => { await placeOne(i, o) }))
-  const holders = (await chain.slotHolders(dealId)).map((h) => h as Address)
+  await Promise.all([...chosen].map(async ([i, o]) => { await placeOne(i, o) }))
+  const holders = (await chain.slotHolders(deal)).map((h) => h as Address)
   onProgress({ stage: 'fill', done: n, total: n, message: 'all slots filled' })
-  return { dealId, holders, receipts: receipts as PutReceipt[] }
+  return { dealId: deal, holders, receipts: receipts.filter((r): r is PutReceipt => r !== undefined) }
 }
 
 async function sleep (ms: number, signal?: AbortSignal): Promise<void> {

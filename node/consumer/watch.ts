@@ -7,9 +7,6 @@
  */
 import { randomInt } from 'node:crypto'
 import type { Address, Hex } from 'viem'
-import { hexToBytes } from 'viem'
-import { verifyProof } from '../proofs/merkle.ts'
-import type { MerkleProof } from '../proofs/merkle.ts'
 import { SEGMENT_SIZE } from '../proofs/constants.ts'
 import { log } from '../log.ts'
 
@@ -29,8 +26,11 @@ export interface WatchChain {
 }
 
 export interface WatchNet {
-  /** The holder's answer for one segment: its bytes and Merkle path. */
-  segmentProof: (holder: Address, dealId: Hex, slot: number, segment: number, signal?: AbortSignal) => Promise<MerkleProof>
+  /**
+   * Fetches one segment from its holder and checks it against the slot's root (the fragment get
+   * protocol sends the Merkle path with a ranged read); throws when the answer is missing or wrong.
+   */
+  checkSegment: (holder: Address, dealId: Hex, slot: number, segment: number, root: Hex, signal?: AbortSignal) => Promise<void>
 }
 
 export type CheckOutcome =
@@ -57,11 +57,10 @@ export async function spotCheck (deal: WatchedDeal, chain: WatchChain, net: Watc
     let reason: string | undefined
     try {
       const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs ?? 30_000), ...(options.signal ? [options.signal] : [])])
-      const proof = await net.segmentProof(holder, deal.dealId, slot, segment, signal)
-      if (proof.index !== segment || !verifyProof(hexToBytes(deal.roots[slot] as Hex), deal.fragmentSize, proof)) reason = `wrong proof for segment ${segment}`
+      await net.checkSegment(holder, deal.dealId, slot, segment, deal.roots[slot] as Hex, signal)
     } catch (err) {
       if (options.signal?.aborted === true) throw err
-      reason = `no answer for segment ${segment}: ${(err as Error).message}`
+      reason = `bad or no answer for segment ${segment}: ${(err as Error).message}`
     }
     if (reason === undefined) { out.push({ slot, outcome: 'ok' }); continue }
     logger('deal %s slot %d: %s; challenging on chain', deal.dealId, slot, reason)

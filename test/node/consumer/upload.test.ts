@@ -109,6 +109,20 @@ describe('consumer/upload place', () => {
     }
   })
 
+  it('resumes into an existing deal, placing only its free slots on new suppliers', async () => {
+    const chain = new Chain()
+    const net = new Net(chain, 4)
+    await chain.openDeal({ ...terms, fragmentSize: 1024n }, encoded.fragments.map((f) => f.root))
+    chain.opened = []
+    chain.holders[1] = addr(1) // placed before the restart
+    const placed = await place(encoded, chain, net, { terms, pollMs: 1, dealId: `0x${'de'.repeat(32)}` as Hex })
+    expect(chain.opened).to.have.length(0)
+    expect(placed.receipts.map((r) => r.slot).sort()).to.deep.equal([0, 2])
+    expect(placed.receipts.map((r) => r.peerId)).to.not.include('peer-1')
+    expect(placed.holders[1]).to.equal(addr(1))
+    expect(new Set(placed.holders).size).to.equal(3)
+  })
+
   it('refuses before opening a deal when there are too few suppliers', async () => {
     const chain = new Chain()
     const net = new Net(chain, 2)

@@ -1,9 +1,9 @@
 import { expect } from 'chai'
 import { randomBytes } from 'node:crypto'
 import type { Address, Hex } from 'viem'
-import { bytesToHex } from 'viem'
+import { bytesToHex, hexToBytes } from 'viem'
 import { SEGMENT_SIZE } from '../../../node/proofs/constants.ts'
-import { buildLevels, createProof, hashLeaves, rootOf } from '../../../node/proofs/merkle.ts'
+import { buildLevels, createProof, hashLeaves, rootOf, verifyProof } from '../../../node/proofs/merkle.ts'
 import type { MerkleProof } from '../../../node/proofs/merkle.ts'
 import { spotCheck } from '../../../node/consumer/watch.ts'
 import type { WatchChain, WatchNet } from '../../../node/consumer/watch.ts'
@@ -24,12 +24,13 @@ class Chain implements WatchChain {
 
 class Net implements WatchNet {
   mode: 'honest' | 'corrupt' | 'offline' | 'wrong-index' = 'honest'
-  async segmentProof (_h: Address, _d: Hex, slot: number, segment: number): Promise<MerkleProof> {
+  /** Verifies like the fragment-get client: the holder's segment and path against the root. */
+  async checkSegment (_h: Address, _d: Hex, slot: number, segment: number, root: Hex): Promise<void> {
     if (this.mode === 'offline') throw new Error('dial timeout')
     const f = frags[slot] as (typeof frags)[number]
-    const p = createProof(f.b, f.levels, this.mode === 'wrong-index' ? (segment + 1) % 16 : segment)
-    if (this.mode === 'corrupt') { const s = Buffer.from(p.segment); s[3] = (s[3] as number) ^ 0xff; return { ...p, segment: s } }
-    return p
+    let p: MerkleProof = createProof(f.b, f.levels, this.mode === 'wrong-index' ? (segment + 1) % 16 : segment)
+    if (this.mode === 'corrupt') { const s = Buffer.from(p.segment); s[3] = (s[3] as number) ^ 0xff; p = { ...p, segment: s } }
+    if (!verifyProof(hexToBytes(root), SEGMENT_SIZE * 16, { ...p, index: segment })) throw new Error('segment fails its Merkle proof')
   }
 }
 
