@@ -152,6 +152,8 @@ export function rebuild (events: ChainEvent[]): Rebuilt {
 /** The narrow view of the chain the ledger needs (BitDustChain implements it). */
 export interface EventReader {
   deployBlock: bigint
+  /** Named in statements instead of their addresses. */
+  contracts?: { token?: Address, staking?: Address, market?: Address }
   blockNumber: (options?: AbortOptions) => Promise<bigint>
   getEvents: (options: { fromBlock?: bigint, toBlock?: bigint, signal?: AbortSignal }) => Promise<ChainEvent[]>
 }
@@ -162,7 +164,13 @@ export async function statement (chain: EventReader, account: Address, options: 
   const events = await chain.getEvents({ fromBlock: chain.deployBlock, toBlock, signal: options.signal })
   const r = rebuild(events)
   const key = account.toLowerCase()
-  return { account, fromBlock: chain.deployBlock, toBlock, lines: r.lines.get(key) ?? [], totals: r.accounts.get(key) ?? emptyAccount() }
+  let lines = r.lines.get(key) ?? []
+  const names = Object.entries(chain.contracts ?? {}).filter((e): e is [string, Address] => typeof e[1] === 'string')
+  if (names.length > 0) {
+    const rename = (detail: string): string => names.reduce((d, [name, address]) => d.replaceAll(new RegExp(address, 'gi'), `the ${name} contract`), detail)
+    lines = lines.map((l) => ({ ...l, detail: rename(l.detail) }))
+  }
+  return { account, fromBlock: chain.deployBlock, toBlock, lines, totals: r.accounts.get(key) ?? emptyAccount() }
 }
 
 /** JSON-safe form (bigints as decimal strings) for the API and the CLI. */

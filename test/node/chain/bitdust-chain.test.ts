@@ -241,6 +241,7 @@ describe('chain: BitDustChain on the real contracts', function () {
     const paid = s.lines.filter((l) => l.event === 'market.ConsumerPaid')
     expect(paid.map((l) => l.amount)).to.deep.equal([2n * 1024n * 10n ** 12n * 50n])
     expect(paid[0]!.txHash).to.match(/^0x[0-9a-f]{64}$/)
+    expect(s.lines.map((l) => l.detail)).to.include('sent to the market contract')
     expect(s.totals.paid).to.equal((await net.consumer.market.totals()).paid)
     const a = await statement(net.supplierA, net.supplierA.address!)
     const onChain = await net.supplierA.market.totals()
