@@ -6,6 +6,7 @@
 import { encodeAbiParameters, keccak256 } from 'viem'
 import type { Address, Hex, TransactionReceipt } from 'viem'
 import type { ChainContext } from './context.ts'
+import { ContractRevertError } from './errors.ts'
 import { bytes, self, signer } from './context.ts'
 import type { TokenApi } from './token.ts'
 import type { AbortOptions, SendOptions } from './tx.ts'
@@ -78,10 +79,17 @@ export class MarketApi {
    * reveal, has `prove(segment)` build the packed proof, and sends it.
    */
   async fill (dealId: DealId, index: number, prove: (segment: number) => Promise<Proof> | Proof, options: SendOptions = {}): Promise<TransactionReceipt> {
-    const head = await this.ctx.tx.retry('eth_blockNumber', async () => await this.ctx.tx.publicClient.getBlockNumber({ cacheTime: 0 }), options)
-    const seedBlock = head > 0n ? head - 1n : 0n
-    const segment = await this.fillSegment(dealId, index, signer(this.ctx).address, seedBlock, options)
-    return await this.fillSlot(dealId, index, seedBlock, await prove(Number(segment)), options)
+    for (let attempt = 0; ; attempt++) {
+      const head = await this.ctx.tx.retry('eth_blockNumber', async () => await this.ctx.tx.publicClient.getBlockNumber({ cacheTime: 0 }), options)
+      const seedBlock = head > 0n ? head - 1n : 0n
+      const segment = await this.fillSegment(dealId, index, signer(this.ctx).address, seedBlock, options)
+      try {
+        return await this.fillSlot(dealId, index, seedBlock, await prove(Number(segment)), options)
+      } catch (err) {
+        // A slow proof (a large fragment read from disk) can outlive its seed: draw a new one once.
+        if (attempt > 0 || !(err instanceof ContractRevertError) || err.errorName !== 'MarketSeedBlockInvalid') throw err
+      }
+    }
   }
 
   async provePeriod (period: bigint, proofs: Proof, options: SendOptions = {}): Promise<TransactionReceipt> {

@@ -150,7 +150,14 @@ describe('chain: BitDustChain on the real contracts', function () {
     expect(wrong.errorName).to.equal('MarketInvalidProof')
     expect(wrong.message).to.contain('does not match the slot\'s Merkle root')
     await net.supplierA.market.fill(dealId, 0, (segment) => packedProof(fragments[0]!, segment))
-    await net.supplierB.market.fill(dealId, 1, (segment) => packedProof(fragments[1]!, segment))
+    // A proof that takes longer than the seed lives (64 blocks) is built again from a new seed.
+    const segments: number[] = []
+    await net.supplierB.market.fill(dealId, 1, async (segment) => {
+      segments.push(segment)
+      if (segments.length === 1) await mine(70)
+      return packedProof(fragments[1]!, segment)
+    })
+    expect(segments).to.have.length(2)
     expect(await net.consumer.market.dealStatus(dealId)).to.equal('Active')
     const slot = await net.consumer.market.getSlot(dealId, 1)
     expect(slot.holder).to.equal(net.supplierB.address)
