@@ -11,6 +11,7 @@ import { connect } from '../../../node/chain/connect.ts'
 import { deployBitDust } from '../../../node/chain/deploy.ts'
 import { DEFAULT_PARAMS, DEVNET_PARAMS, DUST } from '../../../node/chain/deploy-params.ts'
 import type { ChainEvent } from '../../../node/chain/events.ts'
+import { EVENT_FIELDS, isEvent } from '../../../node/chain/event-types.ts'
 import { statement, statementToJson } from '../../../node/chain/ledger.ts'
 import { knownRevertNames } from '../../../node/chain/revert-messages.ts'
 import type { DealParams } from '../../../node/chain/types.ts'
@@ -87,6 +88,13 @@ describe('chain: BitDustChain on the real contracts', function () {
       .filter((i) => i.type === 'error').map((i) => (i as { name: string }).name)
     expect(names.length).to.be.greaterThan(30)
     expect(names.filter((n) => !knownRevertNames().includes(n))).to.deep.equal([])
+  })
+
+  it('types every event of the contracts with the ABI\'s field names', function () {
+    const fromAbi = Object.fromEntries(net.deployer.abis.market.concat(net.deployer.abis.staking, net.deployer.abis.token)
+      .filter((i) => i.type === 'event').map((i) => [(i as { name: string }).name, (i as unknown as { inputs: Array<{ name: string }> }).inputs.map((x) => x.name)]))
+    const typed = Object.fromEntries(Object.entries(EVENT_FIELDS).map(([k, v]) => [k, [...v]]))
+    expect(typed).to.deep.equal(fromAbi)
   })
 
   it('pays from the faucet on the devnet', async function () {
@@ -240,7 +248,15 @@ describe('chain: BitDustChain on the real contracts', function () {
     while (later.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 30))
     await w2.stop()
     expect(later.map((e) => e.eventName)).to.deep.equal(['FaucetDripped'])
-    expect(later[0]!.args.account).to.equal(net.consumer.address)
+    const drip = later[0]!
+    if (!isEvent(drip, 'FaucetDripped')) throw new Error('not a FaucetDripped event')
+    expect(drip.args.account).to.equal(net.consumer.address)
+    expect(drip.args.amount).to.equal(DEVNET_PARAMS.token.faucetAmount)
+    // The typed shapes match what viem decodes.
+    const filled = seen.find((e) => isEvent(e, 'SlotFilled'))
+    expect(filled !== undefined && isEvent(filled, 'SlotFilled') && typeof filled.args.index === 'bigint' && filled.args.repair === false).to.equal(true)
+    const opened = seen.find((e) => isEvent(e, 'DealOpened'))
+    expect(opened !== undefined && isEvent(opened, 'DealOpened') && opened.args.params.dataSlots === 1 && opened.args.roots.length === 2).to.equal(true)
   })
 
   it('rebuilds statements from events that match the contracts\' totals', async function () {
