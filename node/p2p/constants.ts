@@ -39,6 +39,10 @@ export const MAX_OFFER_CACHE = 10_000
 
 /** Bytes buffered from a stream before it is paused (backpressure to the sender). */
 export const READ_HIGH_WATER = 1024 * 1024
+/** Largest yamux receive window per stream (bytes in flight to one stream). */
+export const STREAM_WINDOW = 8 * 1024 * 1024
+/** What a paused stream may hold before libp2p resets it. */
+export const MAX_PAUSED_BUFFER = 34 * 1024 * 1024
 /** Size of the chunks we write fragments in. */
 export const WRITE_CHUNK = 256 * 1024
 
