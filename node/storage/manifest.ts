@@ -79,7 +79,8 @@ export function createManifest (init: CreateManifestInit): Manifest {
     size: init.coding.size,
     ...(init.mime != null ? { mime: init.mime } : {}),
     created: init.created ?? Date.now(),
-    coding: { ...init.coding, roots: [...init.coding.roots] },
+    // Only the coding fields: callers often pass a whole EncodeResult, which also holds the raw key.
+    coding: pickCoding(init.coding),
     ...(init.dealId != null ? { dealId: init.dealId } : {}),
     owner: hex(owner),
     fileKey: hex(seal(owner, init.key, FILE_KEY_AAD)),
@@ -113,7 +114,7 @@ export function grantAccess (manifest: Manifest, ownerPrivateKey: Uint8Array, co
 /** Plain serialized form (inside the seal). */
 export function encodeManifest (manifest: Manifest): Uint8Array {
   validateManifest(manifest)
-  return Buffer.from(JSON.stringify(manifest))
+  return Buffer.from(JSON.stringify(normalize(manifest)))
 }
 
 export function decodeManifest (bytes: Uint8Array): Manifest {
@@ -127,7 +128,38 @@ export function decodeManifest (bytes: Uint8Array): Manifest {
   const v = (m as { version?: unknown } | null)?.version
   if (typeof v === 'number' && v !== MANIFEST_VERSION) throw new UnsupportedVersionError('manifest', v, MANIFEST_VERSION)
   validateManifest(m)
-  return m
+  return normalize(m)
+}
+
+function pickCoding (c: CodingParams): CodingParams {
+  return {
+    format: c.format,
+    codec: c.codec,
+    k: c.k,
+    m: c.m,
+    shardSize: c.shardSize,
+    chunkSize: c.chunkSize,
+    size: c.size,
+    contentSize: c.contentSize,
+    fragmentSize: c.fragmentSize,
+    roots: [...c.roots],
+  }
+}
+
+/** Known fields only: whatever else a peer put in is dropped, not trusted. */
+function normalize (m: Manifest): Manifest {
+  return {
+    version: m.version,
+    name: m.name,
+    size: m.size,
+    ...(m.mime != null ? { mime: m.mime } : {}),
+    created: m.created,
+    coding: pickCoding(m.coding),
+    ...(m.dealId != null ? { dealId: m.dealId } : {}),
+    owner: m.owner,
+    fileKey: m.fileKey,
+    grants: m.grants.map((g) => ({ to: g.to, fileKey: g.fileKey })),
+  }
 }
 
 /** Encrypts the manifest to a recipient (normally the owner's own public key). */

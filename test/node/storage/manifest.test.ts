@@ -15,12 +15,14 @@ describe('storage/manifest', () => {
   async function sample () {
     const frags: MemoryFragment[] = []
     const enc = await encodeStream([randomBytes(1000)], 1000, (i) => memorySink(frags, i), { k: 4, m: 2, shardSize: 4096 })
-    const { key, fragments: _f, ...coding } = enc
-    return { key, manifest: createManifest({ name: 'holiday.jpg', mime: 'image/jpeg', coding, key, ownerPublicKey: owner.publicKey, dealId: `0x${'ab'.repeat(32)}` }) }
+    // The whole EncodeResult, as callers pass it: the raw key in it must not reach the manifest.
+    return { key: enc.key, manifest: createManifest({ name: 'holiday.jpg', mime: 'image/jpeg', coding: enc, key: enc.key, ownerPublicKey: owner.publicKey, dealId: `0x${'ab'.repeat(32)}` }) }
   }
 
   it('is sealed to the owner: suppliers see ciphertext, the owner reads it and its file key', async () => {
     const { key, manifest } = await sample()
+    expect(Object.keys(manifest.coding)).to.not.include.members(['key', 'fragments'])
+    expect(Buffer.from(encodeManifest(manifest)).includes(Buffer.from(Buffer.from(key).toString('hex')))).to.equal(false)
     const sealed = sealManifest(manifest, owner.publicKey)
     expect(Buffer.from(sealed).includes(Buffer.from('holiday'))).to.equal(false)
     const back = openManifest(owner.privateKey, sealed)
@@ -55,5 +57,7 @@ describe('storage/manifest', () => {
     ]
     for (const b of bad) expect(() => decodeManifest(Buffer.from(JSON.stringify(b)))).to.throw().with.property('name', 'InvalidManifestError')
     expect(decodeManifest(encodeManifest(manifest))).to.deep.equal(manifest)
+    const extra = decodeManifest(Buffer.from(JSON.stringify({ ...manifest, evil: 1, coding: { ...manifest.coding, key: 'x' } })))
+    expect(extra).to.deep.equal(manifest)
   })
 })
