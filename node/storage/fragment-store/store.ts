@@ -300,7 +300,7 @@ export class DiskFragmentStore implements FragmentStore {
 
   private validate (meta: FragmentMeta): void {
     if (typeof meta.dealId !== 'string' || !HEX32.test(meta.dealId.toLowerCase())) throw new InvalidFragmentError(`Deal id ${String(meta.dealId)} is not bytes32 hex`)
-    if (!Number.isSafeInteger(meta.slot) || meta.slot < 0 || meta.slot > 255) throw new InvalidFragmentError(`Slot ${meta.slot} is out of range`)
+    if (!Number.isSafeInteger(meta.slot) || meta.slot < 0 || meta.slot > 65535) throw new InvalidFragmentError(`Slot ${meta.slot} is out of range`)
     if (!Number.isSafeInteger(meta.size) || meta.size <= 0 || meta.size % SEGMENT_SIZE !== 0) throw new InvalidFragmentError(`Fragment size ${meta.size} is not a non-zero multiple of ${SEGMENT_SIZE}`)
     if (typeof meta.root !== 'string' || !HEX32.test(meta.root.toLowerCase())) throw new InvalidFragmentError('The root is not bytes32 hex')
     if (typeof meta.owner !== 'string' || !ADDRESS.test(meta.owner.toLowerCase())) throw new InvalidFragmentError('The owner is not an address')
@@ -311,6 +311,6 @@ export class DiskFragmentStore implements FragmentStore {
   }
 
   private key (dealId: string, slot: number): string {
-    return `${PREFIX}${dealId.toLowerCase()}/${String(slot).padStart(3, '0')}`
+    return `${PREFIX}${dealId.toLowerCase()}/${String(slot).padStart(5, '0')}`
   }
 }
