@@ -82,6 +82,7 @@ interface IMarket {
         uint64 proofsGiven;
         uint64 proofsMissed;
         uint32 lastProven; // last period it proved (misses can only be marked after it)
+        uint32 slotCount; // slots it holds now (size of its on-chain slot set)
     }
 
     /// @notice Work and money totals of one account; every change has an event.

@@ -5,7 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IMarket} from "../interfaces/IMarket.sol";
 import {IStaking} from "../interfaces/IStaking.sol";
 import {MerkleProofLib} from "../libraries/MerkleProofLib.sol";
@@ -15,7 +15,7 @@ import {ProvenBits} from "../libraries/ProvenBits.sol";
 /// @notice See IMarket. Proving cost is per supplier, not per slot: one period proof answers a few
 /// samples drawn from every slot the supplier holds; payment is lazy (a bit per proven period per
 /// supplier, counted per slot when the slot is settled), so nothing loops over other users' data.
-contract Market is IMarket, ReentrancyGuard {
+contract Market is IMarket, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
 
@@ -54,7 +54,9 @@ contract Market is IMarket, ReentrancyGuard {
     mapping(bytes32 slotId => Slot) private _slots;
     mapping(bytes32 slotId => Challenge) private _challenges;
     mapping(address supplier => SupplierState) private _suppliers;
-    mapping(address supplier => bytes32[]) private _slotSets;
+    /// @dev Slot set per supplier: position => slot id; its size lives in SupplierState.slotCount so
+    /// the hot paths read one word for both.
+    mapping(address supplier => mapping(uint256 position => bytes32)) private _slotSets;
     mapping(address supplier => mapping(uint256 word => uint256)) private _proven;
     mapping(address supplier => mapping(uint256 word => uint256)) private _missed;
     mapping(address account => uint256) private _earnings;
@@ -219,14 +221,15 @@ contract Market is IMarket, ReentrancyGuard {
     /// @dev Puts the slot into the caller's set (O(1)); obligations start the period after its first slot.
     function _occupy(Slot storage s, bytes32 sid, uint256 segments) private {
         uint256 period = _currentPeriod();
-        bytes32[] storage set = _slotSets[msg.sender];
-        uint256 position = set.length;
-        if (position == 0) _suppliers[msg.sender].obligedFrom = uint32(period + 1);
+        SupplierState storage st = _suppliers[msg.sender];
+        uint256 position = st.slotCount;
+        if (position == 0) st.obligedFrom = uint32(period + 1);
+        st.slotCount = uint32(position + 1);
         s.holder = msg.sender;
         s.setIndex = uint32(position);
         s.segments = uint32(segments);
         s.paidFrom = uint32(period + 1);
-        set.push(sid);
+        _slotSets[msg.sender][position] = sid;
     }
 
     function _afterFill(Deal storage d, bytes32 id, uint256 index, uint256 slots, uint256 size, bool repair) private {
@@ -257,15 +260,14 @@ contract Market is IMarket, ReentrancyGuard {
         if (block.number > start + _proofWindow) revert MarketProofWindowClosed(period, start + _proofWindow);
         SupplierState storage st = _suppliers[msg.sender];
         if (st.jailed) revert MarketSupplierJailed(msg.sender);
-        bytes32[] storage set = _slotSets[msg.sender];
-        uint256 n = set.length;
+        uint256 n = st.slotCount;
         if (n == 0) revert MarketNoSlots(msg.sender);
         mapping(uint256 => uint256) storage proven = _proven[msg.sender];
         uint256 word = proven[period >> 8];
         uint256 bit = 1 << (period & 255);
         if (word & bit != 0) revert MarketAlreadyProven(msg.sender, period);
 
-        _verifySamples(set, n, blockhash(start), period, proofs);
+        _verifySamples(_slotSets[msg.sender], n, blockhash(start), period, proofs);
 
         proven[period >> 8] = word | bit;
         st.missStreak = 0;
@@ -356,7 +358,7 @@ contract Market is IMarket, ReentrancyGuard {
         if (block.number <= closes) revert MarketProofWindowOpen(period, closes);
         SupplierState storage st = _suppliers[supplier];
         if (st.jailed) revert MarketSupplierJailed(supplier);
-        if (_slotSets[supplier].length == 0 || period < st.obligedFrom || (st.proofsGiven != 0 && period <= st.lastProven)) {
+        if (st.slotCount == 0 || period < st.obligedFrom || (st.proofsGiven != 0 && period <= st.lastProven)) {
             revert MarketNotObliged(supplier, period);
         }
         // A proven period is never after lastProven, so the check above also rejects it.
@@ -454,7 +456,7 @@ contract Market is IMarket, ReentrancyGuard {
 
     /// @dev Sample j: r = keccak256(abi.encode(seed, supplier, period, j)); slot = set[r % n];
     /// segment = (r >> 128) % segments. Mirrored by node/proofs/challenge.ts.
-    function _verifySamples(bytes32[] storage set, uint256 n, bytes32 seed, uint256 period, bytes calldata proofs) private view {
+    function _verifySamples(mapping(uint256 => bytes32) storage set, uint256 n, bytes32 seed, uint256 period, bytes calldata proofs) private view {
         uint256 offset = 0;
         for (uint256 j = 0; j < _samples; ++j) {
             uint256 r = uint256(keccak256(abi.encode(seed, msg.sender, period, j)));
@@ -544,15 +546,17 @@ contract Market is IMarket, ReentrancyGuard {
 
     /// @dev O(1) swap-and-pop; the moved slot learns its new position.
     function _removeFromSet(address holder, Slot storage s) private {
-        bytes32[] storage set = _slotSets[holder];
+        mapping(uint256 => bytes32) storage set = _slotSets[holder];
+        SupplierState storage st = _suppliers[holder];
         uint256 i = s.setIndex;
-        uint256 last = set.length - 1;
+        uint256 last = st.slotCount - 1;
         if (i != last) {
             bytes32 moved = set[last];
             set[i] = moved;
             _slots[moved].setIndex = uint32(i);
         }
-        set.pop();
+        delete set[last];
+        st.slotCount = uint32(last);
     }
 
     function _verifySingle(bytes calldata proof, bytes32 sid, bytes32 root, uint256 segment, uint256 segments) private view {
@@ -692,11 +696,12 @@ contract Market is IMarket, ReentrancyGuard {
 
     /// @inheritdoc IMarket
     function slotCount(address supplier) external view returns (uint256) {
-        return _slotSets[supplier].length;
+        return _suppliers[supplier].slotCount;
     }
 
     /// @inheritdoc IMarket
     function slotAt(address supplier, uint256 position) external view returns (bytes32) {
+        if (position >= _suppliers[supplier].slotCount) revert MarketNoSlots(supplier);
         return _slotSets[supplier][position];
     }
 
@@ -717,8 +722,8 @@ contract Market is IMarket, ReentrancyGuard {
         returns (bytes32[] memory slotIds, uint256[] memory segments)
     {
         bytes32 seed = blockhash(_genesis + period * _periodBlocks);
-        bytes32[] storage set = _slotSets[supplier];
-        uint256 n = set.length;
+        mapping(uint256 => bytes32) storage set = _slotSets[supplier];
+        uint256 n = _suppliers[supplier].slotCount;
         if (n == 0) revert MarketNoSlots(supplier);
         slotIds = new bytes32[](_samples);
         segments = new uint256[](_samples);
