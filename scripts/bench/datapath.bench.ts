@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process'
 import { createCipheriv, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdtemp, open, rm } from 'node:fs/promises'
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ChunkEncryptor, generateFileKey } from '../../node/crypto/file-cipher.ts'
@@ -20,6 +20,8 @@ import { machine, table, writeSection } from './report.ts'
 const MIB = 2 ** 20
 const SIZE_MIB = Number(process.env.BENCH_DATAPATH_MIB ?? 1024)
 const SIZE = SIZE_MIB * MIB
+/** Pipeline runs per row; the best is reported (BENCH_DATAPATH_RUNS). */
+const RUNS = Number(process.env.BENCH_DATAPATH_RUNS ?? 2)
 const mbs = (bytes: number, ms: number): number => Math.round(bytes / MIB / (ms / 1000))
 
 async function time (fn: () => Promise<unknown> | unknown): Promise<number> {
@@ -56,7 +58,14 @@ if (process.argv[2] === '--rss') {
     const enc = await encodeFile(input, join(dir, 'frags'), { k: 4, m: 2 })
     await rm(input)
     await decodeFile(directorySources(join(dir, 'frags'), [1, 2, 3, 4, 5]), enc, enc.key, join(dir, 'out.bin'))
-    process.stdout.write(JSON.stringify({ maxRSS: process.resourceUsage().maxRSS * 1024 }) + '\n')
+    // VmHWM is this program's own high-water mark; ru_maxrss would also count the parent's pages
+    // that this process inherited for a moment between fork and exec.
+    let peak = process.resourceUsage().maxRSS * 1024
+    try {
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(await readFile('/proc/self/status', 'utf8'))
+      if (hwm != null) peak = Number(hwm[1]) * 1024
+    } catch {}
+    process.stdout.write(JSON.stringify({ maxRSS: peak }) + '\n')
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
@@ -82,7 +91,8 @@ async function rawAes (): Promise<number> {
   })
   return mbs(SIZE, ms)
 }
-const aes = await rawAes()
+// Best of two, like every pipeline row: other processes share these cores.
+const aes = Math.max(await rawAes(), await rawAes())
 log(`raw AES-256-GCM ${aes} MB/s`)
 
 // --- stages -------------------------------------------------------------------------------------
@@ -149,15 +159,24 @@ for (const [label, base] of dirs) {
     for (const [k, m] of [[4, 2], [10, 4]] as const) {
       const frags = join(dir, `frags-${k}-${m}`)
       let enc: Awaited<ReturnType<typeof encodeFile>> | undefined
-      const encT = await timeCpu(async () => { enc = await encodeFile(input, frags, { k, m }) })
+      const best = (a: { ms: number, cpu: number }, b: { ms: number, cpu: number }): { ms: number, cpu: number } => a.ms <= b.ms ? a : b
+      let encT = { ms: Infinity, cpu: 0 }
+      for (let r = 0; r < RUNS; r++) {
+        await rm(frags, { recursive: true, force: true })
+        encT = best(encT, await timeCpu(async () => { enc = await encodeFile(input, frags, { k, m }) }))
+      }
       const e = enc as NonNullable<typeof enc>
       const all = [...Array(k + m).keys()]
       const out = join(dir, 'out.bin')
-      const decT = await timeCpu(async () => decodeFile(directorySources(frags, all), e, e.key, out))
-      await rm(out)
-      // The worst case for reading: the first m data fragments are gone, Reed-Solomon rebuilds them.
-      const rebuildT = await timeCpu(async () => decodeFile(directorySources(frags, all.slice(m)), e, e.key, out))
-      await rm(out)
+      let decT = { ms: Infinity, cpu: 0 }
+      let rebuildT = { ms: Infinity, cpu: 0 }
+      for (let r = 0; r < RUNS; r++) {
+        decT = best(decT, await timeCpu(async () => decodeFile(directorySources(frags, all), e, e.key, out)))
+        await rm(out)
+        // The worst case for reading: the first m data fragments are gone, Reed-Solomon rebuilds them.
+        rebuildT = best(rebuildT, await timeCpu(async () => decodeFile(directorySources(frags, all.slice(m)), e, e.key, out)))
+        await rm(out)
+      }
       await rm(frags, { recursive: true })
       for (const [what, t] of [['file -> fragments + trees (encrypt, RS, Merkle, write, fsync)', encT], ['fragments -> file (k data fragments)', decT], [`fragments -> file (${m} data fragments missing: RS rebuild)`, rebuildT]] as const) {
         const v = mbs(SIZE, t.ms)
@@ -187,12 +206,12 @@ const md = [
   `Tree hashing: ${treeHashDetail}. Load average (1 min) at start ${load0.toFixed(1)}, at end ${(loadavg()[0] ?? 0).toFixed(1)} ` +
   '(other work shares the 2 cores: wall-clock MB/s is a lower bound).',
   '',
-  `**Reference, same run: raw AES-256-GCM, one core, 1 MiB updates: ${aes} MB/s.** Target: whole pipeline >= 50% of it.`,
+  `**Reference, same run: raw AES-256-GCM, one core, 1 MiB updates, best of 2: ${aes} MB/s.** Target: whole pipeline >= 50% of it.`,
   '',
   '### Stages',
   table(['stage', 'MB/s', 'measured on'], stages),
   '',
-  '### Whole pipeline (MB/s of plaintext; % of raw AES-GCM)',
+  `### Whole pipeline (MB/s of plaintext, best of ${RUNS}; % of raw AES-GCM)`,
   'CPU columns count every thread of the process (main + libuv pool): on a shared machine they are steadier than wall time.',
   '',
   table(['k+m', 'where', 'direction', 'MB/s', '% of AES', 'CPU s per GiB', 'MB per CPU-second'], pipeline),
