@@ -19,7 +19,7 @@ export const REALISTIC = {
     challengeFee: E18, // 1 DUST for a third-party targeted challenge, paid to the holder when answered
   },
   unbondingBlocks: 7n * 7200n, // a week: long enough to mark a week of misses before the stake leaves
-  price: 1000n, // per byte per period (1 DUST ≈ 15.3 MiB-days at 10^18 units... illustrative)
+  price: 1000n, // base units per byte per period: illustrative (≈ 1.07e-6 DUST per GiB-day)
   collateralPerByte: 10n ** 6n,
 }
 
