@@ -23,15 +23,16 @@ contract Market is IMarket, ReentrancyGuardTransient {
     uint256 internal constant FILL_SEED_AGE = 64;
     uint256 internal constant BPS = 10_000;
 
-    /// @dev Per-account money and work totals (proof counts live in SupplierState, on the hot path).
+    /// @dev Per-account money and work totals, laid out by what changes together: a credit touches
+    /// word 0 only, a settlement words 0 and 1, a claim words 0 and 2. Proof counts live in SupplierState.
     struct Totals {
-        uint128 bytePeriodsStored;
-        uint128 bytesRepaired;
+        uint128 unclaimed; // earnings not yet claimed
         uint128 earned;
+        uint128 bytePeriodsStored;
         uint128 slashed;
+        uint128 claimed;
         uint128 paid;
         uint128 refunded;
-        uint128 claimed;
     }
 
     IERC20 private immutable _token;
@@ -59,7 +60,6 @@ contract Market is IMarket, ReentrancyGuardTransient {
     mapping(address supplier => mapping(uint256 position => bytes32)) private _slotSets;
     mapping(address supplier => mapping(uint256 word => uint256)) private _proven;
     mapping(address supplier => mapping(uint256 word => uint256)) private _missed;
-    mapping(address account => uint256) private _earnings;
     mapping(address account => Totals) private _totals;
     uint256 private _totalEscrow;
     uint256 private _totalUnclaimed;
@@ -341,11 +341,12 @@ contract Market is IMarket, ReentrancyGuardTransient {
 
     /// @inheritdoc IMarket
     function claim() external nonReentrant returns (uint256 amount) {
-        amount = _earnings[msg.sender];
+        Totals storage t = _totals[msg.sender];
+        amount = t.unclaimed;
         if (amount == 0) revert MarketNothingToClaim(msg.sender);
-        _earnings[msg.sender] = 0;
+        t.unclaimed = 0;
         _totalUnclaimed -= amount;
-        _totals[msg.sender].claimed += uint128(amount);
+        t.claimed += uint128(amount);
         emit EarningsClaimed(msg.sender, amount);
         _token.safeTransfer(msg.sender, amount);
     }
@@ -491,7 +492,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
     function _payRepair(Deal storage d, bytes32 id, uint256 index, uint256 freed, uint256 size) private {
         uint256 bounty = d.bounty / freed * _repairBountyBps / BPS;
         d.bounty -= uint128(bounty);
-        _totals[msg.sender].bytesRepaired += uint128(size);
+        _suppliers[msg.sender].bytesRepaired += uint64(size);
         _totalEscrow -= bounty;
         emit RepairBountyPaid(id, index, msg.sender, bounty, size);
         _credit(msg.sender, bounty, id, "repair");
@@ -508,7 +509,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
             _totalEscrow -= _challengeFee;
             _totals[challenger].refunded += uint128(_challengeFee);
             emit ConsumerRefunded(challenger, id, _challengeFee, "challenge-fee");
-            _earnings[challenger] += _challengeFee;
+            _totals[challenger].unclaimed += uint128(_challengeFee);
             _totalUnclaimed += _challengeFee;
             emit EarningsCredited(challenger, _challengeFee, id, "challenge-fee-refund");
         }
@@ -538,9 +539,10 @@ contract Market is IMarket, ReentrancyGuardTransient {
     }
 
     function _credit(address account, uint256 amount, bytes32 id, string memory reason) private {
-        _earnings[account] += amount;
+        Totals storage t = _totals[account];
+        t.unclaimed += uint128(amount);
+        t.earned += uint128(amount);
         _totalUnclaimed += amount;
-        _totals[account].earned += uint128(amount);
         emit EarningsCredited(account, amount, id, reason);
     }
 
@@ -750,7 +752,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
 
     /// @inheritdoc IMarket
     function earnings(address account) external view returns (uint256) {
-        return _earnings[account];
+        return _totals[account].unclaimed;
     }
 
     /// @inheritdoc IMarket
@@ -760,7 +762,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
         t.bytePeriodsStored = x.bytePeriodsStored;
         t.proofsGiven = st.proofsGiven;
         t.proofsMissed = st.proofsMissed;
-        t.bytesRepaired = x.bytesRepaired;
+        t.bytesRepaired = st.bytesRepaired;
         t.earned = x.earned;
         t.slashed = x.slashed;
         t.paid = x.paid;
