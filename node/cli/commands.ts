@@ -253,7 +253,8 @@ export const COMMANDS: Command[] = [
     options: { claim: { type: 'boolean' } },
     run: async (ctx) => {
       const r = await ctx.api().call<Record<string, string>>(ctx.flags.claim === true ? 'POST' : 'GET', '/supply/earnings')
-      ctx.out.result(r, (v) => Object.entries(v as Record<string, string>).map(([k, x]) => `${k.padEnd(10)} ${/^\d+$/.test(String(x)) ? tokens(x) : String(x)}`).join('\n'))
+      const money = new Set(['earnings', 'earned', 'slashed', 'paid', 'refunded', 'claimed', 'unclaimed', 'balance', 'staked', 'locked', 'unbonding'])
+      ctx.out.result(r, (v) => Object.entries(v as Record<string, string>).map(([k, x]) => `${k.padEnd(18)} ${money.has(k) ? tokens(x) : String(x)}`).join('\n'))
       return 0
     },
   },

@@ -45,15 +45,35 @@ export function help (): string {
   ].join('\n')
 }
 
+/** Options that take a value, so that `--datadir /x status` does not read `/x` as a command word. */
+function valueOptions (): Set<string> {
+  const out = new Set<string>()
+  for (const opts of [GLOBAL, ...COMMANDS.map((c) => c.options ?? {})]) {
+    for (const [name, o] of Object.entries(opts)) {
+      if (o.type === 'string') { out.add(`--${name}`); if (o.short !== undefined) out.add(`-${o.short}`) }
+    }
+  }
+  return out
+}
+
 function select (argv: string[]): { command: Command, rest: string[] } | undefined {
-  const words = argv.filter((a) => !a.startsWith('-'))
+  const takesValue = valueOptions()
+  const words: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a.startsWith('-')) { if (takesValue.has(a)) i++; continue }
+    words.push(a)
+  }
   let best: Command | undefined
   for (const c of COMMANDS) {
     if (c.path.every((w, i) => words[i] === w) && (best === undefined || c.path.length > best.path.length)) best = c
   }
   if (best === undefined) return undefined
   const rest = [...argv]
-  for (const w of best.path) rest.splice(rest.indexOf(w), 1)
+  for (const w of best.path) {
+    const at = rest.findIndex((a, i) => a === w && !takesValue.has(rest[i - 1] ?? ''))
+    rest.splice(at, 1)
+  }
   return { command: best, rest }
 }
 

@@ -136,7 +136,7 @@ export async function place (encoded: EncodedFile, chain: UploadChain, net: Uplo
 
   await Promise.all([...chosen].map(async ([i, o]) => { await placeOne(i, o) }))
   const holders = (await chain.slotHolders(deal)).map((h) => h as Address)
-  onProgress({ stage: 'fill', done: n, total: n, message: 'all slots filled' })
+  onProgress({ stage: 'fill', message: `all ${n} slots filled` })
   return { dealId: deal, holders, receipts: receipts.filter((r): r is PutReceipt => r !== undefined) }
 }
 

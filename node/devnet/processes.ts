@@ -52,7 +52,7 @@ export class Supervisor {
     rmSync(apiFile, { force: true })
     const logFile = createWriteStream(join(spec.datadir, 'node.log'), { flags: 'a' })
     const child = spawn(process.execPath, [BIN, 'start', '--datadir', spec.datadir, ...spec.args], {
-      env: { ...process.env, ...spec.env },
+      env: { ...process.env, BITDUST_EXIT_WITH_PARENT: '1', ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     child.stdout?.pipe(logFile)

@@ -88,9 +88,13 @@ export class Prover {
     return n
   }
 
-  /** Fill a slot we just stored: prove a segment chosen by a recent block we name. */
+  /**
+   * Fill a slot we just stored: prove a segment chosen by a recent block we name. The block
+   * before the head, because the contract only accepts a seed block it can already hash.
+   */
   async fill (slot: SlotRef): Promise<void> {
-    const seedBlock = (await this.chain.blockNumber())
+    const head = await this.chain.blockNumber()
+    const seedBlock = head > 0n ? head - 1n : 0n
     const segment = await this.chain.fillSegment(slot, seedBlock)
     const proof = await this.store.proof(slot, segment)
     await this.chain.fillSlot(slot, seedBlock, proof)

@@ -33,8 +33,15 @@ export default async function start (ctx: CommandContext): Promise<number> {
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
+    // Started by a supervisor (the devnet, tests): never outlive it, even if it was killed -9.
+    if (process.env.BITDUST_EXIT_WITH_PARENT === '1') {
+      const parent = process.ppid
+      setInterval(() => { if (process.ppid !== parent) resolve() }, 1000).unref()
+    }
   })
   ctx.out.info('Stopping…')
+  // A peer that does not hang up must not keep the process alive forever.
+  setTimeout(() => { process.exit(0) }, 8000).unref()
   await node.stop()
   return 0
 }

@@ -82,13 +82,13 @@ describe('supplier/prover', () => {
     prover = new Prover({ chain, store })
   })
 
-  it('fills a slot with a proof of the segment the chain picks from the named block', async () => {
+  it('fills a slot with a proof of the segment the chain picks from the block before the head', async () => {
     const f = store.add(slotA)
     chain.block = 103n
     await prover.fill(slotA)
     expect(chain.fills).to.have.length(1)
-    expect(chain.fills[0]?.seedBlock).to.equal(103n)
-    expect(checkPacked(chain.fills[0]?.proof as Uint8Array, [{ root: f.root, segment: 103 % SEGMENTS }])).to.equal(true)
+    expect(chain.fills[0]?.seedBlock).to.equal(102n)
+    expect(checkPacked(chain.fills[0]?.proof as Uint8Array, [{ root: f.root, segment: 102 % SEGMENTS }])).to.equal(true)
   })
 
   it('answers every sample of a period in one transaction, inside the window only', async () => {

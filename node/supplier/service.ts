@@ -1,0 +1,387 @@
+/**
+ * The supplier as a node service: registers and stakes, publishes offers, accepts fragments into
+ * its store (only for slots that are really open on chain, with the root the deal names), fills
+ * slots with a proof, answers every period's samples and every targeted challenge, claims its
+ * earnings, releases slots of deals that ended (collateral back, fragment deleted) and repairs
+ * slots freed on chain for the bounty. Every loop reads its state back from the chain, so a
+ * restart resumes without missing proofs.
+ */
+import { join } from 'node:path'
+import { mkdir } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { zeroAddress } from 'viem'
+import type { Address, Hex } from 'viem'
+import type { Route } from '../api/server.ts'
+import { BadRequestError } from '../api/errors.ts'
+import type { NodeService, NodeServices } from '../node.ts'
+import type { BitDustChain } from '../chain/client.ts'
+import { supplierView } from '../chain/views.ts'
+import { fragmentStore } from '../storage/fragment-store/index.ts'
+import type { FragmentMeta, FragmentStore } from '../storage/fragment-store/index.ts'
+import { FRAGMENTS_DIR } from '../config/constants.ts'
+import { DEFAULT_SHARD_SIZE } from '../erasure/constants.ts'
+import { MANIFEST_SLOT } from '../consumer/manifests.ts'
+import { repairSlot } from '../repair/index.ts'
+import { rebuildFragment } from '../repair/rebuild.ts'
+import { TreeBuilder } from '../proofs/tree-builder.ts'
+import { log } from '../log.ts'
+import { Prover, concatProofs } from './prover.ts'
+import type { SlotRef } from './types.ts'
+
+const logger = log('supplier')
+
+export class SlotNotOpenError extends Error {
+  override name = 'NotAcceptingError'
+}
+
+/** What the supplier needs of the peer network. */
+export interface SupplierNet {
+  peerId: string
+  publishOffer: (terms: { capacity: bigint, price: bigint, stake: bigint }) => Promise<void>
+  peerOf: (address: Address) => Promise<string>
+  getFragment: (peerId: string, dealId: Hex, slot: number, range: { root: Hex }, signal?: AbortSignal) => AsyncIterable<Uint8Array>
+}
+
+export interface SupplierComponents extends NodeServices {
+  chain: BitDustChain
+}
+
+export interface SupplierInit {
+  tickMs?: number
+  offerIntervalMs?: number
+}
+
+/** A peer id's binary multihash, as registered on chain: base58btc-decoded. */
+export type PeerIdBytes = (peerId: string) => Uint8Array
+
+export class SupplierService implements NodeService {
+  readonly name = 'supplier'
+  readonly store: FragmentStore
+  private readonly c: SupplierComponents
+  private readonly view: ReturnType<typeof supplierView>
+  private readonly prover: Prover
+  private readonly tickMs: number
+  private readonly offerIntervalMs: number
+  private net: SupplierNet | undefined
+  private peerIdBytes: PeerIdBytes | undefined
+  private timer: NodeJS.Timeout | undefined
+  private proverTimer: NodeJS.Timeout | undefined
+  private running = false
+  private proving = false
+  private lastOffer = 0
+  private scannedTo = 0n
+  private readonly repairing = new Set<string>()
+  private stats = { proofs: 0, answers: 0, fills: 0, repairs: 0, errors: 0, lastError: '' }
+
+  constructor (c: SupplierComponents, init: SupplierInit = {}) {
+    this.c = c
+    this.view = supplierView(c.chain)
+    const db = c.db.sublevel<string, string>(`fragments:${c.chain.contracts.market.toLowerCase()}`, { valueEncoding: 'utf8' })
+    this.store = fragmentStore({ dir: join(c.config.datadir, FRAGMENTS_DIR), quota: c.config.supply.quota })({ db })
+    this.prover = new Prover({
+      chain: this.view,
+      store: {
+        has: async (s) => await this.store.has(s.dealId, s.index),
+        proof: async (s, segment) => {
+          const p = await this.store.proof(s.dealId.toLowerCase(), s.index, segment)
+          return concatProofs([p.segment, ...p.path])
+        },
+      },
+    }, {
+      onProved: () => { this.stats.proofs++ },
+      onAnswered: () => { this.stats.answers++ },
+      onError: (what, err) => { this.stats.errors++; this.stats.lastError = `${what}: ${err.message}` },
+    })
+    this.tickMs = init.tickMs ?? 1000
+    this.offerIntervalMs = init.offerIntervalMs ?? 30_000
+  }
+
+  /** The network comes after the store (the p2p node needs the store as its fragment backend). */
+  attach (net: SupplierNet, peerIdBytes: PeerIdBytes): void {
+    this.net = net
+    this.peerIdBytes = peerIdBytes
+  }
+
+  /** The fragment protocol's backend: the store, guarded by what the chain says about the slot. */
+  get backend (): FragmentStore {
+    const store = this.store
+    const guard = async (meta: FragmentMeta): Promise<void> => await this.checkSlot(meta)
+    return {
+      ...bindAll(store),
+      check: async (meta, options) => { await guard(meta); await store.check(meta, options) },
+      accept: async (meta, data, options) => {
+        await guard(meta)
+        const stored = await store.accept(meta, data, options)
+        if (meta.slot !== MANIFEST_SLOT) void this.fillAfterAccept({ dealId: meta.dealId as Hex, index: meta.slot })
+        return stored
+      },
+      put: async (meta, data, options) => await this.backend.accept(meta, data, options),
+    }
+  }
+
+  private async checkSlot (meta: FragmentMeta): Promise<void> {
+    const m = this.c.chain.market
+    const deal = await m.getDeal(meta.dealId as Hex)
+    if (deal.consumer === zeroAddress) throw new SlotNotOpenError(`There is no deal ${meta.dealId} on chain.`)
+    if (deal.consumer.toLowerCase() !== meta.owner.toLowerCase()) throw new SlotNotOpenError(`Deal ${meta.dealId} belongs to ${deal.consumer}, not ${meta.owner}.`)
+    if (meta.slot === MANIFEST_SLOT) {
+      if (meta.size > 512 * 1024) throw new SlotNotOpenError('A sealed manifest is at most 512 KiB.')
+      return
+    }
+    if (meta.slot >= deal.dataSlots + deal.paritySlots) throw new SlotNotOpenError(`Deal ${meta.dealId} has no slot ${meta.slot}.`)
+    if (BigInt(meta.size) !== deal.fragmentSize) throw new SlotNotOpenError(`Slot ${meta.slot} holds ${deal.fragmentSize} bytes, not ${meta.size}.`)
+    const slot = await m.getSlot(meta.dealId as Hex, meta.slot)
+    if (slot.holder !== zeroAddress) throw new SlotNotOpenError(`Slot ${meta.slot} of ${meta.dealId} is already held.`)
+    if (slot.root.toLowerCase() !== meta.root.toLowerCase()) throw new SlotNotOpenError(`Slot ${meta.slot} of ${meta.dealId} has another root on chain.`)
+    const status = await m.dealStatus(meta.dealId as Hex)
+    if (status !== 'Filling' && status !== 'Active') throw new SlotNotOpenError(`Deal ${meta.dealId} is ${status.toLowerCase()}.`)
+  }
+
+  private async fillAfterAccept (slot: SlotRef): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await this.prover.fill(slot)
+        this.stats.fills++
+        logger('filled slot %d of %s', slot.index, slot.dealId)
+        return
+      } catch (err) {
+        const e = err as Error & { errorName?: string }
+        logger('fill of %s/%d failed: %s', slot.dealId, slot.index, e.message)
+        this.stats.errors++
+        this.stats.lastError = `fill ${slot.dealId.slice(0, 10)}/${slot.index}: ${e.message}`
+        if (e.errorName === 'MarketSlotNotFree' || e.errorName === 'MarketDealNotFilling' || e.errorName === 'MarketDealNotActive') break
+        await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)))
+      }
+    }
+    // Could not fill: the fragment earns nothing and only takes room.
+    await this.store.delete(slot.dealId.toLowerCase(), slot.index).catch(() => {})
+  }
+
+  async start (): Promise<void> {
+    await mkdir(join(this.c.config.datadir, FRAGMENTS_DIR), { recursive: true })
+    await this.store.start()
+    // Slots held from before a restart: track them again so period samples find them.
+    const mine = new Set((await this.c.chain.market.slotsOf(this.view.address)).map((id) => id.toLowerCase()))
+    for (const f of await this.store.list()) {
+      if (f.slot === MANIFEST_SLOT) continue
+      const ref = { dealId: f.dealId as Hex, index: f.slot }
+      if (mine.has(this.view.slotId(ref).toLowerCase())) this.prover.track(ref)
+    }
+    this.scannedTo = await this.c.chain.blockNumber()
+  }
+
+  /** Registration, stake and the loops start once the network is up (offers need it). */
+  async begin (): Promise<void> {
+    await this.ensureRegistered()
+    // Proofs have a deadline of a few blocks: they get their own fast loop, never queued behind
+    // slower chores (offers, releases, repairs).
+    this.proverTimer = setInterval(() => { void this.proveTick() }, Math.max(200, Math.floor(this.tickMs / 2)))
+    this.proverTimer.unref()
+    this.timer = setInterval(() => { void this.tick() }, this.tickMs * 3)
+    this.timer.unref()
+    void this.proveTick()
+    void this.tick()
+  }
+
+  private async proveTick (): Promise<void> {
+    if (this.proving) return
+    this.proving = true
+    try {
+      await this.prover.tick()
+    } finally {
+      this.proving = false
+    }
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.timer)
+    clearInterval(this.proverTimer)
+    await this.store.stop()
+  }
+
+  private async ensureRegistered (): Promise<void> {
+    const s = this.c.chain.staking
+    const { quota, price, stake } = this.c.config.supply
+    if (!await s.isRegistered(this.view.address)) {
+      if (this.net === undefined || this.peerIdBytes === undefined) throw new Error('the supplier needs the network before registering')
+      await s.register({ peerId: this.peerIdBytes(this.net.peerId), capacity: quota, pricePerBytePeriod: price })
+      logger('registered')
+    }
+    const info = await s.stakeInfo(this.view.address)
+    if (info.staked < stake) await s.stake(stake - info.staked)
+  }
+
+  /** One pass of every duty; never overlaps itself. */
+  async tick (): Promise<void> {
+    if (this.running) return
+    this.running = true
+    try {
+      await this.scanEvents()
+      if (Date.now() - this.lastOffer > this.offerIntervalMs) await this.publishOffer()
+    } catch (err) {
+      this.stats.errors++
+      this.stats.lastError = (err as Error).message
+      logger('tick: %s', (err as Error).message)
+    } finally {
+      this.running = false
+    }
+  }
+
+  async publishOffer (): Promise<void> {
+    if (this.net === undefined) return
+    const { used, quota } = this.store.usage()
+    const free = await this.c.chain.staking.freeStake(this.view.address)
+    await this.net.publishOffer({ capacity: BigInt(Math.max(0, quota - used)), price: this.c.config.supply.price, stake: free })
+    this.lastOffer = Date.now()
+  }
+
+  /** Ended deals to release, freed slots to repair: both found from market events since last time. */
+  private async scanEvents (): Promise<void> {
+    const head = await this.c.chain.blockNumber()
+    if (head <= this.scannedTo) return
+    const events = await this.c.chain.getEvents({ fromBlock: this.scannedTo + 1n, toBlock: head, contracts: ['market'], eventNames: ['SlotFreed', 'DealCancelled'] })
+    this.scannedTo = head
+    for (const e of events) {
+      const dealId = e.args.dealId as Hex
+      if (e.eventName === 'SlotFreed') {
+        const ref = { dealId, index: Number(e.args.index) }
+        if (String(e.args.supplier).toLowerCase() === this.view.address.toLowerCase()) {
+          this.prover.untrack(ref)
+          await this.store.delete(dealId.toLowerCase(), ref.index).catch(() => {})
+        } else {
+          void this.repair(ref)
+        }
+      }
+    }
+    await this.releaseEnded()
+  }
+
+  /** Deals over (ended, cancelled, failed): settle, release the slot (collateral back), delete. */
+  private async releaseEnded (): Promise<void> {
+    const m = this.c.chain.market
+    for (const f of await this.store.list()) {
+      const dealId = f.dealId as Hex
+      const status = await m.dealStatus(dealId)
+      if (status === 'Active' || status === 'Filling') continue
+      if (f.slot !== MANIFEST_SLOT) {
+        const slot = await m.getSlot(dealId, f.slot)
+        if (slot.holder.toLowerCase() === this.view.address.toLowerCase()) {
+          await m.releaseSlot(dealId, f.slot)
+          this.prover.untrack({ dealId, index: f.slot })
+        }
+      }
+      await this.store.delete(f.dealId, f.slot)
+    }
+  }
+
+  private async repair (slot: SlotRef): Promise<void> {
+    const key = `${slot.dealId}:${slot.index}`
+    if (this.repairing.has(key) || this.net === undefined) return
+    this.repairing.add(key)
+    const net = this.net
+    const m = this.c.chain.market
+    try {
+      await repairSlot(slot, {
+        self: this.view.address,
+        deal: async (dealId) => {
+          const d = await m.getDeal(dealId)
+          const n = d.dataSlots + d.paritySlots
+          const slots = await Promise.all(Array.from({ length: n }, async (_, i) => await m.getSlot(dealId, i)))
+          return { k: d.dataSlots, m: d.paritySlots, fragmentSize: Number(d.fragmentSize), roots: slots.map((s) => s.root), holders: slots.map((s) => s.holder === zeroAddress ? undefined : s.holder) }
+        },
+        fetch: async (holder, ref, root, dest, signal) => {
+          const { writeFile } = await import('node:fs/promises')
+          const chunks: Uint8Array[] = []
+          for await (const c of net.getFragment(await net.peerOf(holder), ref.dealId, ref.index, { root }, signal)) chunks.push(c)
+          await writeFile(dest, Buffer.concat(chunks))
+        },
+        rebuild: async (fragments, shape, missing, dest) => { await rebuildFragment(fragments, { ...shape, shardSize: DEFAULT_SHARD_SIZE }, missing, dest) },
+        rootOf: async (path) => {
+          const tree = new TreeBuilder()
+          for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) await tree.update(chunk as Buffer)
+          return `0x${Buffer.from((await tree.digest()).root).toString('hex')}` as Hex
+        },
+        adopt: async (ref, path, root) => {
+          const d = await m.getDeal(ref.dealId)
+          const meta = { dealId: ref.dealId.toLowerCase(), slot: ref.index, size: Number(d.fragmentSize), root: root.toLowerCase(), owner: d.consumer.toLowerCase() }
+          await this.store.accept(meta, createReadStream(path, { highWaterMark: 1 << 20 }))
+          try {
+            await this.prover.fill(ref)
+          } catch (err) {
+            await this.store.delete(meta.dealId, meta.slot).catch(() => {})
+            throw err
+          }
+        },
+        tmpdir: this.c.config.datadir,
+      })
+      this.stats.repairs++
+    } catch (err) {
+      logger('repair of %s: %s', key, (err as Error).message)
+    } finally {
+      this.repairing.delete(key)
+    }
+  }
+
+  async status (): Promise<Record<string, unknown>> {
+    const { used, quota } = this.store.usage()
+    return { supplier: { used, quota, slots: (await this.store.list()).filter((f) => f.slot !== MANIFEST_SLOT).length, ...this.stats } }
+  }
+
+  get routes (): Route[] {
+    const chain = this.c.chain
+    const me = this.view.address
+    const amount = (v: unknown): bigint => {
+      if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new BadRequestError('Give the amount as a whole number of token base units.')
+      return BigInt(v)
+    }
+    return [
+      { method: 'POST', path: '/supply/stake', handler: async (r) => { await chain.staking.stake(amount((r.body as Record<string, unknown> | null)?.amount)); return await chain.staking.stakeInfo(me) } },
+      { method: 'POST', path: '/supply/offer', handler: async () => { await this.publishOffer(); return { published: true } } },
+      {
+        method: 'POST',
+        path: '/supply/unstake',
+        handler: async (r) => {
+          if ((r.body as Record<string, unknown> | null)?.withdraw === true) { await chain.staking.withdraw(); return await chain.staking.stakeInfo(me) }
+          const free = await chain.staking.freeStake(me)
+          if (free === 0n) throw new BadRequestError('No free stake to unbond: all of it backs slots you hold.')
+          await chain.staking.requestUnbond(free)
+          return await chain.staking.stakeInfo(me)
+        },
+      },
+      { method: 'GET', path: '/supply/earnings', handler: async () => ({ earnings: await chain.market.earnings(me), ...(await chain.market.totals(me)) }) },
+      {
+        method: 'POST',
+        path: '/supply/earnings',
+        handler: async () => {
+          for (const f of await this.store.list()) {
+            if (f.slot === MANIFEST_SLOT) continue
+            if (await chain.market.pendingEarnings(f.dealId as Hex, f.slot) > 0n) await chain.market.settleSlot(f.dealId as Hex, f.slot)
+          }
+          const before = await chain.market.earnings(me)
+          if (before > 0n) await chain.market.claim()
+          return { claimed: before, earnings: await chain.market.earnings(me) }
+        },
+      },
+    ]
+  }
+}
+
+/** The store's methods bound to it, so the guarded backend can spread them. */
+function bindAll (store: FragmentStore): FragmentStore {
+  return {
+    start: async () => { await store.start() },
+    stop: async () => { await store.stop() },
+    check: store.check.bind(store),
+    accept: store.accept.bind(store),
+    put: store.put.bind(store),
+    stat: store.stat.bind(store),
+    has: store.has.bind(store),
+    read: store.read.bind(store),
+    proof: store.proof.bind(store),
+    paths: store.paths.bind(store),
+    list: store.list.bind(store),
+    delete: store.delete.bind(store),
+    gc: store.gc.bind(store),
+    usage: store.usage.bind(store),
+  }
+}
