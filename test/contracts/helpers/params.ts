@@ -8,7 +8,7 @@ export const REALISTIC = {
   market: {
     periodBlocks: 7200n, // one proof per supplier per day: <= 150k gas per TiB-day
     proofWindow: 240n, // 48 min after the period's start block (<= 255: the seed blockhash stays readable)
-    samplesPerPeriod: 2n, // the most that keeps a period proof <= 120k gas under the EIP-7623 floor
+    samplesPerPeriod: 2n, // the most that keeps a period proof <= 120k gas (3 samples measured 130k)
     fillDeadlineBlocks: 7200n, // a day to place all fragments
     challengeWindow: 240n, // 48 min to answer a targeted challenge
     missesToJail: 3n, // three missed days in a row
