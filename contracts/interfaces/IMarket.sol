@@ -79,11 +79,11 @@ interface IMarket {
         uint32 obligedFrom; // first period it must prove (set when its slot set becomes non-empty)
         uint16 missStreak; // marked misses since its last proof
         bool jailed; // after missesToJail misses in a row: all its slots become repairable
-        uint32 proofsGiven;
-        uint32 proofsMissed;
+        uint64 proofsGiven;
+        uint64 proofsMissed;
         uint32 lastProven; // last period it proved (misses can only be marked after it)
         uint32 slotCount; // slots it holds now (size of its on-chain slot set)
-        uint64 bytesRepaired; // bytes of slots it refilled after a failure (here: written with slotCount)
+        uint64 bytesRepaired; // bytes of slots it refilled after a failure
     }
 
     /// @notice Work and money totals of one account; every change has an event.

@@ -35,6 +35,18 @@ contract Market is IMarket, ReentrancyGuardTransient {
         uint128 refunded;
     }
 
+    /// @dev SupplierState packed into one storage word (proof counters are uint32 here: 4 billion periods).
+    struct SupplierSlot {
+        uint32 obligedFrom;
+        uint16 missStreak;
+        bool jailed;
+        uint32 proofsGiven;
+        uint32 proofsMissed;
+        uint32 lastProven;
+        uint32 slotCount;
+        uint64 bytesRepaired;
+    }
+
     IERC20 private immutable _token;
     IStaking private immutable _staking;
     uint256 private immutable _genesis;
@@ -54,7 +66,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
     mapping(bytes32 dealId => Deal) private _deals;
     mapping(bytes32 slotId => Slot) private _slots;
     mapping(bytes32 slotId => Challenge) private _challenges;
-    mapping(address supplier => SupplierState) private _suppliers;
+    mapping(address supplier => SupplierSlot) private _suppliers;
     /// @dev Slot set per supplier: position => slot id; its size lives in SupplierState.slotCount so
     /// the hot paths read one word for both.
     mapping(address supplier => mapping(uint256 position => bytes32)) private _slotSets;
@@ -221,7 +233,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
     /// @dev Puts the slot into the caller's set (O(1)); obligations start the period after its first slot.
     function _occupy(Slot storage s, bytes32 sid, uint256 segments) private {
         uint256 period = _currentPeriod();
-        SupplierState storage st = _suppliers[msg.sender];
+        SupplierSlot storage st = _suppliers[msg.sender];
         uint256 position = st.slotCount;
         if (position == 0) st.obligedFrom = uint32(period + 1);
         st.slotCount = uint32(position + 1);
@@ -258,7 +270,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
         uint256 start = _genesis + period * _periodBlocks;
         if (block.number == start) revert MarketSeedUnavailable(period);
         if (block.number > start + _proofWindow) revert MarketProofWindowClosed(period, start + _proofWindow);
-        SupplierState storage st = _suppliers[msg.sender];
+        SupplierSlot storage st = _suppliers[msg.sender];
         if (st.jailed) revert MarketSupplierJailed(msg.sender);
         uint256 n = st.slotCount;
         if (n == 0) revert MarketNoSlots(msg.sender);
@@ -357,7 +369,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
     function markMissed(address supplier, uint256 period) external nonReentrant {
         uint256 closes = _genesis + period * _periodBlocks + _proofWindow;
         if (block.number <= closes) revert MarketProofWindowOpen(period, closes);
-        SupplierState storage st = _suppliers[supplier];
+        SupplierSlot storage st = _suppliers[supplier];
         if (st.jailed) revert MarketSupplierJailed(supplier);
         if (st.slotCount == 0 || period < st.obligedFrom || (st.proofsGiven != 0 && period <= st.lastProven)) {
             revert MarketNotObliged(supplier, period);
@@ -549,7 +561,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
     /// @dev O(1) swap-and-pop; the moved slot learns its new position.
     function _removeFromSet(address holder, Slot storage s) private {
         mapping(uint256 => bytes32) storage set = _slotSets[holder];
-        SupplierState storage st = _suppliers[holder];
+        SupplierSlot storage st = _suppliers[holder];
         uint256 i = s.setIndex;
         uint256 last = st.slotCount - 1;
         if (i != last) {
@@ -693,7 +705,10 @@ contract Market is IMarket, ReentrancyGuardTransient {
 
     /// @inheritdoc IMarket
     function supplierState(address supplier) external view returns (SupplierState memory) {
-        return _suppliers[supplier];
+        SupplierSlot storage st = _suppliers[supplier];
+        return SupplierState(
+            st.obligedFrom, st.missStreak, st.jailed, st.proofsGiven, st.proofsMissed, st.lastProven, st.slotCount, st.bytesRepaired
+        );
     }
 
     /// @inheritdoc IMarket
@@ -758,7 +773,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
     /// @inheritdoc IMarket
     function totals(address account) external view returns (AccountTotals memory t) {
         Totals storage x = _totals[account];
-        SupplierState storage st = _suppliers[account];
+        SupplierSlot storage st = _suppliers[account];
         t.bytePeriodsStored = x.bytePeriodsStored;
         t.proofsGiven = st.proofsGiven;
         t.proofsMissed = st.proofsMissed;
