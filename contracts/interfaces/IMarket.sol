@@ -145,7 +145,6 @@ interface IMarket {
     error MarketProofLength(uint256 expected, uint256 given);
     /// @notice Sample `sample` does not hash to the slot's root.
     error MarketInvalidProof(bytes32 slotId, uint256 segment, uint256 sample);
-    error MarketSupplierNotRegistered(address supplier);
     error MarketSupplierJailed(address supplier);
     error MarketNoSlots(address supplier);
     error MarketPeriodNotCurrent(uint256 period, uint256 currentPeriod);
