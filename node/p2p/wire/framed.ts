@@ -46,7 +46,18 @@ export class Framed {
       this.chunks.push(buf)
       this.buffered += buf.byteLength
       if (!this.paused && this.buffered > this.highWater) {
-        try { stream.pause(); this.paused = true } catch {}
+        // Not synchronously: this listener also runs inside stream.resume(), which re-opens the
+        // yamux window right after dispatching; pausing here would be undone by it and the
+        // sender would keep filling the paused buffer until libp2p resets the stream.
+        this.paused = true
+        queueMicrotask(() => {
+          if (!this.paused) return
+          if (this.buffered > this.highWater / 2) {
+            try { stream.pause() } catch {}
+          } else {
+            this.paused = false
+          }
+        })
       }
       this.wake()
     })

@@ -95,6 +95,7 @@ describe(`p2p frame decoder under fuzzing (seed ${SEED}, ${RUNS} streams)`, func
     const head = new Uint8Array([0, 0, 0x0f, 0xa0])
     s.push(head)
     s.push(body)
+    await Promise.resolve()
     expect(s.paused).to.equal(true)
     const f = await io.readFrame(8192)
     expect(f.length).to.equal(4000)
