@@ -169,7 +169,7 @@ contract MarketHandler {
         } catch {}
     }
 
-    function markMissed(uint256 who, uint256 supplierSeed, uint256 back) external {
+    function markMissed(uint256 who, uint256 supplierSeed, uint256 back) public {
         calls++;
         uint256 current = market.currentPeriod();
         back %= 3;
@@ -180,7 +180,7 @@ contract MarketHandler {
         } catch {}
     }
 
-    function challenge(uint256 dealSeed, uint256 index, uint256 who) external {
+    function challenge(uint256 dealSeed, uint256 index, uint256 who) public {
         calls++;
         (bool ok, bytes32 id, IMarket.Deal memory d) = _deal(dealSeed);
         if (!ok) return;
@@ -206,7 +206,7 @@ contract MarketHandler {
         } catch {}
     }
 
-    function expire(uint256 dealSeed, uint256 index, uint256 who) external {
+    function expire(uint256 dealSeed, uint256 index, uint256 who) public {
         calls++;
         (bool ok, bytes32 id, IMarket.Deal memory d) = _deal(dealSeed);
         if (!ok) return;
@@ -214,6 +214,25 @@ contract MarketHandler {
         try market.expireChallenge(id, index % (uint256(d.dataSlots) + d.paritySlots)) {
             succeeded["expire"]++;
         } catch {}
+    }
+
+    /// @dev Challenge, let it expire, repair: a whole failure-and-repair cycle in one step, so random
+    /// runs reach the bounty path often.
+    function failAndRepair(uint256 dealSeed, uint256 index, uint256 who) external {
+        this.challenge(dealSeed, index, who);
+        VM.roll(block.number + market.config().challengeWindow + 1);
+        this.expire(dealSeed, index, who);
+        this.fill(dealSeed, index, who + 1);
+    }
+
+    /// @dev A supplier misses periods until it is jailed; its slots then become repairable by fillAll.
+    function missUntilJailed(uint256 supplierSeed, uint256 who) external {
+        IMarket.Config memory c = market.config();
+        for (uint256 i = 0; i < c.missesToJail; ++i) {
+            uint256 next = market.currentPeriod() + 1;
+            VM.roll(market.periodStartBlock(next) + c.proofWindow + 1);
+            this.markMissed(who, supplierSeed, 0);
+        }
     }
 
     function settle(uint256 dealSeed, uint256 index) external {
