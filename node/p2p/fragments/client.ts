@@ -64,6 +64,7 @@ export async function putFragment (open: StreamOpener, supplier: string, meta: F
     let sent = 0
     try {
       for await (const chunk of chunked(source)) {
+        options.signal?.throwIfAborted()
         if (sent + chunk.byteLength > meta.size) throw new FragmentSizeMismatchError(`The source has more than the declared ${meta.size} bytes.`)
         await io.write(chunk, options)
         sent += chunk.byteLength
@@ -71,7 +72,7 @@ export async function putFragment (open: StreamOpener, supplier: string, meta: F
       }
     } catch (err) {
       // The supplier may have refused mid-way: prefer its reason over our broken pipe.
-      if (err instanceof FragmentSizeMismatchError || err instanceof PeerTimeoutError) throw err
+      if (err instanceof FragmentSizeMismatchError || err instanceof PeerTimeoutError || options.signal?.aborted === true) throw err
       let remote: Uint8Array | undefined
       try { remote = await io.readFrame(undefined, { signal: AbortSignal.timeout(2000) }) } catch {}
       if (remote != null) decodeReply(remote, PutResult)

@@ -83,6 +83,19 @@ describe('p2p fragment protocols (two real libp2p nodes)', function () {
       expect(await backend.list(meta.owner)).to.deep.equal([])
     })
 
+    it('a put aborted by the caller stops at once and leaves nothing behind', async () => {
+      const { bytes, meta } = fragment(8192)
+      const ac = new AbortController()
+      const p = consumer.putFragment(supplier.peerId, meta, [bytes], {
+        signal: ac.signal,
+        onProgress: (e) => { if (e.sent >= 256 * 1024) ac.abort(new Error('user cancelled')) }
+      })
+      const err = await p.then(() => undefined, (e: Error) => e)
+      expect(err?.message).to.equal('user cancelled')
+      await waitFor(async () => (await backend.files()).length === 0, 5000, 'temp file removed')
+      expect(await backend.list(meta.owner)).to.deep.equal([])
+    })
+
     it('times out a peer that stalls mid-fragment and removes its bytes', async () => {
       const { bytes, meta } = fragment(1024)
       const stream = await consumer.openStream(supplier.peerId, PROTOCOL_FRAGMENT_PUT)

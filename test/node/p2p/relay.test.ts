@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { multiaddr } from '@multiformats/multiaddr'
-import { Cleanup, collect, fragment, startNode, tempDir } from './helpers/nodes.ts'
+import { Cleanup, collect, fragment, startNode, tempDir, waitFor } from './helpers/nodes.ts'
 import { DirBackend } from './helpers/dir-backend.ts'
 import type { P2PNode } from '../../../node/p2p/node.ts'
 
@@ -70,6 +70,20 @@ describe('p2p relays that hide a node\'s address', function () {
     expect(await gater.denyDialMultiaddr?.(multiaddr(relayAddr))).to.equal(false)
     expect(await gater.denyDialMultiaddr?.(multiaddr(`${relayAddr}/p2p-circuit/p2p/${supplier.peerId}`))).to.equal(false)
     expect(await gater.denyInboundConnection?.({ remoteAddr: multiaddr('/ip4/127.0.0.1/tcp/5000') } as any)).to.equal(true)
+  })
+
+  it('a hidden node chats and hears offers through the relay only', async () => {
+    const got: string[] = []
+    supplier.messages.onMessage((m) => { got.push(m.text); void supplier.messages.send(m.from, `re: ${m.text}`) })
+    const back: string[] = []
+    hidden.messages.onMessage((m) => back.push(m.text))
+    expect((await hidden.messages.send(supplier.peerId, 'hello from nowhere')).acked).to.equal(true)
+    await waitFor(() => back.includes('re: hello from nowhere'), 20_000, 'reply through the relay')
+    await waitFor(async () => {
+      await supplier.discovery.publish({ capacity: 1n, price: 1n, stake: 0n })
+      return hidden.discovery.cache.get(supplier.peerId) != null
+    }, 30_000, 'offer gossiped to the hidden node')
+    for (const c of supplier.libp2p.getConnections(hidden.libp2p.peerId)) expect(c.remoteAddr.toString()).to.include('/p2p-circuit')
   })
 
   it('a hidden node runs its DHT as a client only', async () => {
