@@ -60,6 +60,11 @@ export interface SupplierState {
   jailed: boolean
   proofsGiven: bigint
   proofsMissed: bigint
+  /** Last period it proved. */
+  lastProven: number
+  /** Slots it holds now. */
+  slotCount: number
+  bytesRepaired: bigint
 }
 
 export interface AccountTotals {

@@ -39,7 +39,7 @@ export function supplierView (chain: BitDustChain) {
       const start = await m.periodStartBlock(period)
       return { opens: start + 1n, closes: start + (await cfg()).proofWindow }
     },
-    slotCount: async (): Promise<number> => (await m.slotsOf(address)).length,
+    slotCount: async (): Promise<number> => (await m.supplierState(address)).slotCount,
     isProven: async (period: bigint): Promise<boolean> => await m.isProven(address, period),
     periodSamples: async (period: bigint): Promise<Array<{ slotId: Hex, segment: number }>> => {
       const s = await m.periodSamples(address, period)
