@@ -78,6 +78,8 @@ describe('chain: repair, cancellation, and the books afterwards', function () {
   })
 
   it('winds up a cancelled deal: slots released, the rest refunded to the consumer', async function () {
+    // A paid challenge still pending when the slot is released is refunded to its challenger.
+    await repairer.market.challengeSlot(dealId, 1)
     const other = await rejection(repairer.market.cancelDeal(dealId))
     expect(other.errorName).to.equal('MarketNotConsumer')
     await net.consumer.market.cancelDeal(dealId)
@@ -91,6 +93,7 @@ describe('chain: repair, cancellation, and the books afterwards', function () {
     await net.consumer.market.finalizeDeal(dealId)
     expect(await net.consumer.market.dealStatus(dealId)).to.equal('Finalized')
     expect(await net.consumer.token.balanceOf()).to.be.greaterThan(before)
+    expect((await repairer.market.totals()).refunded).to.equal(2n * fee)
     await repairer.market.claim()
   })
 
