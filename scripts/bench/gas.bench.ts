@@ -24,7 +24,13 @@ const connection = await network.create()
 const { ethers, networkHelpers } = connection
 const netConfig = connection.networkConfig as { hardfork?: string, chainType?: string }
 const chainDesc = `network "${connection.networkName}" (EDR simulated, chain type ${netConfig.chainType ?? '?'}, hardfork ${netConfig.hardfork ?? '?'})`
-const [owner, consumer, a, b, c, other] = await ethers.getSigners() as [typeof owner, typeof owner, typeof owner, typeof owner, typeof owner, typeof owner]
+const signers = await ethers.getSigners()
+const pick = (i: number): (typeof signers)[number] => {
+  const s = signers[i]
+  if (!s) throw new Error(`the simulated chain has no account ${i}`)
+  return s
+}
+const [owner, consumer, a, b, c, other] = [pick(0), pick(1), pick(2), pick(3), pick(4), pick(5)]
 
 // One 64 MiB fragment of pseudo-random bytes; every slot uses its root (calldata is what costs gas).
 process.stderr.write('building a 64 MiB Merkle tree...\n')

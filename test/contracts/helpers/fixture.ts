@@ -46,8 +46,14 @@ export interface Deployment {
 }
 
 export async function deploy (ethers: HardhatEthers, helpers: NetworkHelpers): Promise<Deployment> {
-  const [owner, consumer, s1, s2, s3, s4, other, treasury] = await ethers.getSigners() as HardhatEthersSigner[] & { length: 8 }
-  const suppliers = [s1, s2, s3, s4] as HardhatEthersSigner[]
+  const signers = await ethers.getSigners()
+  const pick = (i: number): HardhatEthersSigner => {
+    const s = signers[i]
+    if (!s) throw new Error(`the simulated chain has no account ${i}`)
+    return s
+  }
+  const [owner, consumer, other, treasury] = [pick(0), pick(1), pick(6), pick(7)]
+  const suppliers = [pick(2), pick(3), pick(4), pick(5)]
   const token = await ethers.deployContract('BitDustToken', [owner.address, 1000n * E18])
   const staking = await ethers.deployContract('Staking', [await token.getAddress(), UNBONDING_BLOCKS])
   const market = await ethers.deployContract('Market', [await token.getAddress(), await staking.getAddress(), { ...TEST_CONFIG, treasury: treasury.address }])
