@@ -21,7 +21,7 @@ export { Discovery, OfferCache, signOffer, verifyOffer, suppliersKey } from './d
 export type { OfferTerms, SupplierOffer, SignedSupplierOffer, StakeChecker, OfferQuery, DiscoveryInit } from './discovery/index.ts'
 export type { FragmentBackend, FragmentMeta } from './fragments/backend.ts'
 export { verifyReceipt } from './fragments/client.ts'
-export type { FragmentReceipt, SignedReceipt, FragmentListing, SignedListing, PutOptions, PutProgress, GetRange } from './fragments/client.ts'
+export type { FragmentReceipt, SignedReceipt, FragmentListing, SignedListing, PutOptions, PutProgress, GetRange, GetOptions, GetProgress } from './fragments/client.ts'
 export { toHex, fromHex } from './wire/hex.ts'
 export { RECEIPT_DOMAIN, LIST_DOMAIN } from './fragments/server.ts'
 export { DirectMessages } from './messaging/direct.ts'

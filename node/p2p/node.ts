@@ -21,7 +21,7 @@ import type { DiscoveryInit, StakeChecker } from './discovery/index.ts'
 import type { DirectMessagesInit } from './messaging/direct.ts'
 import type { MessageStore } from './messaging/store.ts'
 import type { FragmentBackend, FragmentMeta } from './fragments/backend.ts'
-import type { GetRange, PutOptions, SignedListing, SignedReceipt } from './fragments/client.ts'
+import type { GetOptions, GetRange, PutOptions, SignedListing, SignedReceipt } from './fragments/client.ts'
 import type { BitDustLibp2p, RelayInit } from './libp2p.ts'
 import type { Logger } from '../log.ts'
 import type { AbortOptions, Connection, PrivateKey, Startable, Stream } from '@libp2p/interface'
@@ -170,7 +170,7 @@ export class P2PNode implements Startable {
   }
 
   /** Streams a fragment or a range of it, verified against `range.root` (see fragments/client.ts). */
-  getFragment (peer: string, dealId: string, slot: number, range: GetRange, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
+  getFragment (peer: string, dealId: string, slot: number, range: GetRange, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
     return getFragment(this.opener(peer), dealId, slot, range, { idleTimeoutMs: this.idleTimeoutMs, ...options })
   }
 

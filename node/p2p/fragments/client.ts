@@ -24,6 +24,12 @@ export type FragmentListing = InferSchema<typeof FragmentList.schema>
 export interface SignedListing { list: FragmentListing, sig: Uint8Array }
 
 export type PutProgress = { type: 'fragment:put:bytes', sent: number, total: number }
+export type GetProgress = { type: 'fragment:get:bytes', received: number, total: number }
+
+export interface GetOptions extends AbortOptions {
+  onProgress?: (event: GetProgress) => void
+  idleTimeoutMs?: number
+}
 
 export interface PutOptions extends AbortOptions {
   onProgress?: (event: PutProgress) => void
@@ -99,7 +105,7 @@ export async function putFragment (open: StreamOpener, supplier: string, meta: F
  * bytes as unverified until the iteration completes. A segment-aligned partial range (at most
  * MAX_PROVEN_SEGMENTS) comes with Merkle paths and is verified before any byte is yielded.
  */
-export async function * getFragment (open: StreamOpener, dealId: string, slot: number, range: GetRange, options: AbortOptions & { idleTimeoutMs?: number } = {}): AsyncGenerator<Uint8Array> {
+export async function * getFragment (open: StreamOpener, dealId: string, slot: number, range: GetRange, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
   const offset = range.offset ?? 0
   const partialHint = offset !== 0 || (range.length ?? 0) !== 0
   const stream = await open(PROTOCOL_FRAGMENT_GET, options)
@@ -113,8 +119,11 @@ export async function * getFragment (open: StreamOpener, dealId: string, slot: n
       if (reply.root !== range.root) throw new FragmentRootMismatchError(`The supplier holds root ${reply.root}, the deal says ${range.root}.`)
       // The proof tree is hashed off the main thread (node/proofs), as fast as the stream.
       const tree = new TreeBuilder()
+      let received = 0
       for await (const chunk of io.readBytes(reply.length, options)) {
         await tree.update(chunk)
+        received += chunk.byteLength
+        options.onProgress?.({ type: 'fragment:get:bytes', received, total: reply.length })
         yield chunk
       }
       const root = await tree.digest().then((t) => t.root, () => undefined)

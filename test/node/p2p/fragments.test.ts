@@ -143,8 +143,10 @@ describe('p2p fragment protocols (two real libp2p nodes)', function () {
     it('streams a whole fragment back, verified against its root', async () => {
       const { bytes, meta } = fragment(2048)
       await consumer.putFragment(supplier.peerId, meta, [bytes])
-      const got = await collect(consumer.getFragment(supplier.peerId, meta.dealId, 0, { root: meta.root }))
+      const seen: number[] = []
+      const got = await collect(consumer.getFragment(supplier.peerId, meta.dealId, 0, { root: meta.root }, { onProgress: (e) => seen.push(e.received) }))
       expect(Buffer.from(got).equals(Buffer.from(bytes))).to.equal(true)
+      expect(seen.at(-1)).to.equal(meta.size)
     })
 
     it('verifies a ranged read with Merkle paths', async () => {

@@ -47,6 +47,9 @@ export class DirBackend implements FragmentBackend {
     const key = this.key(meta.dealId, meta.slot)
     const tmp = join(this.dir, `${key}.part`)
     const out = this.discard ? undefined : createWriteStream(tmp)
+    let writeError: Error | undefined
+    // Errors surface through the awaits below; a late one after destroy() must not go uncaught.
+    out?.on('error', (err) => { writeError ??= err })
     const tree = new TreeBuilder()
     try {
       for await (const chunk of data) {
@@ -56,6 +59,7 @@ export class DirBackend implements FragmentBackend {
         if (out != null && !out.write(chunk)) await once(out, 'drain')
       }
       if (out != null) { out.end(); await once(out, 'finish') }
+      if (writeError != null) throw writeError
       if (tree.size !== meta.size) throw new FragmentSizeMismatchError(`got ${tree.size} of ${meta.size} bytes`)
       const root = (await tree.digest()).root
       if (root == null || toHex(root) !== meta.root) throw new FragmentRootMismatchError(`Fragment ${meta.dealId}/${meta.slot} does not match its Merkle root; it was not stored.`)
