@@ -47,7 +47,7 @@ describe('p2p network across processes (real libp2p, real chain)', function () {
     unstaked = await procs.spawn({ key: KEYS[3], dir: unstakedDir, bootstrap: [relay.addr], relay: { relays: [relay.addr] }, offer, idleTimeoutMs: 1500 })
     // The real chain, observed: records which addresses discovery asked about.
     const chain: StakeChecker = { stakeOf: async (a, o) => { asked.push(a.toLowerCase()); return await net.consumer.stakeOf(a, o) } }
-    consumer = await startNode(cleanup, { bootstrap: [relay.addr], idleTimeoutMs: 2000 }, { stake: chain })
+    consumer = await startNode(cleanup, { bootstrap: [relay.addr] }, { stake: chain })
     for (const p of [relay, staked, unstaked]) await consumer.connect(p.addr)
   })
 
@@ -101,8 +101,10 @@ describe('p2p network across processes (real libp2p, real chain)', function () {
   })
 
   it('a supplier process that stalls mid-fragment is timed out by the consumer', async () => {
+    const impatient = await startNode(cleanup, { idleTimeoutMs: 2000 })
+    await impatient.connect(unstaked.addr)
     const { bytes, meta } = fragment(64 * 1024) // 16 MiB: far more than the stream windows hold
-    const started = consumer.putFragment(unstaked.peerId, meta, (async function * () {
+    const started = impatient.putFragment(unstaked.peerId, meta, (async function * () {
       yield bytes.subarray(0, 1024 * 1024)
       unstaked.child.kill('SIGSTOP')
       yield bytes.subarray(1024 * 1024)
