@@ -42,7 +42,8 @@ export function segmentCount (fragmentSize: number): number {
 
 export function treeDepth (segments: number): number {
   let depth = 0
-  while ((1 << depth) < segments) depth++
+  // 2 ** depth, not 1 << depth: the shift wraps at 2^31 and the loop would never end.
+  while (2 ** depth < segments) depth++
   return depth
 }
 

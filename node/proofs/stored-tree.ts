@@ -14,8 +14,8 @@ export const TREE_FILE_VERSION = 1
 const MAGIC = Buffer.from('BDMT')
 const HEADER = 4 + 1 + 1 + 2 + 8 + 32
 const HASH = 32
-/** 2^40 segments = 256 TiB: a bound for hostile headers. */
-const MAX_SEGMENTS = 2 ** 40
+/** 2^30 segments = 256 GiB per fragment: a bound for hostile headers. */
+const MAX_SEGMENTS = 2 ** 30
 
 export interface StoredTree {
   segments: number

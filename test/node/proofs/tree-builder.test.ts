@@ -96,3 +96,11 @@ describe('proofs/tree-builder and stored trees', () => {
     expect(() => proveFromStoredTree(t, 3, ok)).to.throw().with.property('name', 'FragmentCorruptError')
   })
 })
+
+describe('proofs/merkle treeDepth', () => {
+  it('terminates and is right beyond 2^31 segments (a hostile size must not hang a decoder)', async () => {
+    const { treeDepth } = await import('../../../node/proofs/merkle.ts')
+    expect(treeDepth(2 ** 31 + 1)).to.equal(32)
+    expect(treeDepth(2 ** 40)).to.equal(40)
+  })
+})
