@@ -198,3 +198,27 @@ describe('storage/datapath: disk full', () => {
     expect(await readdir(dir)).to.deep.equal([])
   })
 })
+
+describe('storage/datapath: abort', () => {
+  it('an aborted decode leaves no output', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bitdust-dpabort-'))
+    try {
+      const plain = randomBytes(300_000)
+      const frags: MemoryFragment[] = []
+      const enc = await encodeStream([plain], plain.length, (i) => memorySink(frags, i), { k: 4, m: 2, shardSize: SHARD, chunkSize: 4096 })
+      const ac = new AbortController()
+      try {
+        await decodeFile(frags.map((f, i) => memorySource(i, f.bytes)), enc, enc.key, join(dir, 'out.bin'), {
+          signal: ac.signal,
+          onProgress: (e) => { if (e.type === 'decode:progress') ac.abort() },
+        })
+        expect.fail('not aborted')
+      } catch (err) {
+        expect(err).to.have.property('name', 'AbortError')
+      }
+      expect(await readdir(dir)).to.deep.equal([])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
