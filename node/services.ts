@@ -5,7 +5,6 @@
  */
 import { base58btc } from 'multiformats/bases/base58'
 import type { Address, Hex } from 'viem'
-import { zeroAddress } from 'viem'
 import type { NodeService, NodeServices } from './node.ts'
 import { NoNetworkError } from './config/errors.ts'
 import { createBitDustChain } from './chain/client.ts'
@@ -91,7 +90,7 @@ export async function createServices (shared: NodeServices): Promise<NodeService
     messages: levelMessageStore(db.sublevel<string, string>('messages', { valueEncoding: 'utf8' })),
   })
   supplier?.attach(supplierNet(p2p, peerOf), peerIdBytes)
-  const consumer = new ConsumerService({ ...shared, chain, net: consumerNet(p2p, peerOf) }, {})
+  const consumer = new ConsumerService({ ...shared, chain, net: consumerNet(p2p, peerOf) }, { watchIntervalMs: config.watchMs })
 
   const chainService: NodeService = {
     name: 'chain',
@@ -126,6 +125,12 @@ export async function createServices (shared: NodeServices): Promise<NodeService
     },
     stop: async () => { await p2p.stop() },
     status: async () => ({ peerId: p2p.peerId, multiaddrs: p2p.multiaddrs(), peers: p2p.libp2p.getPeers().length, hidden: p2p.hidden, relay: config.relay.serve }),
+    routes: [{
+      method: 'GET',
+      path: '/peers',
+      // Who we are connected to and the address each connection comes from (what a peer "sees").
+      handler: async () => p2p.libp2p.getConnections().map((c) => ({ peerId: c.remotePeer.toString(), remoteAddr: c.remoteAddr.toString(), direction: c.direction, limited: c.limits !== undefined })),
+    }],
   }
   const services: NodeService[] = [chainService]
   if (supplier) {
@@ -135,6 +140,5 @@ export async function createServices (shared: NodeServices): Promise<NodeService
   services.push({ name: 'consumer', start: async () => { await consumer.start() }, stop: async () => { await consumer.stop() }, routes: consumer.routes, status: async () => await consumer.status() })
   if (supplier) services.push({ name: 'supplier', routes: supplier.routes, status: async () => await supplier.status() })
   services.push(socialService({ db, p2p, share: consumer.shareTarget }))
-  void zeroAddress
   return services
 }

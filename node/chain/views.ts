@@ -34,6 +34,11 @@ export function supplierView (chain: BitDustChain) {
   return {
     address,
     blockNumber: async (): Promise<bigint> => await chain.blockNumber(),
+    /** The market's clock (fixed at deployment), so a prover can tell the period from a block number. */
+    schedule: async (): Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint }> => {
+      const [genesisBlock, c] = await Promise.all([m.genesisBlock(), m.config()])
+      return { genesisBlock, periodBlocks: c.periodBlocks, proofWindow: c.proofWindow }
+    },
     currentPeriod: async (): Promise<bigint> => await m.currentPeriod(),
     proofWindow: async (period: bigint): Promise<{ opens: bigint, closes: bigint }> => {
       const start = await m.periodStartBlock(period)

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import {
-  CONFIG_FILE, DEFAULT_API_HOST, DEFAULT_DATADIR, DEFAULT_K, DEFAULT_LISTEN, DEFAULT_M, DEFAULT_QUOTA, NETWORK_FILE,
+  CONFIG_FILE, DEFAULT_API_HOST, DEFAULT_WATCH_MS, DEFAULT_DATADIR, DEFAULT_K, DEFAULT_LISTEN, DEFAULT_M, DEFAULT_QUOTA, NETWORK_FILE,
 } from './constants.ts'
 import { ConfigError } from './errors.ts'
 import type { NetworkProfile, NodeConfig } from './types.ts'
@@ -30,6 +30,7 @@ export interface RawConfig {
   relays?: string[] | string
   k?: number | string
   m?: number | string
+  watchMs?: number | string
 }
 
 interface RawNetwork {
@@ -54,6 +55,7 @@ const ENV: Record<string, keyof RawConfig> = {
   BITDUST_RELAYS: 'relays',
   BITDUST_K: 'k',
   BITDUST_M: 'm',
+  BITDUST_WATCH_MS: 'watchMs',
 }
 
 export interface LoadConfigOptions {
@@ -93,6 +95,7 @@ export function loadConfig (options: LoadConfigOptions = {}): NodeConfig {
       hide: bool(raw.hide) ?? false,
       relays: list(raw.relays) ?? [],
     },
+    watchMs: int(raw.watchMs, 'watchMs') ?? DEFAULT_WATCH_MS,
     k: int(raw.k, 'k') ?? DEFAULT_K,
     m: int(raw.m, 'm') ?? DEFAULT_M,
   }

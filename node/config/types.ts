@@ -35,6 +35,8 @@ export interface NodeConfig {
   api: { host: string, port: number }
   supply: SupplyConfig
   relay: RelayConfig
+  /** How often the consumer spot-checks its files and does its keeper chores (ms). */
+  watchMs: number
   /** Default erasure parameters for uploads. */
   k: number
   m: number

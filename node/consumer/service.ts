@@ -394,15 +394,27 @@ export class ConsumerService implements NodeService {
 
   // ------------------------------------------------------------------ watch
 
-  /** One round of spot checks over every active file; failures become targeted challenges. */
-  async watchRound (signal?: AbortSignal): Promise<void> {
-    if (this.watching) return
+  /**
+   * One round of the watch over every file of ours: spot checks (failures become targeted
+   * challenges), and the keeper's chores the contract leaves to whoever cares — marking a holder's
+   * missed period, expiring an unanswered challenge (which frees the slot for repair), and taking
+   * the escrow back from deals that are over.
+   */
+  async watchRound (signal?: AbortSignal): Promise<Array<{ id: Hex, checks: unknown[] }>> {
+    if (this.watching) return []
     this.watching = true
+    const report: Array<{ id: Hex, checks: unknown[] }> = []
     try {
       const view = watchView(this.c.chain)
       for (const r of await this.files.list()) {
-        if (r.state !== 'active' || r.origin !== 'own') continue
-        if (await this.c.chain.market.dealStatus(r.id) !== 'Active') continue
+        if (r.origin !== 'own') continue
+        const status = await this.c.chain.market.dealStatus(r.id)
+        if (r.state === 'removed' || status === 'Ended' || status === 'Failed' || status === 'Cancelled') {
+          await this.finalizeIfReleased(r.id).catch((err: unknown) => { logger('finalize %s: %s', r.id, (err as Error).message) })
+          continue
+        }
+        if (status !== 'Active') continue
+        await this.keep(r.id).catch((err: unknown) => { logger('keeper %s: %s', r.id, (err as Error).message) })
         const net = {
           checkSegment: async (holder: Address, dealId: Hex, slot: number, segment: number, root: Hex, s?: AbortSignal): Promise<void> => {
             const peer = await this.c.net.peerOf(holder)
@@ -410,12 +422,34 @@ export class ConsumerService implements NodeService {
             for await (const _ of this.c.net.getFragment(peer, dealId, slot, { offset: segment * SEGMENT_SIZE, length: SEGMENT_SIZE, root }, s)) { /* verified */ }
           },
         }
-        await spotCheck({ dealId: r.id, fragmentSize: r.manifest.coding.fragmentSize, roots: r.manifest.coding.roots }, view, net, { samples: 1, ...(signal ? { signal } : {}) })
+        const checks = await spotCheck({ dealId: r.id, fragmentSize: r.manifest.coding.fragmentSize, roots: r.manifest.coding.roots }, view, net, { samples: 1, ...(signal ? { signal } : {}) })
+        report.push({ id: r.id, checks })
       }
     } catch (err) {
       logger('watch round: %s', (err as Error).message)
     } finally {
       this.watching = false
+    }
+    return report
+  }
+
+  /** Marks the holders' missed last period and expires our unanswered challenges on one deal. */
+  private async keep (dealId: Hex): Promise<void> {
+    const m = this.c.chain.market
+    const holders = await uploadView(this.c.chain).slotHolders(dealId)
+    const period = await m.currentPeriod()
+    if (period > 0n) {
+      for (const h of new Set(holders.filter((x): x is Address => x !== undefined))) {
+        if (await m.isProven(h, period - 1n) || await m.isMarkedMissed(h, period - 1n)) continue
+        await m.markMissed(h, period - 1n).catch((err: unknown) => { logger('mark missed %s: %s', h, (err as Error).message) })
+      }
+    }
+    const head = await this.c.chain.blockNumber()
+    const window = (await m.config()).challengeWindow
+    for (let i = 0; i < holders.length; i++) {
+      const c = await m.getChallenge(dealId, i)
+      if (c.challenger.toLowerCase() !== this.c.identity.address.toLowerCase()) continue
+      if (head > c.issuedBlock + window) await m.expireChallenge(dealId, i).catch((err: unknown) => { logger('expire %s/%d: %s', dealId, i, (err as Error).message) })
     }
   }
 
@@ -469,6 +503,7 @@ export class ConsumerService implements NodeService {
         },
       },
       { method: 'DELETE', path: '/files/:id', handler: async (r) => await this.remove(r.params.id as string) },
+      { method: 'POST', path: '/files/check', handler: async (r) => await this.watchRound(r.signal) },
       { method: 'POST', path: '/files/restore', handler: async () => c.jobs.start('restore', async (onProgress, signal) => await this.restore(onProgress, signal)) },
     ]
   }

@@ -40,6 +40,8 @@ export interface DevnetInit {
   quota?: bigint
   /** Extra flags for the user's node (e.g. ['--hide']). */
   userArgs?: string[]
+  /** Extra environment for every node (e.g. BITDUST_WATCH_MS). */
+  env?: Record<string, string>
   /** Start the user's node (default true); tests may start their own nodes instead. */
   user?: boolean
   onProgress?: (message: string) => void
@@ -111,7 +113,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     const profile = { name: `devnet-${deployment.contracts.market.slice(2, 10).toLowerCase()}`, rpcUrl: chain.rpcUrl, chainId: chain.chainId, contracts: deployment.contracts, deployBlock: deployment.deployBlock, bootstrap: [] as string[] }
     writeFileSync(networkFile, JSON.stringify(profile, null, 2))
 
-    const env = { BITDUST_PASSPHRASE: DEVNET_PASSPHRASE, BITDUST_NETWORK: networkFile }
+    const env = { ...init.env, BITDUST_PASSPHRASE: DEVNET_PASSPHRASE, BITDUST_NETWORK: networkFile }
     const prepare = async (name: string, identity: Identity): Promise<string> => {
       const dir = join(root, name)
       await saveKeystore(dir, identity, DEVNET_PASSPHRASE, { scrypt: DEVNET_SCRYPT })

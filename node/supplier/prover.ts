@@ -31,6 +31,9 @@ export class Prover {
   private readonly events: ProverEvents
   private readonly answered = new Set<string>()
   private readonly slotsById = new Map<string, SlotRef>()
+  private clock: Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint }> | undefined
+  /** Last period known proven (or with nothing to prove): no chain reads until the next one. */
+  private settled = -1n
 
   constructor (components: ProverComponents, events: ProverEvents = {}) {
     this.chain = components.chain
@@ -53,14 +56,25 @@ export class Prover {
     await this.answerChallenges().catch((err: unknown) => { this.fail('challenge answers', err) })
   }
 
+  /**
+   * Proves the current period if its window is open and it is not proven yet. The clock is read
+   * once, so an idle tick costs one block-number call: proofs have a window of a few blocks and
+   * must not queue behind a busy RPC endpoint.
+   */
   async provePeriodIfDue (): Promise<boolean> {
-    if (await this.chain.slotCount() === 0) return false
-    const period = await this.chain.currentPeriod()
-    if (await this.chain.isProven(period)) return false
-    const { opens, closes } = await this.chain.proofWindow(period)
+    this.clock ??= this.chain.schedule()
+    const { genesisBlock, periodBlocks, proofWindow } = await this.clock.catch((err: unknown) => { this.clock = undefined; throw err })
     const block = await this.chain.blockNumber()
-    // The seed is the hash of the window's first block: it must exist before we can answer.
-    if (block < opens || block > closes) return false
+    if (block < genesisBlock) return false
+    const period = (block - genesisBlock) / periodBlocks
+    if (period <= this.settled) return false
+    const start = genesisBlock + period * periodBlocks
+    // The seed is the hash of the period's first block: it must exist before we can answer.
+    if (block < start + 1n || block > start + proofWindow) return false
+    if (await this.chain.slotCount() === 0 || await this.chain.isProven(period)) {
+      this.settled = period
+      return false
+    }
     const samples = await this.chain.periodSamples(period)
     const parts: Uint8Array[] = []
     for (const s of samples) {
@@ -69,6 +83,7 @@ export class Prover {
       parts.push(await this.store.proof(slot, s.segment))
     }
     await this.chain.provePeriod(period, concatProofs(parts))
+    this.settled = period
     logger('proved period %d with %d samples', period, samples.length)
     this.events.onProved?.(period, samples.length)
     return true

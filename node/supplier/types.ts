@@ -9,9 +9,11 @@ export interface SlotRef { dealId: Hex, index: number }
 export interface SupplierChain {
   readonly address: Address
   blockNumber: () => Promise<bigint>
-  currentPeriod: () => Promise<bigint>
-  /** First block of the period's answer window and the last block it accepts proofs. */
-  proofWindow: (period: bigint) => Promise<{ opens: bigint, closes: bigint }>
+  /**
+   * The market's clock, fixed at deployment: period p starts at genesisBlock + p * periodBlocks,
+   * and its proofs are accepted in blocks start+1 … start+proofWindow.
+   */
+  schedule: () => Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint }>
   slotCount: () => Promise<number>
   isProven: (period: bigint) => Promise<boolean>
   /** The samples the contract will check for this supplier in this period. */

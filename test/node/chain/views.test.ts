@@ -17,7 +17,7 @@ import type { Fragment, TestNetwork } from './helpers/network.ts'
 describe('chain: views for the supplier and consumer modules', function () {
   this.timeout(120_000)
   let net: TestNetwork
-  let supplier: SupplierChain
+  let supplier: SupplierChain & ReturnType<typeof supplierView>
   let upload: UploadChain
   let watch: WatchChain
   let fragments: Fragment[]

@@ -41,8 +41,7 @@ class FakeChain implements SupplierChain {
   slots = 0
   failNextProve = false
   async blockNumber (): Promise<bigint> { return this.block }
-  async currentPeriod (): Promise<bigint> { return this.period }
-  async proofWindow (p: bigint): Promise<{ opens: bigint, closes: bigint }> { return { opens: p * 20n + 1n, closes: p * 20n + 6n } }
+  async schedule (): Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint }> { return { genesisBlock: 0n, periodBlocks: 20n, proofWindow: 6n } }
   async slotCount (): Promise<number> { return this.slots }
   async isProven (p: bigint): Promise<boolean> { return this.proven.has(p) }
   async periodSamples (): Promise<Array<{ slotId: Hex, segment: number }>> { return this.samples }
