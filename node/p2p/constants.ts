@@ -38,7 +38,7 @@ export const DEFAULT_OFFER_INTERVAL_MS = 60 * 1000
 export const MAX_OFFER_CACHE = 10_000
 
 /** Bytes buffered from a stream before it is paused (backpressure to the sender). */
-export const READ_HIGH_WATER = 1024 * 1024
+export const READ_HIGH_WATER = 4 * 1024 * 1024
 /** Largest yamux receive window per stream (bytes in flight to one stream). */
 export const STREAM_WINDOW = 8 * 1024 * 1024
 /** What a paused stream may hold before libp2p resets it. */
