@@ -3,13 +3,16 @@
  * a fixed CID in our DHT, and answer `/bitdust/offer` with their current offer; consumers collect
  * offers from gossip and from DHT providers into an OfferCache.
  */
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { DEFAULT_OFFER_INTERVAL_MS, DEFAULT_OFFER_TTL_MS, PROTOCOL_OFFER, SUPPLIERS_DHT_KEY, TOPIC_OFFERS } from '../constants.ts'
 import { Framed } from '../wire/framed.ts'
 import { decodeReply, ErrorReply, OfferRequest, SignedOffer } from '../wire/messages.ts'
 import { OfferCache } from './offer-cache.ts'
-import { signOffer } from './offers.ts'
+import { signOffer, verifyOffer } from './offers.ts'
 import type { OfferCacheInit, OfferQuery, StakeChecker } from './offer-cache.ts'
 import type { OfferTerms, SignedSupplierOffer, SupplierOffer } from './offers.ts'
 import type { Logger } from '../../log.ts'
@@ -18,7 +21,7 @@ import type { AbortOptions, PeerId, PrivateKey, Stream } from '@libp2p/interface
 
 export type { OfferTerms, SignedSupplierOffer, SupplierOffer, StakeChecker, OfferQuery }
 export { OfferCache, signOffer }
-export { verifyOffer } from './offers.ts'
+export { verifyOffer }
 
 let suppliersCid: CID | undefined
 /** CID of the DHT key suppliers provide under. */
@@ -65,6 +68,16 @@ export class Discovery {
 
   async start (): Promise<void> {
     const pubsub = this.c.libp2p.services.pubsub
+    // Forged or expired offers are neither delivered nor forwarded to the rest of the mesh
+    // (stake is checked by each consumer against its own chain view).
+    pubsub.topicValidators.set(TOPIC_OFFERS, async (_peer, msg) => {
+      try {
+        await verifyOffer(SignedOffer.decode(msg.data))
+        return TopicValidatorResult.Accept
+      } catch {
+        return TopicValidatorResult.Reject
+      }
+    })
     pubsub.subscribe(TOPIC_OFFERS)
     pubsub.addEventListener('message', this.onGossip as any)
     await this.c.libp2p.handle(PROTOCOL_OFFER, async (stream) => { await this.serveOffer(stream) }, { runOnLimitedConnection: true })
@@ -75,13 +88,25 @@ export class Discovery {
     this.timer = undefined
     const pubsub = this.c.libp2p.services.pubsub
     pubsub.removeEventListener('message', this.onGossip as any)
+    pubsub.topicValidators.delete(TOPIC_OFFERS)
     try { pubsub.unsubscribe(TOPIC_OFFERS) } catch {}
     await this.c.libp2p.unhandle(PROTOCOL_OFFER)
   }
 
   private async ingest (data: Uint8Array): Promise<SupplierOffer> {
     const signed = SignedOffer.decode(data)
-    return await this.cache.add(signed)
+    return await this.remember(await this.cache.add(signed))
+  }
+
+  /** Keeps the addresses of a supplier we accepted, so it can be dialled without a lookup. */
+  private async remember (offer: SupplierOffer): Promise<SupplierOffer> {
+    try {
+      const multiaddrs = offer.addrs.map((a) => multiaddr(a))
+      if (multiaddrs.length > 0) await this.c.libp2p.peerStore.merge(peerIdFromString(offer.peerId), { multiaddrs })
+    } catch (err) {
+      this.c.log('addresses of %s not kept: %s', offer.peerId, (err as Error).message)
+    }
+    return offer
   }
 
   /** Starts (or updates) advertising this node as a supplier; publishes at once and periodically. */
@@ -140,7 +165,7 @@ export class Discovery {
       const signed = decodeReply(await io.readFrame(undefined, options), SignedOffer)
       await io.closeWrite(options)
       if (signed.offer.peerId !== peer) throw new Error(`peer ${peer} answered with the offer of ${signed.offer.peerId}`)
-      return await this.cache.add(signed, options)
+      return await this.remember(await this.cache.add(signed, options))
     } catch (err) {
       io.abort(err as Error)
       throw err

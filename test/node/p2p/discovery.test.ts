@@ -111,6 +111,33 @@ describe('p2p discovery', function () {
       expect(consumer.discovery.cache.get(unstaked.peerId)).to.equal(undefined)
     })
 
+    it('a consumer that only shares a hub with a supplier learns its offer, keeps its addresses and stores on it', async () => {
+      const { DirBackend } = await import('./helpers/dir-backend.ts')
+      const { fragment, tempDir } = await import('./helpers/nodes.ts')
+      const hub = await startNode(cleanup)
+      const hubAddr = hub.multiaddrs()[0] as string
+      const supplier = await startNode(cleanup, { bootstrap: [hubAddr] }, { fragments: new DirBackend(await tempDir(cleanup)) })
+      const consumer = await startNode(cleanup, { bootstrap: [hubAddr] })
+      await supplier.connect(hubAddr)
+      await consumer.connect(hubAddr)
+      // A forged offer (someone else's key signed it) is refused on the way.
+      const mallory = await keyed()
+      const forged = await signOffer(mallory.key, mallory.peerId, terms, [], 60_000)
+      const { SignedOffer } = await import('../../../node/p2p/wire/messages.ts')
+      await waitFor(async () => {
+        await hub.libp2p.services.pubsub.publish('bitdust/offers/1', SignedOffer.encode({ offer: { ...forged.offer, peerId: supplier.peerId }, sig: forged.sig })).catch(() => {})
+        await supplier.discovery.publish(terms)
+        return consumer.discovery.cache.get(supplier.peerId) != null
+      }, 30_000, 'offer through the hub')
+      expect(consumer.discovery.cache.get(supplier.peerId)?.address).to.equal(supplier.address)
+      // The offer's addresses are kept, so the supplier can be dialled without a lookup.
+      const known = (await consumer.libp2p.peerStore.get(supplier.libp2p.peerId)).addresses.map((a) => a.multiaddr.toString())
+      for (const a of supplier.multiaddrs()) expect(known.some((k) => a.startsWith(k))).to.equal(true)
+      const { bytes, meta } = fragment(16)
+      const r = await consumer.putFragment(supplier.peerId, meta, [bytes])
+      expect(r.receipt.supplier).to.equal(supplier.peerId)
+    })
+
     it('a consumer finds suppliers through DHT provider records, with no central list', async () => {
       const seed = await startNode(cleanup)
       const boot = [seed.multiaddrs()[0] as string]
