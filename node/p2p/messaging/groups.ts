@@ -8,6 +8,7 @@
  * Not done: key rotation when a member leaves (a removed member can still read new messages).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { DEFAULT_REQUEST_TIMEOUT_MS, groupTopic, MAX_MESSAGE_TEXT, PROTOCOL_GROUP_HISTORY } from '../constants.ts'
 import { codeOf, InvalidSignatureError, MessageDecryptError, NotGroupMemberError } from '../errors.ts'
 import { signBytes, verifyByPeer } from '../peer-identity.ts'
@@ -82,12 +83,16 @@ export class Groups implements Startable {
   }
 
   async start (): Promise<void> {
+    for (const g of await this.c.store.groups?.() ?? []) {
+      this.join({ ...g, key: new Uint8Array(Buffer.from(g.key, 'base64')) }, false)
+    }
     this.c.libp2p.services.pubsub.addEventListener('message', this.onGossip as any)
     this.offPayload = this.c.direct.onPayload(async (from, p) => { await this.onInvite(from, p) })
     await this.c.libp2p.handle(PROTOCOL_GROUP_HISTORY, async (stream, conn) => { await this.serveHistory(stream, conn.remotePeer.toString()) }, { runOnLimitedConnection: true })
   }
 
   async stop (): Promise<void> {
+    for (const g of this.groups.values()) this.c.libp2p.services.pubsub.topicValidators.delete(groupTopic(g.id))
     this.c.libp2p.services.pubsub.removeEventListener('message', this.onGossip as any)
     this.offPayload?.()
     await this.c.libp2p.unhandle(PROTOCOL_GROUP_HISTORY)
@@ -117,7 +122,7 @@ export class Groups implements Startable {
   /** Seals the group key to `peer` and sends it as a direct message (queued if offline). */
   async invite (groupId: string, peer: string, options: AbortOptions = {}): Promise<StoredMessage> {
     const g = this.mustGet(groupId)
-    if (!g.members.includes(peer)) g.members.push(peer)
+    if (!g.members.includes(peer)) { g.members.push(peer); await this.save(g) }
     return await this.c.direct.sendPayload(peer, { kind: 'group-invite', group: { id: g.id, name: g.name, key: g.key, members: g.members.slice(0, 256) } }, options)
   }
 
@@ -127,9 +132,25 @@ export class Groups implements Startable {
     return g
   }
 
-  private join (g: Group): void {
+  private async save (g: Group): Promise<void> {
+    await this.c.store.putGroup?.({ ...g, key: Buffer.from(g.key).toString('base64'), members: [...g.members] })
+  }
+
+  private join (g: Group, save = true): void {
     this.groups.set(g.id, g)
-    this.c.libp2p.services.pubsub.subscribe(groupTopic(g.id))
+    if (save) void this.save(g).catch((err: Error) => { this.c.log('group %s not saved: %s', g.id, err.message) })
+    const pubsub = this.c.libp2p.services.pubsub
+    // Members forward only well-formed messages of this group signed by their author.
+    pubsub.topicValidators.set(groupTopic(g.id), async (_peer, msg) => {
+      try {
+        const wire = GroupMessage.decode(msg.data)
+        const ok = wire.group === g.id && await verifyByPeer(wire.from, signable(GROUP_DOMAIN, GroupMessage, { ...wire, sig: undefined }), wire.sig)
+        return ok ? TopicValidatorResult.Accept : TopicValidatorResult.Reject
+      } catch {
+        return TopicValidatorResult.Reject
+      }
+    })
+    pubsub.subscribe(groupTopic(g.id))
   }
 
   private async onInvite (from: string, p: DmContent): Promise<void> {
@@ -137,6 +158,7 @@ export class Groups implements Startable {
     const known = this.groups.get(p.group.id)
     if (known != null) {
       for (const m of p.group.members) if (!known.members.includes(m)) known.members.push(m)
+      await this.save(known)
       return
     }
     const g: Group = { id: p.group.id, name: p.group.name, key: p.group.key, members: [...p.group.members], inviter: from }

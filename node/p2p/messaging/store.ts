@@ -32,6 +32,18 @@ export interface MessageStore {
   history: (peer: string, options?: AbortOptions & { since?: number, limit?: number }) => Promise<StoredMessage[]>
   /** Outgoing direct messages not yet acknowledged. */
   pending: (options?: AbortOptions) => Promise<StoredMessage[]>
+  /** Groups this node is in, with their keys; without these, groups live only in memory. */
+  putGroup?: (g: StoredGroup, options?: AbortOptions) => Promise<void>
+  groups?: (options?: AbortOptions) => Promise<StoredGroup[]>
+}
+
+export interface StoredGroup {
+  id: string
+  name: string
+  /** The group key, base64. */
+  key: string
+  members: string[]
+  inviter: string
 }
 
 function select (all: Iterable<StoredMessage>, peer: string, since = 0, limit = Infinity): StoredMessage[] {
@@ -54,6 +66,10 @@ export class MemoryMessageStore implements MessageStore {
   async pending (): Promise<StoredMessage[]> {
     return [...this.byId.values()].filter((m) => m.direction === 'out' && !m.acked && m.wire == null)
   }
+
+  private readonly groupsById = new Map<string, StoredGroup>()
+  async putGroup (g: StoredGroup): Promise<void> { this.groupsById.set(g.id, { ...g, members: [...g.members] }) }
+  async groups (): Promise<StoredGroup[]> { return [...this.groupsById.values()] }
 }
 
 /** The part of a `level` (sub)level with string keys and values that the store uses. */
@@ -81,6 +97,12 @@ export function levelMessageStore (db: LevelLike): MessageStore {
     async pending () {
       const list: StoredMessage[] = []
       for await (const m of all()) if (m.direction === 'out' && !m.acked && m.wire == null) list.push(m)
+      return list
+    },
+    async putGroup (g) { await db.put(`g:${g.id}`, JSON.stringify(g)) },
+    async groups () {
+      const list: StoredGroup[] = []
+      for await (const v of db.values({ gte: 'g:', lt: 'g;' })) list.push(JSON.parse(v) as StoredGroup)
       return list
     }
   }

@@ -141,6 +141,37 @@ describe('p2p messaging', function () {
       await rejects(outsider.groups.fetchHistory(group.id, a.peerId), 'NotGroupMemberError')
     })
 
+    it('groups, their keys and their history survive a restart with a persistent store', async () => {
+      const dir = await tempDir(cleanup)
+      const aKey = generateIdentity().privateKey
+      const { createP2PNode } = await import('../../../node/p2p/node.ts')
+      const b = await startNode(cleanup, fast)
+      let db = new Level<string, string>(dir)
+      let a = await createP2PNode({ privateKey: aKey, ...fast }, { messages: levelMessageStore(db.sublevel<string, string>('messages', {})) })
+      await a.start()
+      await a.connect(b.multiaddrs()[0] as string)
+      const group = await a.groups.create('kept', [b.peerId])
+      await waitFor(() => b.groups.get(group.id) != null, 10_000, 'invite')
+      await a.groups.send(group.id, 'before restart')
+      await a.stop()
+      await db.close()
+
+      db = new Level<string, string>(dir)
+      cleanup.add(async () => { await db.close() })
+      a = await createP2PNode({ privateKey: aKey, ...fast }, { messages: levelMessageStore(db.sublevel<string, string>('messages', {})) })
+      await a.start()
+      cleanup.add(async () => { await a.stop() })
+      expect(a.groups.get(group.id)?.members).to.have.members([a.peerId, b.peerId])
+      expect((await a.groups.history(group.id)).map((m) => m.text)).to.deep.equal(['before restart'])
+      await a.connect(b.multiaddrs()[0] as string)
+      const atB: string[] = []
+      b.groups.onMessage((_g, m) => atB.push(m.text))
+      const topic = `bitdust/group-${group.id}/1`
+      await waitFor(() => a.libp2p.services.pubsub.getSubscribers(topic).length > 0, 20_000, 'group mesh after restart')
+      await a.groups.send(group.id, 'after restart')
+      await waitFor(() => atB.includes('after restart'), 20_000, 'message after restart')
+    })
+
     it('drops a group message that is not signed by its claimed author', async () => {
       const a = await startNode(cleanup, fast)
       const b = await startNode(cleanup, fast)
