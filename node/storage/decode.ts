@@ -150,14 +150,16 @@ async function * decodePass (set: FragmentSource[], p: CodingParams, key: Uint8A
         data = indices.map((_, j) => shards[j] as Buffer).slice(0, k)
         // set is sorted: the first k entries are data shards 0..k-1
       } else {
-        const dataBuf = Buffer.alloc(k * shardSize)
-        const parity = Buffer.alloc(m * shardSize)
+        // Fresh buffers per stripe: the decryptor may still hold a piece of this one. Every byte
+        // the codec reads (sources) or the decryptor gets (targets) is written first.
+        const d = Buffer.allocUnsafe(k * shardSize)
+        const q = Buffer.allocUnsafe(m * shardSize)
         indices.forEach((idx, j) => {
-          const target = idx < k ? dataBuf.subarray(idx * shardSize) : parity.subarray((idx - k) * shardSize)
+          const target = idx < k ? d.subarray(idx * shardSize) : q.subarray((idx - k) * shardSize)
           ;(shards[j] as Buffer).copy(target)
         })
-        await codec.reconstruct(dataBuf, parity, shardSize, indices, dataMissing)
-        data = Array.from({ length: k }, (_, i) => dataBuf.subarray(i * shardSize, (i + 1) * shardSize))
+        await codec.reconstruct(d, q, shardSize, indices, dataMissing)
+        data = Array.from({ length: k }, (_, i) => d.subarray(i * shardSize, (i + 1) * shardSize))
       }
       if (decryptError != null) continue // keep hashing to find the damaged fragment
       let content = stripeContentBytes(layout, s)

@@ -61,6 +61,10 @@ export type EncodeProgressEvent =
 
 /** Where fragment `index`'s bytes go, in order. */
 export interface FragmentSink {
+  /**
+   * The next bytes of the fragment. The encoder reuses the buffer once the promise resolves:
+   * copy `bytes` if you keep them longer (e.g. in a send queue).
+   */
   write: (bytes: Uint8Array) => Promise<void>
   /** All bytes written; `tree` is the fragment's tree (store it to answer challenges). */
   close: (tree: StoredTree) => Promise<void>
