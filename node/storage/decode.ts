@@ -22,7 +22,10 @@ import { isDiskFull, type WriteFn } from './fragment-files.ts'
 
 export interface FragmentSource {
   index: number
-  /** The fragment's bytes from the start. May be called again when a retry needs the fragment. */
+  /**
+   * The fragment's bytes from the start, in pieces the source does not reuse after yielding them
+   * (the decoder may hold a piece until later ones arrive). May be called again for a retry.
+   */
   open: (options?: AbortOptions) => AsyncIterable<Uint8Array>
 }
 
