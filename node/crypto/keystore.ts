@@ -6,6 +6,7 @@
 import { createCipheriv, createDecipheriv, pbkdf2, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto'
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { scryptAsync } from '@noble/hashes/scrypt.js'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import type { AbortOptions } from '@libp2p/interface'
 import { KEYSTORE_FILE } from '../config/constants.ts'
@@ -156,8 +157,13 @@ function runScrypt (passphrase: string, salt: Buffer, { N, r, p }: ScryptParams,
   signal?.throwIfAborted()
   // ethers and geth normalize the passphrase to NFKC; so must we, or keystores would not interoperate.
   const pw = Buffer.from(passphrase.normalize('NFKC'), 'utf8')
-  return new Promise((resolve, reject) => {
+  return new Promise<Buffer>((resolve, reject) => {
     scrypt(pw, salt, 32, { N, r, p, maxmem: 256 * N * r + 2 ** 20 }, (err, key) => { err != null ? reject(err) : resolve(key) })
+  }).catch(async (err: unknown) => {
+    // OpenSSL refuses some valid parameter sets (N >= 2^(16r), e.g. the Web3 test vector's r = 1):
+    // fall back to a JS scrypt for those rather than refusing a wallet's keystore.
+    if ((err as Error).name !== 'RangeError' && (err as NodeJS.ErrnoException).code !== 'ERR_CRYPTO_INVALID_SCRYPT_PARAMS') throw err
+    return Buffer.from(await scryptAsync(pw, salt, { N, r, p, dkLen: 32, maxmem: 256 * N * r * Math.max(1, p) + 2 ** 20 }))
   })
 }
 
