@@ -87,14 +87,9 @@ export function hex (bytes: Uint8Array): `0x${string}` {
   return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`
 }
 
-/** Plaintext in FILE_CHUNK_SIZE reads from anything that can read at a position. */
-export interface PlaintextReader {
-  read: (buf: Buffer, position: number) => Promise<number>
-}
-
 /**
- * Encodes `size` bytes delivered by `next()` (which must fill exactly the buffer it is given,
- * in order) into k+m sinks. The general form behind encodeFile and encodeStream.
+ * Encodes `size` plaintext bytes delivered by `fill(buf)` (which fills exactly the buffer it is
+ * given with the next bytes) into k+m sinks. The general form behind encodeFile and encodeStream.
  */
 async function encodeCore (
   size: number,
