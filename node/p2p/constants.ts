@@ -43,6 +43,8 @@ export const READ_HIGH_WATER = 4 * 1024 * 1024
 export const STREAM_WINDOW = 8 * 1024 * 1024
 /** What a paused stream may hold before libp2p resets it. */
 export const MAX_PAUSED_BUFFER = 34 * 1024 * 1024
+/** A supplier reports progress every this many bytes received. */
+export const PUT_PROGRESS_EVERY = 4 * 1024 * 1024
 /** Size of the chunks we write fragments in. */
 export const WRITE_CHUNK = 256 * 1024
 

@@ -8,9 +8,9 @@ import { computeRoot, segmentCount, treeDepth } from '../../proofs/merkle.ts'
 import { PROTOCOL_FRAGMENT_GET, PROTOCOL_FRAGMENT_LIST, PROTOCOL_FRAGMENT_PUT, WRITE_CHUNK } from '../constants.ts'
 import { FragmentRootMismatchError, FragmentSizeMismatchError, InvalidRangeError, InvalidSignatureError, PeerTimeoutError, StreamEndedError } from '../errors.ts'
 import { verifyByPeer } from '../peer-identity.ts'
-import { signable } from '../wire/codec.ts'
+import { decodeOneOf, signable } from '../wire/codec.ts'
 import { Framed } from '../wire/framed.ts'
-import { decodeReply, FragmentList, GetReply, GetRequest, ListRequest, ListResult, PutReady, PutRequest, PutResult, Receipt } from '../wire/messages.ts'
+import { decodeReply, ErrorReply, FragmentList, GetReply, GetRequest, ListRequest, ListResult, PutProgressMsg, PutReady, PutRequest, PutResult, Receipt } from '../wire/messages.ts'
 import { TreeBuilder } from '../../proofs/tree-builder.ts'
 import { fromHex, toHex } from '../wire/hex.ts'
 import { LIST_DOMAIN, RECEIPT_DOMAIN } from './server.ts'
@@ -23,7 +23,14 @@ export interface SignedReceipt { receipt: FragmentReceipt, sig: Uint8Array }
 export type FragmentListing = InferSchema<typeof FragmentList.schema>
 export interface SignedListing { list: FragmentListing, sig: Uint8Array }
 
-export type PutProgress = { type: 'fragment:put:bytes', sent: number, total: number }
+export interface PutProgress {
+  type: 'fragment:put:bytes'
+  /** Bytes handed to the connection. */
+  sent: number
+  /** Bytes the supplier confirmed it has taken in (reported every few MiB). */
+  received: number
+  total: number
+}
 export type GetProgress = { type: 'fragment:get:bytes', received: number, total: number }
 
 export interface GetOptions extends AbortOptions {
@@ -55,6 +62,13 @@ async function * chunked (source: AsyncIterable<Uint8Array> | Iterable<Uint8Arra
   }
 }
 
+/** A progress report or the result of a put; a supplier's error is thrown as its class. */
+function decodePutReply (frame: Uint8Array): { received: number } | InferSchema<typeof PutResult.schema> {
+  const { def, value } = decodeOneOf(frame, PutProgressMsg, PutResult, ErrorReply)
+  if (def.type === PutProgressMsg.type) return value as { received: number }
+  return decodeReply(frame, PutResult)
+}
+
 export async function verifyReceipt (r: SignedReceipt, supplier: string): Promise<void> {
   if (r.receipt.supplier !== supplier || !(await verifyByPeer(supplier, signable(RECEIPT_DOMAIN, Receipt, r.receipt), r.sig))) {
     throw new InvalidSignatureError(`The receipt is not signed by supplier ${supplier}; do not count this fragment as stored.`)
@@ -68,24 +82,40 @@ export async function putFragment (open: StreamOpener, supplier: string, meta: F
     await io.writeFrame(PutRequest.encode({ dealId: meta.dealId, slot: meta.slot, size: meta.size, root: meta.root, owner: meta.owner }), options)
     decodeReply(await io.readFrame(undefined, options), PutReady)
     let sent = 0
+    let received = 0
     try {
       for await (const chunk of chunked(source)) {
         options.signal?.throwIfAborted()
         if (sent + chunk.byteLength > meta.size) throw new FragmentSizeMismatchError(`The source has more than the declared ${meta.size} bytes.`)
         await io.write(chunk, options)
         sent += chunk.byteLength
-        options.onProgress?.({ type: 'fragment:put:bytes', sent, total: meta.size })
+        options.onProgress?.({ type: 'fragment:put:bytes', sent, received, total: meta.size })
       }
     } catch (err) {
       // The supplier may have refused mid-way: prefer its reason over our broken pipe.
       if (err instanceof FragmentSizeMismatchError || err instanceof PeerTimeoutError || options.signal?.aborted === true) throw err
-      let remote: Uint8Array | undefined
-      try { remote = await io.readFrame(undefined, { signal: AbortSignal.timeout(2000) }) } catch {}
-      if (remote != null) decodeReply(remote, PutResult)
+      // decodePutReply throws the supplier's error if it sent one.
+      const signal = AbortSignal.timeout(2000)
+      for (;;) {
+        let frame: Uint8Array
+        try { frame = await io.readFrame(undefined, { signal }) } catch { break }
+        if (!('received' in decodePutReply(frame))) break
+      }
       throw err
     }
     if (sent !== meta.size) throw new FragmentSizeMismatchError(`The source ended after ${sent} of the declared ${meta.size} bytes.`)
-    const result = decodeReply(await io.readFrame(undefined, options), PutResult)
+    // The supplier reports progress while it drains what is still in flight; the idle timeout
+    // applies between those reports, not to the whole wait for the receipt.
+    let result: InferSchema<typeof PutResult.schema> | undefined
+    while (result == null) {
+      const reply = decodePutReply(await io.readFrame(undefined, options))
+      if ('received' in reply) {
+        received = reply.received
+        options.onProgress?.({ type: 'fragment:put:bytes', sent, received, total: meta.size })
+      } else {
+        result = reply
+      }
+    }
     const r = result.receipt
     if (r.dealId !== meta.dealId || r.slot !== meta.slot || r.root !== meta.root || r.size !== meta.size) {
       throw new InvalidSignatureError('The receipt does not describe the fragment that was sent.')

@@ -3,12 +3,12 @@
  * timeout, answers failures with a typed error code, and never buffers a whole fragment.
  */
 import { SEGMENT_SIZE } from '../../proofs/constants.ts'
-import { DEFAULT_IDLE_TIMEOUT_MS, MAX_LIST_ENTRIES, MAX_PROVEN_SEGMENTS, PROTOCOL_FRAGMENT_GET, PROTOCOL_FRAGMENT_LIST, PROTOCOL_FRAGMENT_PUT } from '../constants.ts'
+import { DEFAULT_IDLE_TIMEOUT_MS, MAX_LIST_ENTRIES, MAX_PROVEN_SEGMENTS, PROTOCOL_FRAGMENT_GET, PROTOCOL_FRAGMENT_LIST, PROTOCOL_FRAGMENT_PUT, PUT_PROGRESS_EVERY } from '../constants.ts'
 import { codeOf, FragmentSizeMismatchError, InvalidRangeError } from '../errors.ts'
 import { signBytes } from '../peer-identity.ts'
 import { signable } from '../wire/codec.ts'
 import { Framed } from '../wire/framed.ts'
-import { ErrorReply, FragmentList, GetReply, GetRequest, ListRequest, ListResult, PutReady, PutRequest, PutResult, Receipt } from '../wire/messages.ts'
+import { ErrorReply, FragmentList, GetReply, GetRequest, ListRequest, ListResult, PutProgressMsg, PutReady, PutRequest, PutResult, Receipt } from '../wire/messages.ts'
 import { toHex } from '../wire/hex.ts'
 import type { FragmentBackend, FragmentMeta } from './backend.ts'
 import type { Logger } from '../../log.ts'
@@ -72,8 +72,7 @@ export class FragmentServer {
       if (req.size % SEGMENT_SIZE !== 0) throw new FragmentSizeMismatchError(`A fragment is a multiple of ${SEGMENT_SIZE} bytes; ${req.size} is not.`)
       await this.c.backend.check?.(meta)
       await io.writeFrame(PutReady.encode({}))
-      const data = io.readBytes(req.size, { signal: ac.signal })
-      const stored = await this.c.backend.accept(meta, data, { signal: ac.signal })
+      const stored = await this.c.backend.accept(meta, this.counted(io, req.size, ac.signal), { signal: ac.signal })
       const receipt = { dealId: stored.dealId, slot: stored.slot, root: stored.root, size: stored.size, supplier: this.c.peerId, time: Date.now() }
       const sig = await signBytes(this.c.privateKey, signable(RECEIPT_DOMAIN, Receipt, receipt))
       await io.writeFrame(PutResult.encode({ receipt, sig }))
@@ -82,6 +81,20 @@ export class FragmentServer {
     } catch (err) {
       ac.abort(err)
       await replyError(io, err, this.c.log)
+    }
+  }
+
+  /** The fragment's bytes, with a progress frame back to the sender every few MiB. */
+  private async * counted (io: Framed, size: number, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+    let received = 0
+    let next = PUT_PROGRESS_EVERY
+    for await (const chunk of io.readBytes(size, { signal })) {
+      received += chunk.byteLength
+      yield chunk
+      if (received >= next && received < size) {
+        next = received + PUT_PROGRESS_EVERY
+        await io.writeFrame(PutProgressMsg.encode({ received }), { signal })
+      }
     }
   }
 

@@ -149,7 +149,8 @@ export class Framed {
     let left = total
     while (left > 0) {
       await this.need(1, options)
-      const chunk = this.take(Math.min(left, this.buffered), false)
+      // At most 1 MiB at a time: libp2p may hand us a whole window in one piece.
+      const chunk = this.take(Math.min(left, this.buffered, 1024 * 1024), false)
       left -= chunk.byteLength
       yield chunk
     }

@@ -26,6 +26,8 @@ export const PutRequest = defineMessage('put', { dealId: bytes32, slot, size, ro
 export const PutReady = defineMessage('ready', {})
 export const Receipt = defineMessage('receipt', { dealId: bytes32, slot, root: bytes32, size, supplier: peerId, time })
 export const PutResult = defineMessage('put-result', { receipt: f.obj(Receipt.schema), sig })
+/** Sent by the supplier every few MiB it has taken in, so a sender waiting for its receipt can tell slow from dead. */
+export const PutProgressMsg = defineMessage('put-progress', { received: f.int(MAX_FRAGMENT_SIZE) })
 
 /* fragment get */
 export const GetRequest = defineMessage('get', { dealId: bytes32, slot, offset: f.int(MAX_FRAGMENT_SIZE), length: f.int(MAX_FRAGMENT_SIZE), proofs: f.bool() })

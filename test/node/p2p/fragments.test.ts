@@ -24,7 +24,7 @@ describe('p2p fragment protocols (two real libp2p nodes)', function () {
   let backend: DirBackend
 
   beforeEach(async () => {
-    backend = new DirBackend(await tempDir(cleanup), { quota: 4 * 1024 * 1024 })
+    backend = new DirBackend(await tempDir(cleanup), { quota: 16 * 1024 * 1024 })
     supplier = await startNode(cleanup, { idleTimeoutMs: 1000 }, { fragments: backend })
     consumer = await startNode(cleanup)
     await consumer.connect(supplier.multiaddrs()[0] as string)
@@ -42,6 +42,14 @@ describe('p2p fragment protocols (two real libp2p nodes)', function () {
       expect(await backend.files()).to.deep.equal([`${meta.dealId}-0`])
     })
 
+    it('the supplier confirms bytes as it takes them in, so a slow supplier is not mistaken for a dead one', async () => {
+      const { bytes, meta } = fragment(4 * 9 * 1024) // 9 MiB
+      const received: number[] = []
+      await consumer.putFragment(supplier.peerId, meta, [bytes], { onProgress: (e) => { if (e.received > 0) received.push(e.received) } })
+      expect(received.length).to.be.greaterThan(0)
+      expect(received.every((r) => r >= 4 * 1024 * 1024 && r < meta.size)).to.equal(true)
+    })
+
     it('refuses a fragment that does not match its root and keeps nothing', async () => {
       const { bytes, meta } = fragment(64)
       const bad = new Uint8Array(bytes)
@@ -54,7 +62,7 @@ describe('p2p fragment protocols (two real libp2p nodes)', function () {
       const { meta } = fragment(1)
       let pulled = false
       const source = (async function * () { pulled = true; yield new Uint8Array(0) })()
-      await rejects(consumer.putFragment(supplier.peerId, { ...meta, size: 8 * 1024 * 1024 }, source), 'QuotaExceededError')
+      await rejects(consumer.putFragment(supplier.peerId, { ...meta, size: 32 * 1024 * 1024 }, source), 'QuotaExceededError')
       expect(pulled).to.equal(false)
     })
 

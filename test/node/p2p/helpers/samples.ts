@@ -16,6 +16,7 @@ export const SAMPLES: Array<[MessageDef<any>, any]> = [
   [M.PutReady, {}],
   [M.Receipt, receipt],
   [M.PutResult, { receipt, sig: new Uint8Array(64).fill(7) }],
+  [M.PutProgressMsg, { received: 4194304 }],
   [M.GetRequest, { dealId: h32, slot: 0, offset: 0, length: 0, proofs: false }],
   [M.GetReply, { size: 512, root: h32, offset: 0, length: 256, proofs: [[h32]] }],
   [M.ListRequest, { owner: addr }],
