@@ -4,8 +4,9 @@
  * libp2p stream over the same connections measured in the same run, and both through a relay.
  *
  * Suppliers run in one child process, the relay in another, the consumer here, all on
- * 127.0.0.1. Suppliers hash and verify every byte but do not write to disk (the network path is
- * what is measured; disk speed belongs to the storage benchmark).
+ * 127.0.0.1. Suppliers hash and verify every byte (or, for the protocol-only column, count it)
+ * but do not write to disk: the network path is measured; disk speed belongs to the storage
+ * benchmark.
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -164,8 +165,8 @@ async function main (): Promise<void> {
       'all on 127.0.0.1 over TCP + noise + yamux. Reference: "raw" is a bare libp2p stream to a sink protocol over the same',
       'connections, measured in the same run. "put protocol" is the full fragment put (header, quota check, streamed bytes,',
       'signed receipt verified by the consumer) with a supplier that only counts the bytes: what the network layer costs.',
-      '"put + Merkle check" adds the supplier hashing every byte into the proof tree (SHA-256 over 256-byte segments) and',
-      'checking the root before it answers, on the same core that decrypts. No disk writes. Best of the rounds, MB/s of',
+      '"put + Merkle check" adds the supplier hashing every byte into the proof tree (SHA-256 over 256-byte segments, the',
+      'data path\'s TreeBuilder: native, off the main thread) and checking the root before it answers. No disk writes. Best of the rounds, MB/s of',
       'payload (10^6 bytes/s), all transfers of a row running at once; the three variants alternate within each round.',
       '',
       table(['transfer', 'raw stream MB/s', 'put protocol MB/s (ratio, target >= 70%)', 'put + Merkle check MB/s (ratio)'],
