@@ -222,3 +222,28 @@ describe('storage/datapath: abort', () => {
     }
   })
 })
+
+describe('storage/datapath: streaming decode', () => {
+  it('names a damaged fragment with FragmentsRejectedError; what it yielded before is a true prefix', async () => {
+    const plain = randomBytes(200_000)
+    const frags: MemoryFragment[] = []
+    const enc = await encodeStream([plain], plain.length, (i) => memorySink(frags, i), { k: 4, m: 2, shardSize: SHARD, chunkSize: 4096 })
+    const bad = Buffer.from(frags[2]!.bytes)
+    bad[SHARD * 5 + 10] = (bad[SHARD * 5 + 10] as number) ^ 1
+    const got: Buffer[] = []
+    try {
+      for await (const p of decodeStream([0, 1, 2, 3].map((i) => memorySource(i, i === 2 ? bad : frags[i]!.bytes)), enc, enc.key)) got.push(p)
+      expect.fail('decoded a damaged fragment')
+    } catch (err) {
+      expect(err).to.have.property('name', 'FragmentsRejectedError')
+      expect((err as { rejected: Array<{ index: number }> }).rejected.map((r) => r.index)).to.deep.equal([2])
+    }
+    const prefix = Buffer.concat(got)
+    expect(prefix.length).to.be.greaterThan(0)
+    expect(prefix.equals(plain.subarray(0, prefix.length))).to.equal(true)
+    // Without the damaged fragment the stream decodes in full.
+    const back: Buffer[] = []
+    for await (const p of decodeStream([0, 1, 3, 4].map((i) => memorySource(i, frags[i]!.bytes)), enc, enc.key)) back.push(p)
+    expect(Buffer.concat(back).equals(plain)).to.equal(true)
+  })
+})
