@@ -169,7 +169,7 @@ export class Groups implements Startable {
     void this.fetchHistory(g.id, from).catch((err: Error) => { this.c.log('history of %s not fetched: %s', g.id, err.message) })
   }
 
-  async send (groupId: string, text: string, options: AbortOptions = {}): Promise<StoredMessage> {
+  async send (groupId: string, text: string, _options: AbortOptions = {}): Promise<StoredMessage> {
     const g = this.mustGet(groupId)
     if (text.length > MAX_MESSAGE_TEXT) throw new RangeError(`A message is at most ${MAX_MESSAGE_TEXT} characters.`)
     const head = { id: randomBytes(16).toString('hex'), group: g.id, from: this.self, time: Date.now() }
@@ -181,7 +181,6 @@ export class Groups implements Startable {
     await this.c.libp2p.services.pubsub.publish(groupTopic(g.id), GroupMessage.encode(wire)).catch((err: Error) => {
       this.c.log('group message %s not gossiped now (%s); members get it from history', head.id, err.message)
     })
-    void options
     return stored
   }
 
