@@ -92,6 +92,7 @@ export class Groups implements Startable {
   }
 
   async stop (): Promise<void> {
+    await this.saving
     for (const g of this.groups.values()) this.c.libp2p.services.pubsub.topicValidators.delete(groupTopic(g.id))
     this.c.libp2p.services.pubsub.removeEventListener('message', this.onGossip as any)
     this.offPayload?.()
@@ -132,13 +133,18 @@ export class Groups implements Startable {
     return g
   }
 
+  /** Saves run one after another: a store may apply concurrent writes of one key in any order. */
+  private saving: Promise<void> = Promise.resolve()
   private async save (g: Group): Promise<void> {
-    await this.c.store.putGroup?.({ ...g, key: Buffer.from(g.key).toString('base64'), members: [...g.members] })
+    const snapshot = { ...g, key: Buffer.from(g.key).toString('base64'), members: [...g.members] }
+    this.saving = this.saving.then(async () => { await this.c.store.putGroup?.(snapshot) })
+      .catch((err: Error) => { this.c.log('group %s not saved: %s', g.id, err.message) })
+    await this.saving
   }
 
   private join (g: Group, save = true): void {
     this.groups.set(g.id, g)
-    if (save) void this.save(g).catch((err: Error) => { this.c.log('group %s not saved: %s', g.id, err.message) })
+    if (save) void this.save(g)
     const pubsub = this.c.libp2p.services.pubsub
     // Members forward only well-formed messages of this group signed by their author.
     pubsub.topicValidators.set(groupTopic(g.id), async (_peer, msg) => {
