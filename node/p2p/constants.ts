@@ -58,5 +58,7 @@ export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 export const RELAY_INBOUND_THRESHOLD = 100
 
 export const MAX_MESSAGE_TEXT = 64 * 1024
+/** Direct messages accepted from one peer per minute (bounds what a spammer can make us store). */
+export const DEFAULT_MESSAGES_PER_MINUTE = 120
 export const DEFAULT_RETRY_MIN_MS = 1_000
 export const DEFAULT_RETRY_MAX_MS = 60_000

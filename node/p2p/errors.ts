@@ -70,6 +70,9 @@ export class MessageDecryptError extends P2PError {
 export class NotGroupMemberError extends P2PError {
   override name = 'NotGroupMemberError'
 }
+export class RateLimitedError extends P2PError {
+  override name = 'RateLimitedError'
+}
 /** The remote answered with a code this version does not know. */
 export class RemoteError extends P2PError {
   override name = 'RemoteError'
@@ -82,7 +85,7 @@ const BY_CODE: Record<string, P2PErrorClass> = Object.fromEntries([
   PeerTimeoutError, StreamEndedError, QuotaExceededError, FragmentRootMismatchError,
   FragmentSizeMismatchError, FragmentNotFoundError, FragmentExistsError, InvalidRangeError,
   InvalidSignatureError, AddressMismatchError, OfferExpiredError, InsufficientStakeError,
-  NotAcceptingError, NotGroupMemberError, MessageDecryptError
+  NotAcceptingError, NotGroupMemberError, MessageDecryptError, RateLimitedError
 ].map((C) => [new C('').name, C]))
 
 /** The wire code for an error: its name if it is one of ours, else a generic code. */

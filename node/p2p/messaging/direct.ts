@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { open, seal } from '../../crypto/seal.ts'
-import { DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_RETRY_MAX_MS, DEFAULT_RETRY_MIN_MS, PROTOCOL_MESSAGE } from '../constants.ts'
-import { codeOf, InvalidSignatureError, MessageDecryptError } from '../errors.ts'
+import { DEFAULT_MESSAGES_PER_MINUTE, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_RETRY_MAX_MS, DEFAULT_RETRY_MIN_MS, PROTOCOL_MESSAGE } from '../constants.ts'
+import { codeOf, InvalidSignatureError, MessageDecryptError, RateLimitedError } from '../errors.ts'
 import { publicKeyOfPeer } from '../peer-identity.ts'
 import { Framed } from '../wire/framed.ts'
 import { Ack, decodeReply, DirectMessage, DmPayload, ErrorReply } from '../wire/messages.ts'
@@ -18,6 +18,8 @@ import type { AbortOptions, Libp2p, Startable, Stream } from '@libp2p/interface'
 export type DmContent = InferSchema<typeof DmPayload.schema>
 
 export interface DirectMessagesInit {
+  /** Messages accepted from one peer per minute; more are refused with RateLimitedError. */
+  perMinute?: number
   retryMinMs?: number
   retryMaxMs?: number
   timeoutMs?: number
@@ -39,6 +41,8 @@ export class DirectMessages implements Startable {
   private readonly retryMinMs: number
   private readonly retryMaxMs: number
   private readonly timeoutMs: number
+  private readonly perMinute: number
+  private readonly recent = new Map<string, { start: number, count: number }>()
   private readonly self: string
   private readonly textHandlers = new Set<(m: StoredMessage) => void>()
   private readonly payloadHandlers = new Set<(from: string, p: DmContent) => void | Promise<void>>()
@@ -55,6 +59,7 @@ export class DirectMessages implements Startable {
     this.retryMinMs = init.retryMinMs ?? DEFAULT_RETRY_MIN_MS
     this.retryMaxMs = init.retryMaxMs ?? DEFAULT_RETRY_MAX_MS
     this.timeoutMs = init.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+    this.perMinute = init.perMinute ?? DEFAULT_MESSAGES_PER_MINUTE
     this.self = c.libp2p.peerId.toString()
   }
 
@@ -183,9 +188,19 @@ export class DirectMessages implements Startable {
     if (soonest !== Infinity) this.schedule(Math.max(0, soonest))
   }
 
+  /** A fixed one-minute window per peer; the map forgets peers whose window is over. */
+  private admit (peer: string): void {
+    const now = Date.now()
+    if (this.recent.size > 10_000) for (const [p, w] of this.recent) if (now - w.start > 60_000) this.recent.delete(p)
+    let w = this.recent.get(peer)
+    if (w == null || now - w.start > 60_000) { w = { start: now, count: 0 }; this.recent.set(peer, w) }
+    if (++w.count > this.perMinute) throw new RateLimitedError(`More than ${this.perMinute} messages a minute from ${peer}; try again later.`)
+  }
+
   private async receive (stream: Stream, remote: string): Promise<void> {
     const io = new Framed(stream, { idleTimeoutMs: this.timeoutMs })
     try {
+      this.admit(remote)
       const dm = DirectMessage.decode(await io.readFrame())
       // The noise handshake authenticated `remote`; a message must come from its author.
       if (dm.from !== remote) throw new InvalidSignatureError(`Peer ${remote} sent a message claiming to be from ${dm.from}.`)

@@ -101,6 +101,16 @@ describe('p2p messaging', function () {
       expect(await b.messages.history(a.peerId)).to.deep.equal([])
     })
 
+    it('refuses messages beyond the per-peer rate; they stay in the sender\'s outbox', async () => {
+      const a = await startNode(cleanup, fast)
+      const b = await startNode(cleanup, { messaging: { ...fast.messaging, perMinute: 3 } })
+      await a.connect(b.multiaddrs()[0] as string)
+      const sent = []
+      for (let i = 0; i < 5; i++) sent.push(await a.messages.send(b.peerId, `m${i}`))
+      expect(sent.map((m) => m.acked)).to.deep.equal([true, true, true, false, false])
+      expect((await b.messages.history(a.peerId)).map((m) => m.text)).to.deep.equal(['m0', 'm1', 'm2'])
+    })
+
     it('refuses a message not sealed to the recipient', async () => {
       const [a, b] = await pair()
       const id = randomBytes(8).toString('hex')
