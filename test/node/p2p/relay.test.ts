@@ -86,6 +86,24 @@ describe('p2p relays that hide a node\'s address', function () {
     for (const c of supplier.libp2p.getConnections(hidden.libp2p.peerId)) expect(c.remoteAddr.toString()).to.include('/p2p-circuit')
   })
 
+  it('a hidden node finds suppliers in the DHT through its relay', async () => {
+    await supplier.discovery.publish({ capacity: 10n, price: 2n, stake: 0n })
+    // A hidden node that starts after the gossip went out can only learn of it from the DHT.
+    const late = await startNode(cleanup, { relay: { hide: true, relays: [relayAddr] } })
+    const fetched: string[] = []
+    const fetchOffer = late.discovery.fetchOffer.bind(late.discovery)
+    late.discovery.fetchOffer = async (peer, options) => { fetched.push(peer); return await fetchOffer(peer, options) }
+    await waitFor(async () => {
+      await late.discovery.findSuppliers({}, { signal: AbortSignal.timeout(5000) })
+      return late.discovery.cache.get(supplier.peerId) != null
+    }, 30_000, 'supplier found via the DHT')
+    expect(fetched).to.include(supplier.peerId)
+    for (const c of late.libp2p.getConnections()) {
+      const a = c.remoteAddr.toString()
+      expect(a.includes('/p2p-circuit') || c.remotePeer.toString() === relay.peerId, a).to.equal(true)
+    }
+  })
+
   it('a hidden node runs its DHT as a client only', async () => {
     expect(await hidden.libp2p.services.dht.getMode()).to.equal('client')
   })
