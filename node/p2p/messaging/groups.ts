@@ -123,8 +123,18 @@ export class Groups implements Startable {
   /** Seals the group key to `peer` and sends it as a direct message (queued if offline). */
   async invite (groupId: string, peer: string, options: AbortOptions = {}): Promise<StoredMessage> {
     const g = this.mustGet(groupId)
-    if (!g.members.includes(peer)) { g.members.push(peer); await this.save(g) }
-    return await this.c.direct.sendPayload(peer, { kind: 'group-invite', group: { id: g.id, name: g.name, key: g.key, members: g.members.slice(0, 256) } }, options)
+    const isNew = !g.members.includes(peer)
+    if (isNew) { g.members.push(peer); await this.save(g) }
+    const invite = { kind: 'group-invite', group: { id: g.id, name: g.name, key: g.key, members: g.members.slice(0, 256) } }
+    const sent = await this.c.direct.sendPayload(peer, invite, options)
+    // The others learn the new member list too, so any of them can serve it history.
+    if (isNew) {
+      for (const m of g.members) {
+        if (m === this.self || m === peer) continue
+        void this.c.direct.sendPayload(m, invite).catch((err: Error) => { this.c.log('member list not sent to %s: %s', m, err.message) })
+      }
+    }
+    return sent
   }
 
   private mustGet (groupId: string): Group {
@@ -171,8 +181,23 @@ export class Groups implements Startable {
     if (!g.members.includes(this.self)) g.members.push(this.self)
     this.join(g)
     this.c.log('joined group %s (%s) invited by %s', g.name, g.id, from)
-    // Earlier messages come from the member who invited us; failing that, we start empty.
-    void this.fetchHistory(g.id, from).catch((err: Error) => { this.c.log('history of %s not fetched: %s', g.id, err.message) })
+    void this.catchUp(g)
+  }
+
+  /**
+   * Earlier messages come from the member who invited us; if it is gone, from the other members,
+   * who got the new member list from the inviter.
+   */
+  private async catchUp (g: Group): Promise<void> {
+    const order = [g.inviter, ...g.members.filter((m) => m !== g.inviter && m !== this.self)]
+    for (const peer of order) {
+      try {
+        await this.fetchHistory(g.id, peer, 0, { signal: AbortSignal.timeout(DEFAULT_REQUEST_TIMEOUT_MS) })
+        return
+      } catch (err) {
+        this.c.log('history of %s not fetched from %s: %s', g.id, peer, (err as Error).message)
+      }
+    }
   }
 
   async send (groupId: string, text: string, _options: AbortOptions = {}): Promise<StoredMessage> {

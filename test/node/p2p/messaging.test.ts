@@ -145,6 +145,9 @@ describe('p2p messaging', function () {
       await a.groups.invite(group.id, c.peerId)
       await waitFor(async () => c.groups.get(group.id) != null && (await c.groups.history(group.id)).length === 2, 20_000, 'history at c')
       expect((await c.groups.history(group.id)).map((m) => [m.from, m.text])).to.deep.equal([[a.peerId, 'first'], [b.peerId, 'second']])
+      // The other members learn the new member list, so B can serve C history as well.
+      await waitFor(() => b.groups.get(group.id)?.members.includes(c.peerId) === true, 20_000, 'member list at b')
+      expect(await c.groups.fetchHistory(group.id, b.peerId)).to.equal(0)
       // An outsider cannot read the history.
       const outsider = await startNode(cleanup, fast)
       await outsider.connect(a.multiaddrs()[0] as string)
