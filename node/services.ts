@@ -18,7 +18,7 @@ import { ConsumerService } from './consumer/service.ts'
 import type { ConsumerNet } from './consumer/service.ts'
 import { SupplierService } from './supplier/service.ts'
 import type { SupplierNet } from './supplier/service.ts'
-import { socialService } from './social.ts'
+import { SHARE_PREFIX, socialService } from './social.ts'
 import { BadRequestError } from './api/errors.ts'
 
 /** Peer ids are registered on chain as their binary multihash. */
@@ -51,13 +51,22 @@ function consumerNet (p2p: P2PNode, peerOf: (a: Address) => Promise<string>): Co
     putFragment: async (peerId, meta, source, options) => {
       const r = await p2p.putFragment(peerId, { dealId: meta.dealId.toLowerCase(), slot: meta.slot, size: meta.size, root: meta.root.toLowerCase(), owner: p2p.address }, source, {
         ...(options.signal ? { signal: options.signal } : {}),
-        onProgress: (e) => { options.onBytes?.(e.sent) },
+        onProgress: (e) => { if (e.type === 'fragment:put:bytes') options.onBytes?.(e.sent) },
       })
       return { peerId, dealId: r.receipt.dealId as Hex, slot: r.receipt.slot, root: r.receipt.root as Hex }
     },
     getFragment: (peerId, dealId, slot, range, signal) => p2p.getFragment(peerId, dealId.toLowerCase(), slot, { ...range, root: range.root.toLowerCase() }, signal ? { signal } : {}),
     listing: async (peerId, owner, signal) => (await p2p.listFragments(peerId, owner.toLowerCase(), signal ? { signal } : {})).list.entries.map((e) => ({ dealId: e.dealId as Hex, slot: e.slot, root: e.root as Hex })),
-    notifyShare: async (publicKey, text) => { await p2p.messages.send(peerIdOfPublicKey(publicKey), text) },
+    sendShare: async (publicKey, sealed, text) => {
+      const peer = peerIdOfPublicKey(publicKey)
+      await p2p.messages.send(peer, SHARE_PREFIX + Buffer.from(sealed).toString('base64'))
+      await p2p.messages.send(peer, text)
+    },
+    onShare: (handler) => {
+      p2p.messages.onMessage((m) => {
+        if (m.direction === 'in' && m.text.startsWith(SHARE_PREFIX)) handler(Buffer.from(m.text.slice(SHARE_PREFIX.length), 'base64'), m.from)
+      })
+    },
   }
 }
 

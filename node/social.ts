@@ -11,6 +11,9 @@ import { peerIdOfPublicKey } from './p2p/peer-of-key.ts'
 import { publicKeyOfPeer } from './p2p/peer-identity.ts'
 import { addressOfPublicKey } from './crypto/identity.ts'
 
+/** A direct message carrying a shared file's manifest (sealed to the recipient), not chat. */
+export const SHARE_PREFIX = 'bitdust-share:v1:'
+
 export interface Contact { name: string, publicKey: string, peerId: string, address: string }
 
 export interface SocialComponents {
@@ -102,7 +105,7 @@ export function socialService (c: SocialComponents): NodeService {
       path: '/chat/:who',
       handler: async (r) => {
         const who = await resolve(r.params.who as string)
-        return await Promise.all((await c.p2p.messages.history(who.peerId)).filter((m) => m.kind === 'text').map(view))
+        return await Promise.all((await c.p2p.messages.history(who.peerId)).filter((m) => m.kind === 'text' && !m.text.startsWith(SHARE_PREFIX)).map(view))
       },
     },
     { method: 'GET', path: '/groups', handler: async () => c.p2p.groups.list().map((g) => ({ id: g.id, name: g.name })) },

@@ -42,8 +42,13 @@ export interface ConsumerNet extends UploadNet {
   getFragment: (peerId: string, dealId: Hex, slot: number, range: { offset?: number, length?: number, root: Hex }, signal?: AbortSignal) => AsyncIterable<Uint8Array>
   /** What a holder says it keeps for an owner (signed by it). */
   listing: (peerId: string, owner: Address, signal?: AbortSignal) => Promise<Array<{ dealId: Hex, slot: number, root: Hex }>>
-  /** Tells a contact (by public key) about a file shared with them. */
-  notifyShare: (publicKey: string, text: string) => Promise<void>
+  /**
+   * Sends a contact (by public key) a manifest sealed to them, and a line of text saying what it
+   * is; delivery is end-to-end encrypted and retried while they are offline.
+   */
+  sendShare: (publicKey: string, sealedManifest: Uint8Array, text: string) => Promise<void>
+  /** Manifests contacts shared with us (still sealed to our key). */
+  onShare: (handler: (sealedManifest: Uint8Array, fromPeer: string) => void) => void
 }
 
 export interface ConsumerInit {
@@ -97,6 +102,7 @@ export class ConsumerService implements NodeService {
   }
 
   async start (): Promise<void> {
+    this.c.net.onShare((sealed) => { void this.receiveShare(sealed) })
     this.c.jobs.start('restore', async (onProgress) => await this.restore(onProgress))
     for (const p of await this.files.pending()) {
       this.c.jobs.start('resume-upload', async (onProgress, signal) => await this.resume(p.uploadId, onProgress, signal))
@@ -381,6 +387,21 @@ export class ConsumerService implements NodeService {
     return { id: record.id, cancelled }
   }
 
+  /** A manifest a contact sealed to us: kept if it really grants us the file key. */
+  private async receiveShare (sealed: Uint8Array): Promise<void> {
+    try {
+      const manifest = openManifest(this.c.identity.privateKey, sealed)
+      openFileKey(manifest, this.c.identity.privateKey)
+      const id = manifest.dealId
+      if (id === undefined) return
+      const known = await this.files.get(id)
+      if (known?.origin === 'own') return
+      await this.files.put({ id, name: manifest.name, size: manifest.size, manifest, origin: 'shared', state: 'active', created: Date.now() })
+    } catch (err) {
+      logger('ignored a share: %s', (err as Error).message)
+    }
+  }
+
   async share (id: string, contact: { name: string, publicKey: string }): Promise<{ id: Hex, with: string }> {
     const record = await this.files.resolve(id)
     if (record.origin !== 'own') throw new BadRequestError('Only the owner of a file can share it.')
@@ -388,7 +409,7 @@ export class ConsumerService implements NodeService {
     const holders = (await uploadView(this.c.chain).slotHolders(record.id)).filter((h): h is Address => h !== undefined)
     await this.storeManifest(manifest, holders)
     await this.files.put({ ...record, manifest })
-    await this.c.net.notifyShare(contact.publicKey, `shared "${record.name}" with you: bitdust download ${record.id}`)
+    await this.c.net.sendShare(contact.publicKey, sealManifest(manifest, contact.publicKey), `shared "${record.name}" with you: bitdust download ${record.id}`)
     return { id: record.id, with: contact.name }
   }
 

@@ -41,6 +41,8 @@ export interface UploadOptions {
   signal?: AbortSignal
   /** Resume into a deal opened before (a restart mid-upload): only its free slots are placed. */
   dealId?: Hex
+  /** How long to wait for enough supplier offers before giving up (default 30 s). */
+  offerWaitMs?: number
   /** How long to wait for a placed fragment's slot to be filled before replacing its supplier. */
   fillTimeoutMs?: number
   pollMs?: number
@@ -64,9 +66,20 @@ export async function place (encoded: EncodedFile, chain: UploadChain, net: Uplo
   onProgress({ stage: 'suppliers', message: 'choosing suppliers' })
   const before = options.dealId === undefined ? new Array<Address | undefined>(n).fill(undefined) : await chain.slotHolders(options.dealId)
   const todo = before.flatMap((h, i) => h === undefined ? [i] : [])
-  const offers = await net.offers()
   const taken = new Set(before.filter((h): h is Address => h !== undefined).map((h) => h.toLowerCase()))
-  const picked = selectSuppliers(offers, { ...needs, count: todo.length, exclude: taken })
+  // Offers arrive by gossip and DHT lookups: a node that just started may not know enough yet.
+  const waitUntil = Date.now() + (options.offerWaitMs ?? 30_000)
+  let picked: SupplierOffer[]
+  for (;;) {
+    try {
+      picked = selectSuppliers(await net.offers(), { ...needs, count: todo.length, exclude: taken })
+      break
+    } catch (err) {
+      if ((err as Error).name !== 'NotEnoughSuppliersError' || Date.now() > waitUntil) throw err
+      onProgress({ stage: 'suppliers', message: 'waiting for supplier offers' })
+      await sleep(options.pollMs ?? 500, signal)
+    }
+  }
   const chosen = new Map(todo.map((slot, j) => [slot, picked[j] as SupplierOffer]))
 
   let dealId = options.dealId
@@ -88,9 +101,10 @@ export async function place (encoded: EncodedFile, chain: UploadChain, net: Uplo
   const placeOne = async (i: number, first: SupplierOffer): Promise<void> => {
     let offer: SupplierOffer | undefined = first
     const frag = encoded.fragments[i] as FragmentOnDisk
+    const failures: string[] = []
     for (;;) {
       signal?.throwIfAborted()
-      if (offer === undefined) throw new UploadFailedError(`no supplier left to hold fragment ${i}; the deal ${deal} will be refunded after block ${deadline}`)
+      if (offer === undefined) throw new UploadFailedError(`no supplier left to hold fragment ${i} (${failures.join('; ')}); the deal ${deal} will be refunded after block ${deadline}`)
       try {
         sent[i] = 0
         receipts[i] = await net.putFragment(offer.peerId, { dealId: deal, slot: i, size: frag.size, root: frag.root }, createReadStream(frag.path, { highWaterMark: 1 << 20 }),
@@ -100,6 +114,7 @@ export async function place (encoded: EncodedFile, chain: UploadChain, net: Uplo
       } catch (err) {
         if (signal?.aborted === true) throw err
         logger('fragment %d on %s failed: %s', i, offer.peerId, (err as Error).message)
+        failures.push(`${offer.peerId.slice(-8)}: ${(err as Error).message}`)
         onProgress({ stage: 'transfer', message: `supplier ${offer.peerId.slice(-8)} failed for fragment ${i} (${(err as Error).message}); trying another` })
         const holders = await chain.slotHolders(deal)
         if (holders[i] !== undefined) return // filled after all

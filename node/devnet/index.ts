@@ -20,6 +20,16 @@ import { keystorePath, loadKeystore, saveKeystore } from '../crypto/keystore.ts'
 import { Supervisor } from './processes.ts'
 import type { RunningNode } from './processes.ts'
 
+/**
+ * The devnet's market: 20-block periods (20 s at one block a second) so that proofs and payments
+ * happen while you watch, with a 15-block answer window so that ten node processes sharing a
+ * laptop's cores still prove in time, and jail after 5 missed periods in a row.
+ */
+export const DEVNET_MARKET_PARAMS: DeployParams = {
+  ...DEVNET_PARAMS,
+  market: { ...DEVNET_PARAMS.market, periodBlocks: 20n, proofWindow: 15n, missesToJail: 5n, challengeWindow: 15n },
+}
+
 /** Cheap scrypt for throwaway devnet keystores; the user's own keystore keeps the standard cost. */
 const DEVNET_SCRYPT = { N: 1024, r: 8, p: 1 }
 const DEVNET_PASSPHRASE = 'devnet'
@@ -70,7 +80,7 @@ export interface DevnetRecord {
 
 export async function startDevnet (init: DevnetInit): Promise<Devnet> {
   const say = init.onProgress ?? (() => {})
-  const params = init.params ?? DEVNET_PARAMS
+  const params = init.params ?? DEVNET_MARKET_PARAMS
   const tokens = init.tokens ?? 1_000_000n * DUST
   const root = join(init.datadir, 'devnet')
   rmSync(root, { recursive: true, force: true })
@@ -124,6 +134,9 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     const relay = await supervisor.start({ name: 'relay', role: 'relay', datadir: await prepare('relay', relayId), args: ['--relay'], env }, init.signal ? { signal: init.signal } : {})
     profile.bootstrap = relay.status.multiaddrs
     writeFileSync(networkFile, JSON.stringify(profile, null, 2))
+    // Everyone else also holds a reservation on the relay, so that nodes hiding behind it can
+    // reach them (a hidden node dials only through relays).
+    Object.assign(env, { BITDUST_RELAYS: relay.status.multiaddrs.filter((a) => !a.includes('/p2p-circuit')).join(',') })
 
     const supplierArgs = ['--supply', '--stake', String(init.stake ?? 100_000n * DUST), '--quota', String(init.quota ?? 4n * 2n ** 30n), '--price', '1']
     say(`suppliers (${count})`)

@@ -84,7 +84,7 @@ export class Prover {
     }
     await this.chain.provePeriod(period, concatProofs(parts))
     this.settled = period
-    logger('proved period %d with %d samples', period, samples.length)
+    logger('proved period %d with %d samples at block %d (window %d-%d)', period, samples.length, block, start + 1n, start + proofWindow)
     this.events.onProved?.(period, samples.length)
     return true
   }

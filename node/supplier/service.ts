@@ -108,9 +108,15 @@ export class SupplierService implements NodeService {
     const guard = async (meta: FragmentMeta): Promise<void> => await this.checkSlot(meta)
     return {
       ...bindAll(store),
-      check: async (meta, options) => { await guard(meta); await store.check(meta, options) },
+      check: async (meta, options) => {
+        await guard(meta)
+        if (meta.slot === MANIFEST_SLOT && await store.has(meta.dealId, meta.slot)) return
+        await store.check(meta, options)
+      },
       accept: async (meta, data, options) => {
         await guard(meta)
+        // The owner replaces its manifest when it shares the file (a new grant inside).
+        if (meta.slot === MANIFEST_SLOT) await store.delete(meta.dealId, meta.slot)
         const stored = await store.accept(meta, data, options)
         if (meta.slot !== MANIFEST_SLOT) void this.fillAfterAccept({ dealId: meta.dealId as Hex, index: meta.slot })
         return stored
@@ -239,9 +245,13 @@ export class SupplierService implements NodeService {
   private async scanEvents (): Promise<void> {
     const head = await this.c.chain.blockNumber()
     if (head <= this.scannedTo) return
-    const events = await this.c.chain.getEvents({ fromBlock: this.scannedTo + 1n, toBlock: head, contracts: ['market'], eventNames: ['SlotFreed', 'DealCancelled'] })
+    const events = await this.c.chain.getEvents({ fromBlock: this.scannedTo + 1n, toBlock: head, contracts: ['market'], eventNames: ['SlotFreed', 'DealCancelled', 'SupplierJailed'] })
     this.scannedTo = head
     for (const e of events) {
+      if (e.eventName === 'SupplierJailed') {
+        await this.repairJailed(e.args.supplier as Address)
+        continue
+      }
       const dealId = e.args.dealId as Hex
       if (e.eventName === 'SlotFreed') {
         const ref = { dealId, index: Number(e.args.index) }
@@ -274,6 +284,22 @@ export class SupplierService implements NodeService {
     }
   }
 
+  /**
+   * A jailed supplier's slots stay in its name until someone repairs them (the contract evicts it
+   * lazily on the repair fill), so its slots are found from its SlotFilled events.
+   */
+  private async repairJailed (jailed: Address): Promise<void> {
+    if (jailed.toLowerCase() === this.view.address.toLowerCase()) return
+    const m = this.c.chain.market
+    const filled = await this.c.chain.getEvents({ fromBlock: this.c.chain.deployBlock, contracts: ['market'], eventNames: ['SlotFilled'] })
+    for (const e of filled) {
+      if (String(e.args.supplier).toLowerCase() !== jailed.toLowerCase()) continue
+      const ref = { dealId: e.args.dealId as Hex, index: Number(e.args.index) }
+      const slot = await m.getSlot(ref.dealId, ref.index)
+      if (slot.holder.toLowerCase() === jailed.toLowerCase() && await m.dealStatus(ref.dealId) === 'Active') void this.repair(ref)
+    }
+  }
+
   private async repair (slot: SlotRef): Promise<void> {
     const key = `${slot.dealId}:${slot.index}`
     if (this.repairing.has(key) || this.net === undefined) return
@@ -287,7 +313,12 @@ export class SupplierService implements NodeService {
           const d = await m.getDeal(dealId)
           const n = d.dataSlots + d.paritySlots
           const slots = await Promise.all(Array.from({ length: n }, async (_, i) => await m.getSlot(dealId, i)))
-          return { k: d.dataSlots, m: d.paritySlots, fragmentSize: Number(d.fragmentSize), roots: slots.map((s) => s.root), holders: slots.map((s) => s.holder === zeroAddress ? undefined : s.holder) }
+          // A jailed holder counts as gone: its slot is repairable and its copy is not trusted.
+          const jailed = new Map<string, boolean>()
+          for (const s of slots) {
+            if (s.holder !== zeroAddress && !jailed.has(s.holder)) jailed.set(s.holder, (await m.supplierState(s.holder)).jailed)
+          }
+          return { k: d.dataSlots, m: d.paritySlots, fragmentSize: Number(d.fragmentSize), roots: slots.map((s) => s.root), holders: slots.map((s) => s.holder === zeroAddress || jailed.get(s.holder) === true ? undefined : s.holder) }
         },
         fetch: async (holder, ref, root, dest, signal) => {
           const { writeFile } = await import('node:fs/promises')

@@ -1,10 +1,12 @@
 /**
  * The whole system on loopback: a real EVM chain (Hardhat's EDR) with the real contracts, a relay,
- * eight suppliers and the user's node as separate processes, driven through the CLI and the API
+ * seven suppliers and the user's node as separate processes, driven through the CLI and the API
  * like a person or a script would.
  */
 import { expect } from 'chai'
-import { mkdtempSync, rmSync, readdirSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs'
+import type { Hex } from 'viem'
+import { createBitDustChain } from '../../../node/chain/client.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startDevnet } from '../../../node/devnet/index.ts'
@@ -25,13 +27,14 @@ describe('BitDust network end to end', function () {
     dir = mkdtempSync(join(tmpdir(), 'bitdust-e2e-'))
     work = join(dir, 'files')
     await import('node:fs/promises').then(async (fs) => await fs.mkdir(work))
-    net = await startDevnet({ datadir: join(dir, 'user'), suppliers: 8, blockTimeMs: 500, passphrase: PASS, env: { BITDUST_WATCH_MS: '2000' } })
+    net = await startDevnet({ datadir: join(dir, 'user'), suppliers: 7, blockTimeMs: 1000, passphrase: PASS, env: { BITDUST_WATCH_MS: '2000', NODE_DEBUG: process.env.NODE_DEBUG ?? 'bitdust:supplier*,bitdust:consumer*,bitdust:repair' } })
     user = net.user as RunningNode
   })
 
   after(async () => {
     await net?.stop()
-    rmSync(dir, { recursive: true, force: true })
+    // BITDUST_E2E_KEEP=1 keeps the nodes' data directories and logs for a post-mortem.
+    if (process.env.BITDUST_E2E_KEEP !== '1') rmSync(dir, { recursive: true, force: true })
   })
 
   const upload = async (node: RunningNode, path: string, extra: string[] = []): Promise<{ id: string, name: string, size: number }> =>
@@ -87,6 +90,7 @@ describe('BitDust network end to end', function () {
       expect(denied.code).to.equal(1)
       expect((denied.json as { error: { name: string } }).error.name).to.equal('NoAccessToFileError')
       await ok(user.spec.datadir, ['share', up.id, 'friend'])
+      await until('the grant to reach the friend', async () => (await ok<Array<{ id: string, origin: string }>>(friend.spec.datadir, ['ls'])).some((f) => f.id === up.id && f.origin === 'shared'))
       expect(await download(friend, up.id, join(work, 'shared.out'))).to.equal(await sha256File(path))
       const again = await cli(stranger.spec.datadir, ['download', up.id, '-o', join(work, 'stolen2.bin')])
       expect((again.json as { error: { name: string } }).error.name).to.equal('NoAccessToFileError')
@@ -150,6 +154,85 @@ describe('BitDust network end to end', function () {
     })
   })
 
+  describe('money', () => {
+    it('a supplier earns price × fragment size × proven periods; a cancel refunds the rest; audit finds no difference', async () => {
+      const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
+      const me = user.status.address
+      const before = await chain.token.balanceOf(me)
+      const path = await randomFile(join(work, 'paid.bin'), 500_000)
+      const up = await upload(user, path)
+      const deal = await chain.market.getDeal(up.id as Hex)
+      const n = deal.dataSlots + deal.paritySlots
+      // Let the holders prove a few periods.
+      const start = await chain.market.currentPeriod()
+      await until('three periods to pass', async () => await chain.market.currentPeriod() >= start + 3n, 180_000, 1000)
+      // Every holder claims: its node settles its slots first.
+      const holders = await Promise.all(Array.from({ length: n }, async (_, i) => (await chain.market.getSlot(up.id as Hex, i)).holder))
+      for (const h of new Set(holders)) {
+        const s = net.suppliers.find((x) => x.status.address.toLowerCase() === h.toLowerCase()) as RunningNode
+        await s.api.call('POST', '/supply/earnings')
+      }
+      const settled = (await chain.getEvents({ fromBlock: chain.deployBlock, contracts: ['market'], eventNames: ['SlotSettled'] })).filter((e) => e.args.dealId === up.id)
+      expect(settled.length).to.be.greaterThan(0)
+      let paidOut = 0n
+      for (const e of settled) {
+        expect(e.args.amount).to.equal(deal.pricePerBytePeriod * deal.fragmentSize * (e.args.provenPeriods as bigint))
+        paidOut += e.args.amount as bigint
+      }
+      expect(paidOut).to.be.greaterThan(0n)
+      // Cancel: the holders release, the consumer's node finalizes and gets the rest back.
+      await ok(user.spec.datadir, ['rm', up.id])
+      await until('the deal to be finalized', async () => await chain.market.dealStatus(up.id as Hex) === 'Finalized', 180_000, 1000)
+      const refund = (await chain.getEvents({ fromBlock: chain.deployBlock, contracts: ['market'], eventNames: ['DealFinalized'] })).find((e) => e.args.dealId === up.id)
+      expect(refund).to.not.equal(undefined)
+      const allSettled = (await chain.getEvents({ fromBlock: chain.deployBlock, contracts: ['market'], eventNames: ['SlotSettled'] })).filter((e) => e.args.dealId === up.id)
+      const earnedOnDeal = allSettled.reduce((a, e) => a + (e.args.amount as bigint), 0n)
+      const after = await chain.token.balanceOf(me)
+      // The consumer paid exactly what its holders earned for proven periods; nothing is lost.
+      expect(before - after).to.equal(earnedOnDeal)
+      const audit = await cli(user.spec.datadir, ['audit'])
+      expect(audit.code, audit.stdout).to.equal(0)
+      expect((audit.json as { differences: unknown[] }).differences).to.deep.equal([])
+    })
+  })
+
+  describe('repair', () => {
+    it('a supplier that loses a fragment is challenged and slashed; another rebuilds it and collects the bounty', async () => {
+      const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
+      const path = await randomFile(join(work, 'repaired.bin'), 700_000)
+      const up = await upload(user, path)
+      const dealId = up.id as Hex
+      const lostSlot = 1
+      const loser = (await chain.market.getSlot(dealId, lostSlot)).holder
+      const s = net.suppliers.find((x) => x.status.address.toLowerCase() === loser.toLowerCase()) as RunningNode
+      for (const f of readdirSync(join(s.spec.datadir, 'fragments'))) {
+        if (f.startsWith(`${dealId.toLowerCase()}-${lostSlot}.`)) unlinkSync(join(s.spec.datadir, 'fragments', f))
+      }
+      // The consumer's watch finds it (spot checks, missed periods) and the market frees the slot.
+      await until('the slot to be repaired by another supplier', async () => {
+        await user.api.call('POST', '/files/check').catch(() => {})
+        const h = (await chain.market.getSlot(dealId, lostSlot)).holder
+        return h !== '0x0000000000000000000000000000000000000000' && h.toLowerCase() !== loser.toLowerCase() ? h : undefined
+      }, 300_000, 1000)
+      const events = await chain.getEvents({ fromBlock: chain.deployBlock, contracts: ['market'] })
+      const freed = events.find((e) => e.eventName === 'SlotFreed' && e.args.dealId === dealId && Number(e.args.index) === lostSlot)
+      expect(freed, 'SlotFreed').to.not.equal(undefined)
+      expect(String(freed?.args.supplier).toLowerCase()).to.equal(loser.toLowerCase())
+      expect(events.some((e) => e.eventName === 'SupplierSlashed' && String(e.args.supplier).toLowerCase() === loser.toLowerCase())).to.equal(true)
+      const bounty = events.find((e) => e.eventName === 'RepairBountyPaid' && e.args.dealId === dealId && Number(e.args.index) === lostSlot)
+      expect(bounty, 'RepairBountyPaid').to.not.equal(undefined)
+      // Healthy again, and the repair shows in the repairer's statement.
+      await until('the file to be healthy', async () => {
+        const files = await ok<Array<{ id: string, health: string }>>(user.spec.datadir, ['ls'])
+        return files.find((f) => f.id === dealId)?.health === 'healthy'
+      })
+      const repairer = String(bounty?.args.supplier)
+      const ledger = await ok<{ lines: Array<{ event: string }> }>(user.spec.datadir, ['ledger', repairer])
+      expect(ledger.lines.map((l) => l.event)).to.include('market.RepairBountyPaid')
+      expect(await download(user, up.id, join(work, 'repaired.out'))).to.equal(await sha256File(path))
+    })
+  })
+
   describe('failures', () => {
     it('a download succeeds with m suppliers killed', async () => {
       const path = await randomFile(join(work, 'survivor.bin'), 2 << 20)
@@ -163,6 +246,55 @@ describe('BitDust network end to end', function () {
       for (const s of held.slice(0, m)) {
         const i = net.suppliers.indexOf(s)
         net.suppliers[i] = await net.supervisor.start(s.spec)
+      }
+    })
+
+    it('the identity restored from its keystore on an empty data directory lists and downloads its files', async () => {
+      const mine = await ok<Array<{ id: string, name: string }>>(user.spec.datadir, ['ls'])
+      const target = mine.find((f) => f.name === 'one-mib.bin') as { id: string }
+      net.supervisor.kill(user, 'SIGTERM')
+      await until('the user node to stop', async () => user.child.exitCode !== null || user.child.signalCode !== null)
+      const fresh = join(dir, 'restored')
+      mkdirSync(fresh)
+      copyFileSync(join(user.spec.datadir, 'keystore.json'), join(fresh, 'keystore.json'))
+      const restored = await net.supervisor.start({ ...user.spec, name: 'restored', datadir: fresh })
+      try {
+        const files = await until('the files to be restored', async () => {
+          const list = await ok<Array<{ id: string, name: string }>>(fresh, ['ls'])
+          return list.length >= mine.length ? list : undefined
+        }, 120_000, 1000)
+        expect(files.map((f) => f.name).sort()).to.deep.equal(mine.map((f) => f.name).sort())
+        expect(await download(restored, target.id, join(work, 'restored.out'))).to.equal(await sha256File(join(work, 'one-mib.bin')))
+      } finally {
+        net.supervisor.kill(restored, 'SIGTERM')
+        await until('the restored node to stop', async () => restored.child.exitCode !== null || restored.child.signalCode !== null)
+        user = await net.supervisor.start(user.spec)
+      }
+    })
+
+    it('a node killed in the middle of an upload resumes it or rolls it back after restart, and loses no tokens', async () => {
+      const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
+      const me = user.status.address
+      const before = await chain.token.balanceOf(me)
+      const path = await randomFile(join(work, 'interrupted.bin'), 48 << 20)
+      const job = await user.api.call<{ id: string }>('POST', '/files', { path })
+      await until('the transfer to start', async () => (await user.api.call<{ progress?: { stage: string } }>('GET', `/jobs/${job.id}`)).progress?.stage === 'transfer', 120_000, 50)
+      net.supervisor.kill(user)
+      await until('the user node to die', async () => user.child.exitCode !== null || user.child.signalCode !== null)
+      user = await net.supervisor.start(user.spec)
+      const resume = await until('the resume job to end', async () => {
+        const jobs = await user.api.call<Array<{ kind: string, state: string, result?: { resumed: boolean, dealId?: string, rolledBack?: string } }>>('GET', '/jobs')
+        const r = jobs.find((j) => j.kind === 'resume-upload')
+        return r !== undefined && r.state !== 'running' ? r : undefined
+      }, 300_000, 1000)
+      expect(resume.state).to.equal('done')
+      if (resume.result?.resumed === true) {
+        const files = await ok<Array<{ id: string, name: string, health: string }>>(user.spec.datadir, ['ls'])
+        const f = files.find((x) => x.name === 'interrupted.bin')
+        expect(f?.health).to.equal('healthy')
+        expect(await download(user, f?.id as string, join(work, 'interrupted.out'))).to.equal(await sha256File(path))
+      } else {
+        await until('the escrow to come back', async () => await chain.token.balanceOf(me) === before, 300_000, 1000)
       }
     })
   })

@@ -127,7 +127,7 @@ describe('consumer/upload place', () => {
     const chain = new Chain()
     const net = new Net(chain, 2)
     try {
-      await place(encoded, chain, net, { terms })
+      await place(encoded, chain, net, { terms, offerWaitMs: 50, pollMs: 5 })
       expect.fail('should fail')
     } catch (err) {
       expect((err as Error).name).to.equal('NotEnoughSuppliersError')

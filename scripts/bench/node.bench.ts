@@ -1,0 +1,141 @@
+/**
+ * `npm run bench -- node`: the whole system. Seconds from nothing to a ready devnet; upload and
+ * download of a large file through it (4+2 on 6 suppliers, 10+4 on 14), next to references
+ * measured in the same run on the same machine: raw AES-256-GCM on one core and a raw libp2p
+ * stream between two nodes on loopback. Also the gas a stored GiB costs, from the receipts.
+ *
+ * BENCH_NODE_MIB (default 1024) sets the file size; BENCH_NODE_LAYOUTS="4+2,10+4" the layouts.
+ */
+import { createCipheriv, randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Hex } from 'viem'
+import { startDevnet } from '../../node/devnet/index.ts'
+import { createBitDustChain } from '../../node/chain/client.ts'
+import { generateIdentity } from '../../node/crypto/identity.ts'
+import { createP2PNode } from '../../node/p2p/node.ts'
+import { PROTOCOL_RAW_SINK } from '../../node/p2p/constants.ts'
+import { randomFile, sha256File } from '../../test/e2e/node/helpers.ts'
+import { machine, table, writeSection } from './report.ts'
+
+const MiB = 1 << 20
+const SIZE = Number(process.env.BENCH_NODE_MIB ?? 1024) * MiB
+const LAYOUTS = (process.env.BENCH_NODE_LAYOUTS ?? '4+2,10+4').split(',').map((l) => l.split('+').map(Number) as [number, number])
+
+function aesReference (bytes: number): number {
+  const key = randomBytes(32)
+  const chunk = randomBytes(MiB)
+  const t0 = performance.now()
+  for (let done = 0; done < bytes; done += MiB) {
+    const c = createCipheriv('aes-256-gcm', key, randomBytes(12))
+    c.update(chunk)
+    c.final()
+  }
+  return bytes / 1e6 / ((performance.now() - t0) / 1000)
+}
+
+async function streamReference (bytes: number): Promise<number> {
+  const a = await createP2PNode({ privateKey: generateIdentity().privateKey })
+  const b = await createP2PNode({ privateKey: generateIdentity().privateKey })
+  await a.start()
+  await b.start()
+  try {
+    await b.serveRawSink()
+    await a.connect(b.multiaddrs()[0] as string)
+    const chunk = randomBytes(256 * 1024)
+    const t0 = performance.now()
+    const stream = await a.openStream(b.peerId, PROTOCOL_RAW_SINK)
+    for (let off = 0; off < bytes; off += chunk.length) {
+      if (!stream.send(chunk)) await stream.onDrain()
+    }
+    await stream.close()
+    for await (const _ of stream) { /* the sink's byte count */ }
+    return bytes / 1e6 / ((performance.now() - t0) / 1000)
+  } finally {
+    await a.stop()
+    await b.stop()
+  }
+}
+
+interface Row { layout: string, suppliers: number, ready: number, up: number, down: number, aes: number, raw: number, gasOpen: bigint, gasFill: bigint, gasProof: bigint }
+
+async function runLayout (k: number, m: number, dir: string): Promise<Row> {
+  const t0 = performance.now()
+  const net = await startDevnet({ datadir: join(dir, `user-${k}-${m}`), suppliers: k + m, passphrase: 'bench' })
+  const ready = (performance.now() - t0) / 1000
+  try {
+    const user = net.user
+    if (user === undefined) throw new Error('no user node')
+    const file = await randomFile(join(dir, `file-${k}-${m}`), SIZE)
+    const aes = aesReference(Math.min(SIZE, 512 * MiB))
+    const raw = await streamReference(Math.min(SIZE, 512 * MiB))
+    let t = performance.now()
+    const job = await user.api.call<{ id: string }>('POST', '/files', { path: file, k, m })
+    const up = await user.api.follow(job.id)
+    const upMBs = SIZE / 1e6 / ((performance.now() - t) / 1000)
+    const id = (up.result as { id: Hex }).id
+    t = performance.now()
+    const out = join(dir, `out-${k}-${m}`)
+    const dj = await user.api.call<{ id: string }>('POST', `/files/${id}/download`, { path: out })
+    await user.api.follow(dj.id)
+    const downMBs = SIZE / 1e6 / ((performance.now() - t) / 1000)
+    if (await sha256File(out) !== await sha256File(file)) throw new Error('the download differs from the upload')
+
+    const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
+    const events = await chain.getEvents({ fromBlock: chain.deployBlock, contracts: ['market'] })
+    const gasOf = async (hash: Hex): Promise<bigint> => (await chain.clients.publicClient.getTransactionReceipt({ hash })).gasUsed
+    const opened = events.find((e) => e.eventName === 'DealOpened' && e.args.dealId === id)
+    const fills = events.filter((e) => e.eventName === 'SlotFilled' && e.args.dealId === id)
+    const proofs = events.filter((e) => e.eventName === 'PeriodProven').slice(0, 10)
+    const gasOpen = opened ? await gasOf(opened.transactionHash) : 0n
+    let gasFill = 0n
+    for (const f of fills) gasFill += await gasOf(f.transactionHash)
+    let gasProof = 0n
+    for (const p of proofs) gasProof += await gasOf(p.transactionHash)
+    return { layout: `${k}+${m}`, suppliers: k + m, ready, up: upMBs, down: downMBs, aes, raw, gasOpen, gasFill, gasProof: proofs.length > 0 ? gasProof / BigInt(proofs.length) : 0n }
+  } finally {
+    await net.stop()
+  }
+}
+
+async function main (): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bitdust-bench-node-'))
+  const rows: Row[] = []
+  try {
+    for (const [k, m] of LAYOUTS) {
+      process.stdout.write(`node bench: ${SIZE / MiB} MiB, ${k}+${m} on ${k + m} suppliers …\n`)
+      const r = await runLayout(k, m, dir)
+      process.stdout.write(`  ready ${r.ready.toFixed(1)} s, upload ${r.up.toFixed(0)} MB/s, download ${r.down.toFixed(0)} MB/s (raw stream ${r.raw.toFixed(0)}, AES ${r.aes.toFixed(0)})\n`)
+      rows.push(r)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+  const GiB = 2n ** 30n
+  const perGiBDay = (r: Row): string => {
+    // At the default parameters a period is one day: every holder sends one period proof a day,
+    // whatever it holds, so the cost per GiB falls as holders hold more; here: this file alone.
+    const fragmentGiB = Number(SIZE) / r.suppliers / Number(GiB) * (r.suppliers / Number(r.layout.split('+')[0]))
+    return fragmentGiB > 0 ? (Number(r.gasProof) * r.suppliers / (SIZE / Number(GiB))).toFixed(0) : '-'
+  }
+  writeSection('node', [
+    '## Whole system (`npm run bench -- node`)',
+    '',
+    `Command: \`BENCH_NODE_MIB=${SIZE / MiB} npm run bench -- node\` on ${machine()}.`,
+    `A ${SIZE / MiB} MiB file uploaded and downloaded through the devnet (real chain, suppliers as processes, loopback).`,
+    'References in the same run: raw AES-256-GCM (one core, 1 MiB updates) and a raw libp2p stream between two nodes (noise + yamux).',
+    '',
+    table(['layout', 'ready (s)', 'upload MB/s', 'download MB/s', 'raw stream MB/s', 'upload / raw', 'download / raw', 'AES-GCM MB/s'],
+      rows.map((r) => [r.layout, r.ready.toFixed(1), r.up.toFixed(0), r.down.toFixed(0), r.raw.toFixed(0), `${(100 * r.up / r.raw).toFixed(0)} %`, `${(100 * r.down / r.raw).toFixed(0)} %`, r.aes.toFixed(0)])),
+    '',
+    'Gas, measured from the receipts of this run (devnet parameters):',
+    '',
+    table(['layout', 'openDeal', 'all fills', 'period proof (avg)', 'proof gas per GiB-day, this file alone, 1-day periods'],
+      rows.map((r) => [r.layout, String(r.gasOpen), String(r.gasFill), String(r.gasProof), perGiBDay(r)])),
+    '',
+    'A holder proves once per period for everything it holds, so the proof gas per GiB-day shrinks with the data each supplier holds (see the gas section for 1 TiB).',
+  ].join('\n'))
+}
+
+await main()
