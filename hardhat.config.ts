@@ -14,7 +14,7 @@ const require = createRequire(import.meta.url)
 const solcPath = require.resolve('solc/soljson.js')
 const solcVersion: string = (require('solc/package.json') as { version: string }).version
 
-const rpcUrl = process.env.BITDUST_RPC_URL ?? 'http://127.0.0.1:8545'
+const rpcUrl = process.env.BITDUST_RPC_URL || 'http://127.0.0.1:8545'
 const deployerKey = process.env.BITDUST_DEPLOYER_KEY
 
 export default defineConfig({

@@ -51,21 +51,25 @@ export const DEVNET_PARAMS: DeployParams = {
   },
 }
 
+/**
+ * Realistic parameters (docs/contracts.md): one period a day so that a supplier's proof costs
+ * <= 150k gas per day whatever it holds, two samples per proof (the most under 120k gas).
+ */
 export const DEFAULT_PARAMS: DeployParams = {
   token: { faucetAmount: 0n, initialSupply: 100_000_000n * DUST },
-  staking: { unbondingBlocks: 50_400n }, // ~1 week of 12 s blocks
+  staking: { unbondingBlocks: 7n * 7_200n }, // a week of 12 s blocks: misses can be marked before stake leaves
   market: {
-    periodBlocks: 300n, // ~1 hour
-    proofWindow: 100n,
-    samplesPerPeriod: 4n,
-    fillDeadlineBlocks: 7_200n, // ~1 day
-    challengeWindow: 150n,
-    missesToJail: 6n,
-    maxDurationPeriods: 24n * 365n * 2n,
-    missSlashBps: 500,
+    periodBlocks: 7_200n, // one day of 12 s blocks
+    proofWindow: 240n, // 48 minutes; <= 255 so the seed's blockhash stays readable
+    samplesPerPeriod: 2n,
+    fillDeadlineBlocks: 7_200n, // a day to place all fragments
+    challengeWindow: 240n,
+    missesToJail: 3n, // three missed days in a row
+    maxDurationPeriods: 3_660n, // ten years of daily periods
+    missSlashBps: 100, // 1 % of locked collateral per missed day
     markerRewardBps: 1000,
     repairBountyBps: 5000,
-    challengeFee: 10n * DUST,
+    challengeFee: 1n * DUST,
   },
 }
 
