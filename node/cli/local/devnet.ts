@@ -19,6 +19,7 @@ export default async function devnet (ctx: CommandContext): Promise<number> {
   process.off('SIGINT', abort)
   const seconds = ((Date.now() - started) / 1000).toFixed(1)
   const user = net.user
+  const dd = ctx.flags.datadir === undefined ? '' : ` --datadir ${ctx.datadir}`
   ctx.out.result({
     api: user?.endpoint.url, rpcUrl: net.chain.rpcUrl, contracts: net.deployment.contracts, suppliers: net.suppliers.length, readySeconds: Number(seconds),
   }, () => [
@@ -31,12 +32,12 @@ export default async function devnet (ctx: CommandContext): Promise<number> {
     `                    market ${net.deployment.contracts.market}`,
     `  processes         1 relay, ${net.suppliers.length} suppliers, your node  (details: ${ctx.datadir}/devnet.json)`,
     '',
-    'Try, in another terminal:',
-    '  npx bitdust status',
-    '  npx bitdust upload ./some-file',
-    '  npx bitdust ls',
-    '  npx bitdust download <ID> -o ./copy',
-    '  npx bitdust ledger && npx bitdust audit',
+    'Try, in another terminal (from this directory):',
+    `  ./bitdust${dd} status`,
+    `  ./bitdust${dd} upload ./some-file`,
+    `  ./bitdust${dd} ls`,
+    `  ./bitdust${dd} download <ID> -o ./copy`,
+    `  ./bitdust${dd} ledger && ./bitdust${dd} audit`,
     '',
     'Ctrl-C stops everything.',
   ].join('\n'))
