@@ -148,6 +148,6 @@ export async function createServices (shared: NodeServices): Promise<NodeService
   services.push(p2pService)
   services.push({ name: 'consumer', start: async () => { await consumer.start() }, stop: async () => { await consumer.stop() }, routes: consumer.routes, status: async () => await consumer.status() })
   if (supplier) services.push({ name: 'supplier', routes: supplier.routes, status: async () => await supplier.status() })
-  services.push(socialService({ db, p2p, share: consumer.shareTarget }))
+  services.push(socialService({ db, p2p, share: async (id, contact) => await consumer.share(id, contact) }))
   return services
 }

@@ -192,18 +192,16 @@ export class ConsumerService implements NodeService {
       return { resumed: false, rolledBack: p.dealId ?? null }
     }
     const status = await this.c.chain.market.dealStatus(p.dealId)
-    if (status !== 'Filling') {
-      if (status === 'Active') {
-        await this.placeAndRecord(uploadId, p.dir, manifest, { fragmentSize: manifest.coding.fragmentSize, size: manifest.size, fragments: manifest.coding.roots.map((root, index) => ({ index, root, size: manifest.coding.fragmentSize })) }, {}, onProgress, signal, p.dealId)
-        return { resumed: true, dealId: p.dealId }
-      }
+    if (status !== 'Filling' && status !== 'Active') {
       await this.files.delPending(uploadId)
+      await rm(p.dir, { recursive: true, force: true })
       await this.rollback(p.dealId)
       return { resumed: false, rolledBack: p.dealId }
     }
+    // Same fragments, same deal: place what is still free (nothing, if it filled while we were down).
     const deal = await this.c.chain.market.getDeal(p.dealId)
-    await this.placeAndRecord(uploadId, p.dir, manifest, { fragmentSize: manifest.coding.fragmentSize, size: manifest.size, fragments: manifest.coding.roots.map((root, index) => ({ index, root, size: manifest.coding.fragmentSize })) },
-      { periods: deal.durationPeriods, price: deal.pricePerBytePeriod }, onProgress, signal, p.dealId)
+    const onDisk = { fragmentSize: manifest.coding.fragmentSize, size: manifest.size, fragments: manifest.coding.roots.map((root, index) => ({ index, root, size: manifest.coding.fragmentSize })) }
+    await this.placeAndRecord(uploadId, p.dir, manifest, onDisk, { periods: deal.durationPeriods, price: deal.pricePerBytePeriod }, onProgress, signal, p.dealId)
     return { resumed: true, dealId: p.dealId }
   }
 
@@ -527,10 +525,6 @@ export class ConsumerService implements NodeService {
       { method: 'POST', path: '/files/check', handler: async (r) => await this.watchRound(r.signal) },
       { method: 'POST', path: '/files/restore', handler: async () => c.jobs.start('restore', async (onProgress, signal) => await this.restore(onProgress, signal)) },
     ]
-  }
-
-  get shareTarget (): (id: string, contact: { name: string, publicKey: string }) => Promise<unknown> {
-    return async (id, contact) => await this.share(id, contact)
   }
 
   async status (): Promise<Record<string, unknown>> {

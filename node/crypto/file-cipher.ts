@@ -14,6 +14,7 @@ import { open, rename, rm } from 'node:fs/promises'
 import type { AbortOptions } from '@libp2p/interface'
 import { FILE_CHUNK_SIZE, FILE_CIPHER_VERSION, MAX_FILE_CHUNK_SIZE } from './constants.ts'
 import { DecryptionError, InvalidKeyError, MalformedDataError, UnsupportedVersionError } from './errors.ts'
+import { readChunks } from '../util/files.ts'
 
 export const FILE_HEADER_SIZE = 32
 export const FILE_KEY_SIZE = 32
@@ -289,32 +290,17 @@ export async function writeAtomically (path: string, source: AsyncIterable<Uint8
   }
 }
 
-async function * readFileChunks (path: string, chunk: number, options: AbortOptions): AsyncGenerator<Buffer> {
-  const fh = await open(path, 'r')
-  try {
-    for (;;) {
-      options.signal?.throwIfAborted()
-      const buf = Buffer.allocUnsafe(chunk)
-      const { bytesRead } = await fh.read(buf, 0, chunk, null)
-      if (bytesRead === 0) return
-      yield buf.subarray(0, bytesRead)
-    }
-  } finally {
-    await fh.close()
-  }
-}
-
 /** Encrypts a file to `outputPath` (atomically). Returns the key (generated unless given). */
 export async function encryptFile (inputPath: string, outputPath: string, options: AbortOptions & { key?: Uint8Array, chunkSize?: number } = {}): Promise<Uint8Array> {
   const key = options.key ?? generateFileKey()
   const fh = await open(inputPath, 'r')
   const { size } = await fh.stat()
   await fh.close()
-  await writeAtomically(outputPath, encryptStream(readFileChunks(inputPath, options.chunkSize ?? FILE_CHUNK_SIZE, options), key, size, options), options)
+  await writeAtomically(outputPath, encryptStream(readChunks(inputPath, options.chunkSize ?? FILE_CHUNK_SIZE, options), key, size, options), options)
   return key
 }
 
 /** Decrypts a file to `outputPath`; on any authentication failure nothing is left at `outputPath`. */
 export async function decryptFile (inputPath: string, outputPath: string, key: Uint8Array, options: AbortOptions = {}): Promise<number> {
-  return writeAtomically(outputPath, decryptStream(readFileChunks(inputPath, FILE_CHUNK_SIZE + TAG, options), key, options), options)
+  return writeAtomically(outputPath, decryptStream(readChunks(inputPath, FILE_CHUNK_SIZE + TAG, options), key, options), options)
 }

@@ -4,7 +4,7 @@
  * (OpenSSL), which is several times faster than a JS scrypt at the standard cost.
  */
 import { createCipheriv, createDecipheriv, pbkdf2, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto'
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { scryptAsync } from '@noble/hashes/scrypt.js'
 import { keccak_256 } from '@noble/hashes/sha3.js'
@@ -13,6 +13,7 @@ import { KEYSTORE_FILE } from '../config/constants.ts'
 import { KEYSTORE_SCRYPT } from './constants.ts'
 import { InvalidKeystoreError, KeystoreNotFoundError, WrongPassphraseError } from './errors.ts'
 import { identityFromPrivateKey, type Identity } from './identity.ts'
+import { writeFileAtomically } from '../util/files.ts'
 
 export interface ScryptParams { N: number, r: number, p: number }
 
@@ -101,20 +102,7 @@ export async function saveKeystore (datadir: string, identity: Identity, passphr
   const path = keystorePath(datadir)
   const json = await encryptKeystore(identity, passphrase, options)
   await mkdir(dirname(path), { recursive: true, mode: 0o700 })
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  try {
-    const fh = await open(tmp, 'wx', 0o600)
-    try {
-      await fh.writeFile(json)
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await rename(tmp, path)
-  } catch (err) {
-    await rm(tmp, { force: true })
-    throw err
-  }
+  await writeFileAtomically(path, json)
   return path
 }
 

@@ -12,6 +12,9 @@ import { FRAGMENT_SUFFIX, TREE_SUFFIX } from './constants.ts'
 import { DiskFullError } from './errors.ts'
 import { encodeFileTo, type EncodeOptions, type EncodeResult, type FragmentSink } from './encode.ts'
 import type { FragmentSource } from './decode.ts'
+import { readChunks, writeFileAtomically } from '../util/files.ts'
+
+export { writeFileAtomically }
 
 export interface FileSinkOptions {
   /** fsync before rename (default true): a crash never leaves a visible partial fragment. */
@@ -25,23 +28,6 @@ export type WriteFn = (fh: FileHandle, data: Uint8Array, offset: number, length:
 export function isDiskFull (err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code
   return code === 'ENOSPC' || code === 'EDQUOT'
-}
-
-export async function writeFileAtomically (path: string, data: Uint8Array, durable = true): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.part`
-  try {
-    const fh = await open(tmp, 'wx', 0o600)
-    try {
-      await fh.writeFile(data)
-      if (durable) await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await rename(tmp, path)
-  } catch (err) {
-    await rm(tmp, { force: true })
-    throw err
-  }
 }
 
 export async function fileSink (path: string, treePath: string, options: FileSinkOptions = {}): Promise<FragmentSink> {
@@ -101,23 +87,7 @@ export async function encodeFile (inputPath: string, outDir: string, options: En
 
 /** A fragment file as a decode source (re-openable, read in `chunk`-byte pieces). */
 export function fileSource (index: number, path: string, chunk = 256 * 1024): FragmentSource {
-  return {
-    index,
-    async * open (options: AbortOptions = {}) {
-      const fh = await open(path, 'r')
-      try {
-        for (;;) {
-          options.signal?.throwIfAborted()
-          const buf = Buffer.allocUnsafe(chunk)
-          const { bytesRead } = await fh.read(buf, 0, chunk, null)
-          if (bytesRead === 0) return
-          yield buf.subarray(0, bytesRead)
-        }
-      } finally {
-        await fh.close()
-      }
-    },
-  }
+  return { index, open: (options: AbortOptions = {}) => readChunks(path, chunk, options) }
 }
 
 /** Sources for the fragments of an encodeFile output directory. */

@@ -8,7 +8,9 @@
  */
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import { createReadStream } from 'node:fs'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { zeroAddress } from 'viem'
 import type { Address, Hex } from 'viem'
 import type { Route } from '../api/server.ts'
@@ -320,11 +322,10 @@ export class SupplierService implements NodeService {
           }
           return { k: d.dataSlots, m: d.paritySlots, fragmentSize: Number(d.fragmentSize), roots: slots.map((s) => s.root), holders: slots.map((s) => s.holder === zeroAddress || jailed.get(s.holder) === true ? undefined : s.holder) }
         },
+        // Streamed to disk: fragments can be far larger than memory should hold. The bytes only
+        // count once the stream ended without a root mismatch (getFragment throws at its end).
         fetch: async (holder, ref, root, dest, signal) => {
-          const { writeFile } = await import('node:fs/promises')
-          const chunks: Uint8Array[] = []
-          for await (const c of net.getFragment(await net.peerOf(holder), ref.dealId, ref.index, { root }, signal)) chunks.push(c)
-          await writeFile(dest, Buffer.concat(chunks))
+          await pipeline(Readable.from(net.getFragment(await net.peerOf(holder), ref.dealId, ref.index, { root }, signal)), createWriteStream(dest), signal ? { signal } : {})
         },
         rebuild: async (fragments, shape, missing, dest) => { await rebuildFragment(fragments, { ...shape, shardSize: DEFAULT_SHARD_SIZE }, missing, dest) },
         rootOf: async (path) => {
