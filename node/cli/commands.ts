@@ -14,6 +14,9 @@ function need (ctx: CommandContext, n: number, what: string): string[] {
   return ctx.args
 }
 
+/** Totals that are token amounts (the others count proofs, bytes or byte-periods). */
+const MONEY = new Set(['earnings', 'earned', 'slashed', 'paid', 'refunded', 'claimed', 'unclaimed', 'balance', 'staked', 'locked', 'unbonding'])
+
 export class UsageError extends Error {
   override name = 'UsageError'
 }
@@ -253,8 +256,7 @@ export const COMMANDS: Command[] = [
     options: { claim: { type: 'boolean' } },
     run: async (ctx) => {
       const r = await ctx.api().call<Record<string, string>>(ctx.flags.claim === true ? 'POST' : 'GET', '/supply/earnings')
-      const money = new Set(['earnings', 'earned', 'slashed', 'paid', 'refunded', 'claimed', 'unclaimed', 'balance', 'staked', 'locked', 'unbonding'])
-      ctx.out.result(r, (v) => Object.entries(v as Record<string, string>).map(([k, x]) => `${k.padEnd(18)} ${money.has(k) ? tokens(x) : String(x)}`).join('\n'))
+      ctx.out.result(r, (v) => Object.entries(v as Record<string, string>).map(([k, x]) => `${k.padEnd(18)} ${MONEY.has(k) ? tokens(x) : String(x)}`).join('\n'))
       return 0
     },
   },
@@ -264,7 +266,7 @@ export const COMMANDS: Command[] = [
     summary: 'your tokens, stake and escrow',
     run: async (ctx) => {
       const r = await ctx.api().call<Record<string, string>>('GET', '/balance')
-      ctx.out.result(r, (v) => Object.entries(v as Record<string, string>).map(([k, x]) => `${k.padEnd(10)} ${k === 'eth' ? `${x} wei` : tokens(x)}`).join('\n'))
+      ctx.out.result(r, (v) => Object.entries(v as Record<string, string>).map(([k, x]) => `${k.padEnd(10)} ${k === 'eth' ? tokens(x, 18, 'ETH (gas)') : tokens(x)}`).join('\n'))
       return 0
     },
   },
@@ -276,8 +278,10 @@ export const COMMANDS: Command[] = [
       const account = ctx.args[0]
       const r = await ctx.api().call<{ lines: Array<Record<string, unknown>>, totals: Record<string, unknown> }>('GET', `/ledger${account ? `?account=${account}` : ''}`)
       ctx.out.result(r, (v) => {
-        const l = v as { lines: Array<Record<string, unknown>>, totals: Record<string, unknown> }
-        return `${tableOf(l.lines, ['block', 'event', 'amount', 'detail'])}\n\nTotals: ${JSON.stringify(l.totals)}`
+        const l = v as { lines: Array<Record<string, string>>, totals: Record<string, string> }
+        const lines = l.lines.map((x) => ({ ...x, amount: x.amount === '0' ? '' : tokens(x.amount as string) }))
+        const totals = Object.entries(l.totals).map(([k, x]) => `  ${k.padEnd(18)} ${MONEY.has(k) ? tokens(x) : x}`)
+        return `${tableOf(lines, ['block', 'event', 'amount', 'detail'])}\n\nTotals\n${totals.join('\n')}`
       })
       return 0
     },

@@ -50,14 +50,14 @@ export function human (n: number | bigint | string): string {
 }
 
 /** Token amounts: 18 decimals, shown without float rounding. */
-export function tokens (base: bigint | string, decimals = 18): string {
+export function tokens (base: bigint | string, decimals = 18, symbol = 'DUST'): string {
   const v = BigInt(base)
   const neg = v < 0n
   const abs = neg ? -v : v
   const unit = 10n ** BigInt(decimals)
   const whole = abs / unit
   const frac = (abs % unit).toString().padStart(decimals, '0').replace(/0+$/, '')
-  return `${neg ? '-' : ''}${whole}${frac ? '.' + frac : ''} DUST`
+  return `${neg ? '-' : ''}${whole}${frac ? '.' + frac : ''} ${symbol}`
 }
 
 export function tableOf (rows: Array<Record<string, unknown>>, columns: string[]): string {

@@ -108,7 +108,7 @@ export async function run (argv: string[]): Promise<number> {
     out.done()
     const e = err instanceof Error ? err : new Error(String(err))
     if (json) process.stdout.write(JSON.stringify({ error: { name: e.name, message: e.message } }) + '\n')
-    else process.stderr.write(`Error: ${e.message}\n`)
+    else process.stderr.write(`Error: ${e.message}\n${e.name === 'UsageError' || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true ? `Usage: bitdust ${command.usage}\n` : ''}`)
     if (process.env.BITDUST_DEBUG) process.stderr.write(`${e.stack}\n`)
     return e.name === 'TypeError' && /ERR_PARSE_ARGS/.test((e as { code?: string }).code ?? '') ? 2 : 1
   }
