@@ -1,24 +1,12 @@
 /**
  * Deployment parameters: `devnet` (one block per second, periods of seconds, an open faucet)
- * and `default` (a public chain with ~12 s blocks: hour-long periods, no faucet).
+ * and `default` (a public chain with ~12 s blocks: day-long periods, no faucet).
  */
 import type { Address } from 'viem'
+import type { MarketConfig } from './types.ts'
 
-export interface MarketConfigParams {
-  periodBlocks: bigint
-  proofWindow: bigint
-  samplesPerPeriod: bigint
-  fillDeadlineBlocks: bigint
-  challengeWindow: bigint
-  missesToJail: bigint
-  maxDurationPeriods: bigint
-  missSlashBps: number
-  markerRewardBps: number
-  repairBountyBps: number
-  challengeFee: bigint
-  /** Receives slashes that belong to no deal; default: the deployer. */
-  treasury?: Address
-}
+/** The market's on-chain Config; the treasury (slashes that belong to no deal) defaults to the deployer. */
+export type MarketConfigParams = Omit<MarketConfig, 'treasury'> & { treasury?: Address }
 
 export interface DeployParams {
   token: {
