@@ -37,7 +37,7 @@ function peerDirectory (chain: BitDustChain): (address: Address) => Promise<stri
     const hit = cache.get(key)
     if (hit !== undefined) return hit
     const info = await chain.staking.supplier(address)
-    if (info.peerId === '0x' || BigInt(info.capacity) === 0n && info.peerId.length <= 2) throw new UnknownSupplierError(`${address} is not a registered supplier.`)
+    if (info.peerId.length <= 2) throw new UnknownSupplierError(`${address} is not a registered supplier.`)
     const id = peerIdFromBytes(info.peerId)
     cache.set(key, id)
     return id

@@ -72,6 +72,8 @@ export class SupplierService implements NodeService {
   private proving = false
   private lastOffer = 0
   private scannedTo = 0n
+  /** Maintenance passes since the last sweep of ended deals (a sweep reads every held deal). */
+  private sinceSweep = 0
   private readonly repairing = new Set<string>()
   private stats = { proofs: 0, answers: 0, fills: 0, repairs: 0, errors: 0, lastError: '' }
 
@@ -249,7 +251,11 @@ export class SupplierService implements NodeService {
     if (head <= this.scannedTo) return
     const events = await this.c.chain.getEvents({ fromBlock: this.scannedTo + 1n, toBlock: head, contracts: ['market'], eventNames: ['SlotFreed', 'DealCancelled', 'SupplierJailed'] })
     this.scannedTo = head
+    // A cancel is announced by an event; a deal that simply reached its end is not, so the held
+    // deals are also swept every tenth pass rather than read on every one.
+    let sweep = ++this.sinceSweep >= 10
     for (const e of events) {
+      if (e.eventName === 'DealCancelled') { sweep = true; continue }
       if (e.eventName === 'SupplierJailed') {
         await this.repairJailed(e.args.supplier as Address)
         continue
@@ -265,7 +271,10 @@ export class SupplierService implements NodeService {
         }
       }
     }
-    await this.releaseEnded()
+    if (sweep) {
+      this.sinceSweep = 0
+      await this.releaseEnded()
+    }
   }
 
   /** Deals over (ended, cancelled, failed): settle, release the slot (collateral back), delete. */
