@@ -39,7 +39,8 @@ export interface ConsumerNet extends UploadNet {
   offers: () => Promise<SupplierOffer[]>
   /** The peer id a supplier registered on chain. */
   peerOf: (address: Address) => Promise<string>
-  getFragment: (peerId: string, dealId: Hex, slot: number, range: { offset?: number, length?: number, root: Hex }, signal?: AbortSignal) => AsyncIterable<Uint8Array>
+  /** range.verify false: the caller hashes the whole fragment itself (the decoder does). */
+  getFragment: (peerId: string, dealId: Hex, slot: number, range: { offset?: number, length?: number, root: Hex, verify?: boolean }, signal?: AbortSignal) => AsyncIterable<Uint8Array>
   /** What a holder says it keeps for an owner (signed by it). */
   listing: (peerId: string, owner: Address, signal?: AbortSignal) => Promise<Array<{ dealId: Hex, slot: number, root: Hex }>>
   /**
@@ -126,8 +127,12 @@ export class ConsumerService implements NodeService {
     const dir = join(this.c.config.datadir, 'uploads', uploadId)
     await mkdir(dir, { recursive: true })
     try {
+      // The local fragments are a spool, deleted once placed: no fsync. They stay in the page
+      // cache and never reach the disk, which the suppliers' durable writes need; a process
+      // killed mid-upload still finds them, and after an OS crash a damaged spool fails the
+      // suppliers' root check and the upload is rolled back (the deal refunds).
       const encoded = await encodeFile(path, dir, {
-        k, m, signal,
+        k, m, signal, durable: false,
         onProgress: (e) => { if (e.type === 'encode:progress') onProgress({ stage: 'encode', done: e.bytes, total: e.total }) },
       })
       const name = opts.name ?? basename(path)
@@ -300,7 +305,8 @@ export class ConsumerService implements NodeService {
           const net = this.c.net
           return (async function * () {
             const peer = await net.peerOf(h)
-            yield * net.getFragment(peer, dealId, index, { root: manifest.coding.roots[index] as Hex }, options.signal)
+            // The decoder hashes every fragment it uses against this root before trusting it.
+            yield * net.getFragment(peer, dealId, index, { root: manifest.coding.roots[index] as Hex, verify: false }, options.signal)
           })()
         },
       })

@@ -13,7 +13,7 @@ for (const file of benches) {
   const name = file.replace(/\.bench\.ts$/, '')
   if (only.length > 0 && !only.includes(name)) continue
   process.stdout.write(`\n=== bench ${name} ===\n`)
-  const r = spawnSync(process.execPath, ['--expose-gc', `${dir}/${file}`], { stdio: 'inherit', env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: 'true' } })
+  const r = spawnSync(process.execPath, ['--expose-gc', '--external-memory-accounted-in-global-limit', `${dir}/${file}`], { stdio: 'inherit', env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: 'true' } })
   if (r.status !== 0) failed++
 }
 process.exit(failed > 0 ? 1 : 0)

@@ -174,6 +174,11 @@ describe('p2p fragment protocols (two real libp2p nodes)', function () {
       await writeFile(`${backend.dir}/${meta.dealId}-0`, bad)
       await rejects(collect(consumer.getFragment(supplier.peerId, meta.dealId, 0, { root: meta.root })), 'FragmentRootMismatchError')
       await rejects(collect(consumer.getFragment(supplier.peerId, meta.dealId, 0, { root: meta.root, offset: 0, length: 256 })), 'FragmentRootMismatchError')
+      // verify: false hands the bytes over unhashed (the decoder hashes them itself); ranges are
+      // still checked against their paths.
+      const unverified = await collect(consumer.getFragment(supplier.peerId, meta.dealId, 0, { root: meta.root, verify: false }))
+      expect(Buffer.from(unverified).equals(Buffer.from(bad))).to.equal(true)
+      await rejects(collect(consumer.getFragment(supplier.peerId, meta.dealId, 0, { root: meta.root, offset: 0, length: 256, verify: false })), 'FragmentRootMismatchError')
     })
 
     it('rejects a root the deal does not name', async () => {

@@ -1,0 +1,52 @@
+import { expect } from 'chai'
+import { randomBytes } from 'node:crypto'
+import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { noiseCrypto } from '../../../node/p2p/noise-crypto.ts'
+
+const bytes = (x: Uint8Array | Uint8ArrayList): Buffer => Buffer.from(x instanceof Uint8Array ? x : x.subarray())
+
+describe('p2p: noise ChaCha20-Poly1305 with a prepared key', () => {
+  const k = new Uint8Array(randomBytes(32))
+  const nonce = new Uint8Array(12).fill(7)
+  const ad = new Uint8Array(randomBytes(32))
+
+  for (const size of [0, 100, 1199, 1200, 4096, 65519]) {
+    it(`${size}-byte messages: identical to the library's own cipher both ways`, () => {
+      const pt = new Uint8Array(randomBytes(size))
+      const ours = bytes(noiseCrypto.chaCha20Poly1305Encrypt(pt, nonce, ad, k))
+      const theirs = bytes(defaultCrypto.chaCha20Poly1305Encrypt(pt, nonce, ad, k))
+      expect(ours.equals(theirs)).to.equal(true)
+      expect(bytes(noiseCrypto.chaCha20Poly1305Decrypt(theirs, nonce, ad, k)).equals(Buffer.from(pt))).to.equal(true)
+      expect(bytes(defaultCrypto.chaCha20Poly1305Decrypt(ours, nonce, ad, k)).equals(Buffer.from(pt))).to.equal(true)
+    })
+  }
+
+  it('takes messages split over a Uint8ArrayList', () => {
+    const pt = randomBytes(40_000)
+    const list = new Uint8ArrayList(pt.subarray(0, 10_000), pt.subarray(10_000, 30_001), pt.subarray(30_001))
+    const ct = bytes(noiseCrypto.chaCha20Poly1305Encrypt(list, nonce, ad, k))
+    expect(ct.equals(bytes(defaultCrypto.chaCha20Poly1305Encrypt(pt, nonce, ad, k)))).to.equal(true)
+    const split = new Uint8ArrayList(ct.subarray(0, 5), ct.subarray(5, 39_990), ct.subarray(39_990))
+    expect(bytes(noiseCrypto.chaCha20Poly1305Decrypt(split, nonce, ad, k)).equals(pt)).to.equal(true)
+  })
+
+  it('refuses a tampered message, a wrong key, nonce or associated data', () => {
+    const pt = randomBytes(5000)
+    const ct = bytes(noiseCrypto.chaCha20Poly1305Encrypt(pt, nonce, ad, k))
+    const flipped = Buffer.from(ct); flipped[100] = (flipped[100] as number) ^ 1
+    expect(() => noiseCrypto.chaCha20Poly1305Decrypt(flipped, nonce, ad, k)).to.throw()
+    expect(() => noiseCrypto.chaCha20Poly1305Decrypt(ct, nonce, ad, new Uint8Array(randomBytes(32)))).to.throw()
+    expect(() => noiseCrypto.chaCha20Poly1305Decrypt(ct, new Uint8Array(12), ad, k)).to.throw()
+    expect(() => noiseCrypto.chaCha20Poly1305Decrypt(ct, nonce, new Uint8Array(32), k)).to.throw()
+  })
+
+  it('keys the prepared key by the session key object: a new key object with other bytes is not confused', () => {
+    const pt = randomBytes(3000)
+    const k2 = new Uint8Array(randomBytes(32))
+    const a = bytes(noiseCrypto.chaCha20Poly1305Encrypt(pt, nonce, ad, k))
+    const b = bytes(noiseCrypto.chaCha20Poly1305Encrypt(pt, nonce, ad, k2))
+    expect(a.equals(b)).to.equal(false)
+    expect(b.equals(bytes(defaultCrypto.chaCha20Poly1305Encrypt(pt, nonce, ad, k2)))).to.equal(true)
+  })
+})
