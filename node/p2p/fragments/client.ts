@@ -146,6 +146,7 @@ export async function * getFragment (open: StreamOpener, dealId: string, slot: n
   const partialHint = offset !== 0 || (range.length ?? 0) !== 0
   const stream = await open(PROTOCOL_FRAGMENT_GET, options)
   const io = new Framed(stream, { idleTimeoutMs: options.idleTimeoutMs })
+  let done = false
   try {
     await io.writeFrame(GetRequest.encode({ dealId, slot, offset, length: range.length ?? 0, proofs: partialHint }), options)
     const reply = decodeReply(await io.readFrame(undefined, options), GetReply)
@@ -185,10 +186,18 @@ export async function * getFragment (open: StreamOpener, dealId: string, slot: n
       yield buf
     }
     if (!(await io.atEnd(options))) throw new InvalidRangeError('The supplier sent more bytes than the range.')
+    // Our side must close too: a half-open stream counts against the connection's stream limit
+    // until it goes, and a long-lived connection would run out after 64 reads.
+    await io.closeWrite(options)
+    done = true
   } catch (err) {
+    done = true
     io.abort(err as Error)
     if (err instanceof StreamEndedError) throw new FragmentSizeMismatchError(`The supplier stopped mid-fragment: ${err.message}`)
     throw err
+  } finally {
+    // The caller stopped iterating early (return() skips the catch): the stream is abandoned.
+    if (!done) io.abort(new Error('The reader stopped before the end of the fragment.'))
   }
 }
 

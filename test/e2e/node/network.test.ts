@@ -242,10 +242,14 @@ describe('BitDust network end to end', function () {
       const held = net.suppliers.filter((s) => readdirSync(join(s.spec.datadir, 'fragments')).some((f) => f.startsWith(up.id.toLowerCase())))
       expect(held.length).to.equal(holders.coding.k + m)
       for (const s of held.slice(0, m)) net.supervisor.kill(s)
-      expect(await download(user, up.id, join(work, 'survivor.out'))).to.equal(await sha256File(path))
-      for (const s of held.slice(0, m)) {
-        const i = net.suppliers.indexOf(s)
-        net.suppliers[i] = await net.supervisor.start(s.spec)
+      try {
+        expect(await download(user, up.id, join(work, 'survivor.out'))).to.equal(await sha256File(path))
+      } finally {
+        // Later tests need every supplier, whatever happened here.
+        for (const s of held.slice(0, m)) {
+          const i = net.suppliers.indexOf(s)
+          net.suppliers[i] = await net.supervisor.start(s.spec)
+        }
       }
     })
 

@@ -181,6 +181,21 @@ describe('p2p fragment protocols (two real libp2p nodes)', function () {
       await rejects(collect(consumer.getFragment(supplier.peerId, meta.dealId, 0, { root: meta.root, offset: 0, length: 256, verify: false })), 'FragmentRootMismatchError')
     })
 
+    it('closes its streams, finished or abandoned: a long-lived connection never runs out of them', async () => {
+      const { bytes, meta } = fragment(8)
+      await consumer.putFragment(supplier.peerId, meta, [bytes])
+      // Far more than the per-connection stream limit (64) on one connection.
+      for (let i = 0; i < 100; i++) {
+        await collect(consumer.getFragment(supplier.peerId, meta.dealId, 0, { root: meta.root, offset: 256 * (i % 8), length: 256 }))
+        for await (const _ of consumer.getFragment(supplier.peerId, meta.dealId, 0, { root: meta.root })) break
+      }
+      const got = await collect(consumer.getFragment(supplier.peerId, meta.dealId, 0, { root: meta.root }))
+      expect(Buffer.from(got).equals(Buffer.from(bytes))).to.equal(true)
+      for (const node of [consumer, supplier]) {
+        await waitFor(() => node.libp2p.getConnections().flatMap((c) => c.streams).every((s) => s.protocol?.startsWith('/bitdust/fragment-') !== true), 20_000, 'every fragment stream to close')
+      }
+    })
+
     it('rejects a root the deal does not name', async () => {
       const { bytes, meta } = fragment(4)
       await consumer.putFragment(supplier.peerId, meta, [bytes])
