@@ -9,6 +9,7 @@
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
+import type { ConnectionEncrypter, MessageStream, SecureConnectionOptions, SecuredConnection } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 
 const ALGORITHM = 'chacha20-poly1305'
@@ -62,4 +63,78 @@ export const noiseCrypto: ICryptoInterface = {
     decipher.final()
     return out
   },
+}
+
+/** Noise transport messages are at most this long, tag included (the spec's limit). */
+const NOISE_MAX_MESSAGE = 65535
+
+/** The parts of the library's encrypted stream that `decrypt` uses (checked before use). */
+interface NoiseStreamInternals {
+  decrypt: (chunk: Uint8Array | Uint8ArrayList) => Uint8ArrayList
+  handshake: { decrypt: (ciphertext: Uint8Array | Uint8ArrayList, dst?: Uint8Array) => Uint8Array | Uint8ArrayList }
+  metrics?: { decryptedPackets: { increment: () => void }, decryptErrors: { increment: () => void } }
+}
+
+function hasNoiseInternals (c: unknown): c is NoiseStreamInternals {
+  const x = c as Partial<NoiseStreamInternals> | null
+  return typeof x?.decrypt === 'function' && typeof x.handshake?.decrypt === 'function'
+}
+
+/**
+ * The library's stream decryption, minus one copy. A noise message (64 KiB) almost always spans
+ * two TCP reads, so it arrives as a Uint8ArrayList; the library flattens every such message into
+ * a new buffer (for an in-place output that only its small-message path uses), which cost a copy
+ * and an allocation per byte received: measured as the largest single cost of a supplier
+ * receiving fragments. Here a split message is decrypted part by part where it lies.
+ */
+function decryptWithoutCopy (this: NoiseStreamInternals, chunk: Uint8Array | Uint8ArrayList): Uint8ArrayList {
+  const output = new Uint8ArrayList()
+  for (let i = 0; i < chunk.byteLength; i += NOISE_MAX_MESSAGE) {
+    const end = Math.min(i + NOISE_MAX_MESSAGE, chunk.byteLength)
+    if (end - TAG < i) throw new Error('Invalid chunk')
+    const encrypted = chunk instanceof Uint8Array ? chunk.subarray(i, end) : chunk.sublist(i, end)
+    // A contiguous message may still be decrypted in place, as the library does.
+    const dst = encrypted instanceof Uint8Array ? encrypted.subarray(0, encrypted.byteLength - TAG) : undefined
+    try {
+      output.append(this.handshake.decrypt(encrypted, dst))
+      this.metrics?.decryptedPackets.increment()
+    } catch (err) {
+      this.metrics?.decryptErrors.increment()
+      throw err
+    }
+  }
+  return output
+}
+
+/** Connections whose decryption was replaced (tests check the replacement takes). */
+export const noiseStats = { patched: 0, unpatched: 0 }
+
+/**
+ * Wraps noise so that each secured connection decrypts without the extra copy. If a future
+ * version of the library changes its stream's shape, connections keep the stock decryption
+ * (counted in noiseStats.unpatched, which the tests require to stay at zero).
+ */
+export function withCopylessDecrypt<C, E extends ConnectionEncrypter> (factory: (components: C) => E): (components: C) => E {
+  return (components) => {
+    const inner = factory(components)
+    const patch = <T>(secured: SecuredConnection<T>): SecuredConnection<T> => {
+      const conn: MessageStream = secured.connection
+      if (hasNoiseInternals(conn)) {
+        conn.decrypt = decryptWithoutCopy
+        noiseStats.patched++
+      } else {
+        noiseStats.unpatched++
+      }
+      return secured
+    }
+    return new Proxy(inner, {
+      get (target, prop, receiver) {
+        if (prop === 'secureInbound' || prop === 'secureOutbound') {
+          const fn = target[prop].bind(target) as (c: MessageStream, o?: SecureConnectionOptions) => Promise<SecuredConnection>
+          return async (c: MessageStream, o?: SecureConnectionOptions) => patch(await fn(c, o))
+        }
+        return Reflect.get(target, prop, receiver) as unknown
+      }
+    })
+  }
 }

@@ -22,7 +22,7 @@ function deferred (): Deferred {
   return { promise, resolve, reject }
 }
 
-type Chunk = Uint8Array | { subarray: () => Uint8Array, byteLength: number }
+type Chunk = Uint8Array | (Iterable<Uint8Array> & { byteLength: number })
 
 export class Framed {
   readonly stream: Stream
@@ -41,10 +41,11 @@ export class Framed {
     this.idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     stream.addEventListener('message', (evt) => {
       const data = evt.data as Chunk
-      const buf = data instanceof Uint8Array ? data : data.subarray()
-      if (buf.byteLength === 0) return
-      this.chunks.push(buf)
-      this.buffered += buf.byteLength
+      if (data.byteLength === 0) return
+      // A Uint8ArrayList is kept as its parts: flattening it would copy every byte received.
+      if (data instanceof Uint8Array) this.chunks.push(data)
+      else for (const part of data) if (part.byteLength > 0) this.chunks.push(part)
+      this.buffered += data.byteLength
       if (!this.paused && this.buffered > this.highWater) {
         // Not synchronously: this listener also runs inside stream.resume(), which re-opens the
         // yamux window right after dispatching; pausing here would be undone by it and the
