@@ -165,7 +165,7 @@ export class StreamDecryptor {
       }
       const need = this.plainLength(this.index) + TAG
       if (this.pendingBytes < need) return out
-      out.push(this.decrypt(this.take(need)))
+      out.push(...this.decryptPending(need))
     }
   }
 
@@ -182,16 +182,27 @@ export class StreamDecryptor {
     return index === this.chunks - 1 ? h.plaintextSize - index * h.chunkSize : h.chunkSize
   }
 
-  private decrypt (chunk: Buffer): Buffer {
+  /**
+   * Decrypts the next chunk (`n` bytes with its tag) where its pieces lie in `pending`: a chunk
+   * spans many network pieces, and gathering them first would copy every byte once more. Nothing
+   * is returned before the tag authenticates the whole chunk.
+   */
+  private decryptPending (n: number): Buffer[] {
     const h = this.header as FileHeader
     const d = createDecipheriv('aes-256-gcm', this.key, nonce(h.salt, this.index))
     d.setAAD((this.aad as [Buffer, Buffer])[this.index === this.chunks - 1 ? 1 : 0])
-    d.setAuthTag(chunk.subarray(chunk.length - TAG))
-    const plain = d.update(chunk.subarray(0, chunk.length - TAG))
+    const plain: Buffer[] = []
+    let body = n - TAG
+    while (body > 0) {
+      const piece = this.take(Math.min(body, (this.pending[0] as Buffer).length))
+      plain.push(d.update(piece))
+      body -= piece.length
+    }
+    d.setAuthTag(this.take(TAG))
     try {
       d.final()
     } catch {
-      plain.fill(0)
+      for (const p of plain) p.fill(0)
       throw new DecryptionError(`chunk ${this.index} of ${this.chunks} did not authenticate`)
     }
     this.index++

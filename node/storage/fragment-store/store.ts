@@ -218,12 +218,11 @@ export class DiskFragmentStore implements FragmentStore {
     const step = Math.max(blockBytes, Math.floor(READ_STEP / blockBytes) * blockBytes)
     const fh = await open(join(this.dir, `${this.id(dealId, slot)}.frag`), 'r')
     try {
-      let pos = Math.floor(offset / blockBytes) * blockBytes
+      const start = Math.floor(offset / blockBytes) * blockBytes
       const end = offset + length
       // Verify only the blocks the range touches.
       const last = Math.min(f.size, Math.ceil(end / blockBytes) * blockBytes)
-      while (pos < end) {
-        options.signal?.throwIfAborted()
+      const load = async (pos: number): Promise<Buffer> => {
         const n = Math.min(step, last - pos)
         const buf = Buffer.allocUnsafe(n)
         let got = 0
@@ -233,10 +232,22 @@ export class DiskFragmentStore implements FragmentStore {
           got += bytesRead
         }
         await verifyBlocks(tree, pos / blockBytes, buf)
-        const from = Math.max(offset, pos) - pos
-        const to = Math.min(end, pos + n) - pos
-        yield buf.subarray(from, to)
-        pos += n
+        return buf
+      }
+      // One step read ahead: the disk and the hash work while the caller sends the previous one.
+      let next: Promise<Buffer> | undefined = load(start)
+      try {
+        for (let pos = start; pos < end; pos += step) {
+          options.signal?.throwIfAborted()
+          const buf = await (next as Promise<Buffer>)
+          next = pos + step < end ? load(pos + step) : undefined
+          next?.catch(() => {}) // surfaces when awaited
+          const from = Math.max(offset, pos) - pos
+          const to = Math.min(end, pos + buf.length) - pos
+          yield buf.subarray(from, to)
+        }
+      } finally {
+        await next?.catch(() => {}) // the file closes only after the read ahead settles
       }
     } finally {
       await fh.close()

@@ -136,6 +136,22 @@ describe('storage/fragment-store', () => {
     expect(await readdir(join(dir, 'fragments'))).to.deep.equal([])
   })
 
+  it('reads a many-step fragment with read-ahead: whole, across steps, stopped early, damaged late', async () => {
+    const frag = randomBytes(14 * 1024 * SEGMENT_SIZE + 37 * SEGMENT_SIZE) // 3.5 MiB and a bit: four 1 MiB steps
+    await store.put(metaFor(frag), chunks(frag))
+    expect((await collect(store.read(DEAL, 0, 0, frag.length))).equals(frag)).to.equal(true)
+    const o = (1 << 20) - 100
+    expect((await collect(store.read(DEAL, 0, o, 2 * (1 << 20)))).equals(frag.subarray(o, o + 2 * (1 << 20)))).to.equal(true)
+    for await (const _ of store.read(DEAL, 0, 0, frag.length)) break // the read-ahead settles, the file closes
+    const path = join(dir, 'fragments', `${DEAL}-0.frag`)
+    const bytes = await readFile(path)
+    bytes[3 * (1 << 20) + 5] = (bytes[3 * (1 << 20) + 5] as number) ^ 1
+    await writeFile(path, bytes)
+    let good = 0
+    await rejects((async () => { for await (const c of store.read(DEAL, 0, 0, frag.length)) good += c.length })(), 'FragmentCorruptError')
+    expect(good).to.equal(3 * (1 << 20))
+  })
+
   it('detects a fragment damaged on disk on read and on proof', async () => {
     const frag = randomBytes(200 * SEGMENT_SIZE)
     await store.put(metaFor(frag), chunks(frag))
