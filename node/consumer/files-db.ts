@@ -21,7 +21,14 @@ export interface FileRecord {
 /** An upload between "deal opened" and "all slots filled": what a restart resumes. */
 export interface PendingUpload {
   uploadId: string
-  dir: string
+  /** The file being uploaded: a resumed upload encodes it again. */
+  path?: string
+  /** Its size and modification time when the roots were computed. */
+  stamp?: { size: number, mtimeMs: number }
+  /** The cipher's nonce salt (0x-hex): with the sealed key, the same fragment bytes again. */
+  salt?: string
+  /** Fragment spool of uploads started by versions before streaming (removed, not resumed). */
+  dir?: string
   name: string
   dealId?: Hex
   /** Coding parameters, fragment paths and the sealed file key, as encoded. */

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, rm, stat } from 'node:fs/promises'
+import { rm, stat } from 'node:fs/promises'
 import { basename, join, parse } from 'node:path'
 import type { Address, Hex } from 'viem'
 import type { Route } from '../api/server.ts'
@@ -16,23 +16,26 @@ import type { ProgressEvent } from '../api/jobs.ts'
 import type { NodeService, NodeServices } from '../node.ts'
 import type { BitDustChain } from '../chain/client.ts'
 import { uploadView, watchView } from '../chain/views.ts'
-import { encodeFile } from '../storage/fragment-files.ts'
+import { encodeFileTo, hex, type FragmentSink } from '../storage/encode.ts'
+import { checkUnchanged, encodeFanOut, type FileStamp } from '../storage/fanout.ts'
 import { decodeFile, decodeStream } from '../storage/decode.ts'
 import type { FragmentSource } from '../storage/decode.ts'
 import { createManifest, grantAccess, openFileKey, openManifest, sealManifest } from '../storage/manifest.ts'
 import type { Manifest } from '../storage/manifest.ts'
-import type { EncodeResult } from '../storage/encode.ts'
 import { log } from '../log.ts'
 import { SEGMENT_SIZE } from '../proofs/constants.ts'
 import { FilesDb } from './files-db.ts'
 import type { FileRecord, KV } from './files-db.ts'
 import { MANIFEST_SLOT, padManifest, unpadManifest } from './manifests.ts'
 import { place } from './upload.ts'
-import type { EncodedFile, UploadNet } from './upload.ts'
+import type { FragmentSource as UploadSource, UploadNet } from './upload.ts'
 import { spotCheck } from './watch.ts'
 import type { SupplierOffer } from './types.ts'
 
 const logger = log('consumer')
+
+/** The first pass of an upload keeps nothing but the roots. */
+const DISCARD: FragmentSink = { write: async () => {}, close: async () => {}, abort: async () => {} }
 
 /** What the consumer needs of the peer network (node/services.ts adapts the P2P node). */
 export interface ConsumerNet extends UploadNet {
@@ -124,36 +127,31 @@ export class ConsumerService implements NodeService {
     const k = opts.k ?? this.c.config.k
     const m = opts.m ?? this.c.config.m
     const uploadId = randomBytes(8).toString('hex')
-    const dir = join(this.c.config.datadir, 'uploads', uploadId)
-    await mkdir(dir, { recursive: true })
+    const stamp: FileStamp = { size: info.size, mtimeMs: info.mtimeMs }
+    // First pass: only the roots the deal commits to. Nothing is written: the fragments are made
+    // again, from the same key and salt, while they are sent, so an upload needs no local space.
+    const encoded = await encodeFileTo(path, () => DISCARD, {
+      k, m, signal,
+      onProgress: (e) => { if (e.type === 'encode:progress') onProgress({ stage: 'encode', done: e.bytes, total: e.total }) },
+    })
+    await checkUnchanged(path, stamp)
+    const name = opts.name ?? basename(path)
+    const manifest = createManifest({ name, coding: encoded, key: encoded.key, ownerPublicKey: this.c.identity.publicKey })
+    await this.files.putPending({ uploadId, path, stamp, salt: hex(encoded.salt), name, encoded: JSON.stringify(manifest), started: Date.now() })
     try {
-      // The local fragments are a spool, deleted once placed: no fsync. They stay in the page
-      // cache and never reach the disk, which the suppliers' durable writes need; a process
-      // killed mid-upload still finds them, and after an OS crash a damaged spool fails the
-      // suppliers' root check and the upload is rolled back (the deal refunds).
-      const encoded = await encodeFile(path, dir, {
-        k, m, signal, durable: false,
-        onProgress: (e) => { if (e.type === 'encode:progress') onProgress({ stage: 'encode', done: e.bytes, total: e.total }) },
-      })
-      const name = opts.name ?? basename(path)
-      const manifest = createManifest({ name, coding: encoded, key: encoded.key, ownerPublicKey: this.c.identity.publicKey })
-      await this.files.putPending({ uploadId, dir, name, encoded: JSON.stringify(manifest), started: Date.now() })
-      return await this.placeAndRecord(uploadId, dir, manifest, encoded, opts, onProgress, signal)
+      return await this.placeAndRecord(uploadId, { path, stamp, salt: encoded.salt, key: encoded.key }, manifest, opts, onProgress, signal)
     } catch (err) {
       // Nothing was promised on chain unless a deal was opened; resume handles that case.
       const pending = (await this.files.pending()).find((p) => p.uploadId === uploadId)
-      if (pending?.dealId === undefined) {
-        await this.files.delPending(uploadId).catch(() => {})
-        await rm(dir, { recursive: true, force: true })
-      }
+      if (pending?.dealId === undefined) await this.files.delPending(uploadId).catch(() => {})
       throw err
     }
   }
 
-  private async placeAndRecord (uploadId: string, dir: string, manifest: Manifest, encoded: Pick<EncodeResult, 'fragmentSize' | 'size' | 'fragments'>, opts: { periods?: number, price?: bigint }, onProgress: (e: ProgressEvent) => void, signal: AbortSignal, dealId?: Hex): Promise<{ id: Hex, name: string, size: number }> {
-    const k = manifest.coding.k
-    const m = manifest.coding.m
-    const price = opts.price ?? await this.marketPrice(k + m, BigInt(encoded.fragmentSize))
+  private async placeAndRecord (uploadId: string, file: { path: string, stamp: FileStamp, salt: Uint8Array, key: Uint8Array }, manifest: Manifest, opts: { periods?: number, price?: bigint }, onProgress: (e: ProgressEvent) => void, signal: AbortSignal, dealId?: Hex): Promise<{ id: Hex, name: string, size: number }> {
+    const coding = manifest.coding
+    const { k, m } = coding
+    const price = opts.price ?? await this.marketPrice(k + m, BigInt(coding.fragmentSize))
     const chain = uploadView(this.c.chain)
     const files = this.files
     const recordingChain = {
@@ -165,12 +163,16 @@ export class ConsumerService implements NodeService {
         return id
       },
     }
-    const toPlace: EncodedFile = {
-      size: encoded.size,
-      fragmentSize: encoded.fragmentSize,
-      fragments: encoded.fragments.map((f) => ({ index: f.index, path: f.path ?? join(dir, `${f.index}.frag`), size: f.size, root: f.root })),
+    const source: UploadSource = {
+      size: manifest.size,
+      fragmentSize: coding.fragmentSize,
+      roots: coding.roots,
+      open: async (indices, sig) => {
+        await checkUnchanged(file.path, file.stamp)
+        return encodeFanOut(file.path, { k, m, shardSize: coding.shardSize, chunkSize: coding.chunkSize, key: file.key, salt: file.salt }, indices, sig ? { signal: sig } : {})
+      },
     }
-    const placed = await place(toPlace, recordingChain, this.c.net, {
+    const placed = await place(source, recordingChain, this.c.net, {
       terms: { k, m, periods: opts.periods ?? this.periods, price, collateralPerByte: price * this.collateralPeriods },
       onProgress, signal, ...(dealId !== undefined ? { dealId } : {}),
     })
@@ -180,33 +182,34 @@ export class ConsumerService implements NodeService {
     const record: FileRecord = { id: placed.dealId, name: final.name, size: final.size, manifest: final, origin: 'own', state: 'active', created: Date.now() }
     await this.files.put(record)
     await this.files.delPending(uploadId)
-    await rm(dir, { recursive: true, force: true })
     return { id: placed.dealId, name: final.name, size: final.size }
   }
 
-  /** After a crash mid-upload: finish placing into the deal already opened, or give the money back. */
+  /**
+   * After a crash mid-upload: finish placing into the deal already opened, encoding the file
+   * again with the key and salt of its first pass, or give the money back if that cannot be
+   * done (the file is gone or changed, or the deal is over).
+   */
   private async resume (uploadId: string, onProgress: (e: ProgressEvent) => void, signal: AbortSignal): Promise<unknown> {
     const p = (await this.files.pending()).find((x) => x.uploadId === uploadId)
     if (p === undefined) return { resumed: false }
+    // Uploads from versions that spooled fragments to disk: remove the spool, never resume.
+    if (p.dir !== undefined) await rm(p.dir, { recursive: true, force: true })
     const manifest = JSON.parse(p.encoded) as Manifest
-    const haveFragments = manifest.coding.roots.every((_r, i) => existsSync(join(p.dir, `${i}.frag`)))
-    if (p.dealId === undefined || !haveFragments) {
+    const unchanged = p.path !== undefined && p.stamp !== undefined && await checkUnchanged(p.path, p.stamp).then(() => true, () => false)
+    const giveUp = async (): Promise<{ resumed: false, rolledBack: Hex | null }> => {
       await this.files.delPending(uploadId)
-      await rm(p.dir, { recursive: true, force: true })
       if (p.dealId !== undefined) await this.rollback(p.dealId)
       return { resumed: false, rolledBack: p.dealId ?? null }
     }
+    if (p.dealId === undefined || !unchanged || p.salt === undefined) return await giveUp()
     const status = await this.c.chain.market.dealStatus(p.dealId)
-    if (status !== 'Filling' && status !== 'Active') {
-      await this.files.delPending(uploadId)
-      await rm(p.dir, { recursive: true, force: true })
-      await this.rollback(p.dealId)
-      return { resumed: false, rolledBack: p.dealId }
-    }
-    // Same fragments, same deal: place what is still free (nothing, if it filled while we were down).
+    if (status !== 'Filling' && status !== 'Active') return await giveUp()
+    // Same bytes, same deal: place what is still free (nothing, if it filled while we were down).
     const deal = await this.c.chain.market.getDeal(p.dealId)
-    const onDisk = { fragmentSize: manifest.coding.fragmentSize, size: manifest.size, fragments: manifest.coding.roots.map((root, index) => ({ index, root, size: manifest.coding.fragmentSize })) }
-    await this.placeAndRecord(uploadId, p.dir, manifest, onDisk, { periods: deal.durationPeriods, price: deal.pricePerBytePeriod }, onProgress, signal, p.dealId)
+    const key = openFileKey(manifest, this.c.identity.privateKey)
+    const file = { path: p.path as string, stamp: p.stamp as FileStamp, salt: Buffer.from(p.salt.slice(2), 'hex'), key }
+    await this.placeAndRecord(uploadId, file, manifest, { periods: deal.durationPeriods, price: deal.pricePerBytePeriod }, onProgress, signal, p.dealId)
     return { resumed: true, dealId: p.dealId }
   }
 

@@ -1,23 +1,32 @@
 /**
- * Upload: encrypt + erasure-code locally, open the deal (escrow), place fragment i on supplier i
- * in parallel, wait until every slot is filled on chain, then store the sealed manifest with the
- * holders. A supplier that fails (refuses, vanishes mid-transfer, never fills) is replaced by
- * another until the deal's fill deadline; if the deal cannot be filled it is rolled back (the
- * contract refunds everything once the deadline passes).
+ * Upload: open the deal (escrow) with the fragments' roots, then stream fragment i to supplier i
+ * in parallel straight from an encoding pass of the file, wait until every slot is filled on
+ * chain, then store the sealed manifest with the holders. A supplier that fails (refuses,
+ * vanishes mid-transfer, never fills) is replaced by another, fed by a further pass, until the
+ * deal's fill deadline; if the deal cannot be filled it is rolled back (the contract refunds
+ * everything once the deadline passes).
  */
-import { rm } from 'node:fs/promises'
-import { createReadStream } from 'node:fs'
 import type { Address, Hex } from 'viem'
 import { log } from '../log.ts'
 import { selectSuppliers } from './select.ts'
-import type { DealTerms, FragmentOnDisk, Progress, PutReceipt, SupplierOffer } from './types.ts'
+import type { DealTerms, Progress, PutReceipt, SupplierOffer } from './types.ts'
 
 const logger = log('consumer:upload')
 
-export interface EncodedFile {
+/** One pass over the file: a byte stream per requested fragment. */
+export interface FragmentPass {
+  streams: Map<number, AsyncIterable<Uint8Array> & { detach?: () => void }>
+  /** Settles when the pass has ended; rejects if the file could not be encoded. */
+  done: Promise<unknown>
+}
+
+/** The fragments of an encoded file, made on demand (node/storage/fanout.ts). */
+export interface FragmentSource {
   size: number
   fragmentSize: number
-  fragments: FragmentOnDisk[]
+  roots: Hex[]
+  /** Starts a pass that yields the fragments in `indices`. */
+  open: (indices: number[], signal?: AbortSignal) => Promise<FragmentPass>
 }
 
 export interface UploadChain {
@@ -54,13 +63,13 @@ export class UploadFailedError extends Error {
 
 export interface Placement { dealId: Hex, holders: Address[], receipts: PutReceipt[] }
 
-/** Places already-encoded fragments: opens the deal and fills every slot. */
-export async function place (encoded: EncodedFile, chain: UploadChain, net: UploadNet, options: UploadOptions): Promise<Placement> {
+/** Opens the deal (unless resuming one) and fills every slot from passes over the file. */
+export async function place (source: FragmentSource, chain: UploadChain, net: UploadNet, options: UploadOptions): Promise<Placement> {
   const { terms, signal } = options
   const onProgress = options.onProgress ?? (() => {})
   const n = terms.k + terms.m
-  if (encoded.fragments.length !== n) throw new UploadFailedError(`expected ${n} fragments, got ${encoded.fragments.length}`)
-  const fragmentSize = BigInt(encoded.fragmentSize)
+  if (source.roots.length !== n) throw new UploadFailedError(`expected ${n} fragments, got ${source.roots.length}`)
+  const fragmentSize = BigInt(source.fragmentSize)
   const needs = { fragmentSize, maxPrice: terms.price, collateral: terms.collateralPerByte * fragmentSize }
 
   onProgress({ stage: 'suppliers', message: 'choosing suppliers' })
@@ -80,49 +89,23 @@ export async function place (encoded: EncodedFile, chain: UploadChain, net: Uplo
       await sleep(options.pollMs ?? 500, signal)
     }
   }
-  const chosen = new Map(todo.map((slot, j) => [slot, picked[j] as SupplierOffer]))
 
   let dealId = options.dealId
   if (dealId === undefined) {
     onProgress({ stage: 'deal', message: 'opening the storage deal on chain (escrow)' })
-    dealId = await chain.openDeal({ ...terms, fragmentSize }, encoded.fragments.map((f) => f.root), signal)
+    dealId = await chain.openDeal({ ...terms, fragmentSize }, source.roots, signal)
     logger('deal %s opened', dealId)
   }
   const deal = dealId
   const deadline = await chain.deadlineBlock(deal)
 
-  const total = encoded.fragments.reduce((s, f) => s + f.size, 0)
+  const total = source.fragmentSize * n
   const sent = new Array<number>(n).fill(0)
   const report = (): void => { onProgress({ stage: 'transfer', done: sent.reduce((a, b) => a + b, 0), total }) }
-  const tried = new Set<string>([...chosen.values()].map((o) => o.peerId))
+  const tried = new Set<string>(picked.map((o) => o.peerId))
   for (const a of taken) tried.add(a)
   const receipts = new Array<PutReceipt | undefined>(n)
-
-  const placeOne = async (i: number, first: SupplierOffer): Promise<void> => {
-    let offer: SupplierOffer | undefined = first
-    const frag = encoded.fragments[i] as FragmentOnDisk
-    const failures: string[] = []
-    for (;;) {
-      signal?.throwIfAborted()
-      if (offer === undefined) throw new UploadFailedError(`no supplier left to hold fragment ${i} (${failures.join('; ')}); the deal ${deal} will be refunded after block ${deadline}`)
-      try {
-        sent[i] = 0
-        receipts[i] = await net.putFragment(offer.peerId, { dealId: deal, slot: i, size: frag.size, root: frag.root }, createReadStream(frag.path, { highWaterMark: 1 << 20 }),
-          { onBytes: (b) => { sent[i] = b; report() }, ...(signal ? { signal } : {}) })
-        await waitFilled(i, offer.address)
-        return
-      } catch (err) {
-        if (signal?.aborted === true) throw err
-        logger('fragment %d on %s failed: %s', i, offer.peerId, (err as Error).message)
-        failures.push(`${offer.peerId.slice(-8)}: ${(err as Error).message}`)
-        onProgress({ stage: 'transfer', message: `supplier ${offer.peerId.slice(-8)} failed for fragment ${i} (${(err as Error).message}); trying another` })
-        const holders = await chain.slotHolders(deal)
-        if (holders[i] !== undefined) return // filled after all
-        const next = await replacement()
-        offer = next
-      }
-    }
-  }
+  const failures = new Map<number, string[]>()
 
   const replacement = async (): Promise<SupplierOffer | undefined> => {
     try {
@@ -149,7 +132,46 @@ export async function place (encoded: EncodedFile, chain: UploadChain, net: Uplo
     }
   }
 
-  await Promise.all([...chosen].map(async ([i, o]) => { await placeOne(i, o) }))
+  /** Fragment i to `offer` from this pass; resolves false if the supplier failed. */
+  const placeOne = async (pass: FragmentPass, i: number, offer: SupplierOffer): Promise<boolean> => {
+    const stream = pass.streams.get(i)
+    if (stream === undefined) throw new Error(`the pass has no stream for fragment ${i}`)
+    try {
+      sent[i] = 0
+      receipts[i] = await net.putFragment(offer.peerId, { dealId: deal, slot: i, size: source.fragmentSize, root: source.roots[i] as Hex }, stream,
+        { onBytes: (b) => { sent[i] = b; report() }, ...(signal ? { signal } : {}) })
+      await waitFilled(i, offer.address)
+      return true
+    } catch (err) {
+      // The pass must not wait for a reader that is gone.
+      stream.detach?.()
+      if (signal?.aborted === true) throw err
+      logger('fragment %d on %s failed: %s', i, offer.peerId, (err as Error).message)
+      failures.set(i, [...(failures.get(i) ?? []), `${offer.peerId.slice(-8)}: ${(err as Error).message}`])
+      onProgress({ stage: 'transfer', message: `supplier ${offer.peerId.slice(-8)} failed for fragment ${i} (${(err as Error).message}); trying another` })
+      const holders = await chain.slotHolders(deal)
+      return holders[i] !== undefined // filled after all
+    }
+  }
+
+  // Each round is one pass over the file feeding every fragment still to place; fragments whose
+  // supplier failed go to a replacement in the next round.
+  let round: Array<[number, SupplierOffer]> = todo.map((slot, j) => [slot, picked[j] as SupplierOffer])
+  while (round.length > 0) {
+    signal?.throwIfAborted()
+    const pass = await source.open(round.map(([i]) => i), signal)
+    const placed = await Promise.all(round.map(async ([i, o]) => await placeOne(pass, i, o)))
+    // A pass that failed on its own (the file changed, a read error) is not the suppliers' fault.
+    await pass.done
+    const next: Array<[number, SupplierOffer]> = []
+    for (const [j, [i]] of round.entries()) {
+      if (placed[j] === true) continue
+      const offer = await replacement()
+      if (offer === undefined) throw new UploadFailedError(`no supplier left to hold fragment ${i} (${(failures.get(i) ?? []).join('; ')}); the deal ${deal} will be refunded after block ${deadline}`)
+      next.push([i, offer])
+    }
+    round = next
+  }
   const holders = (await chain.slotHolders(deal)).map((h) => h as Address)
   onProgress({ stage: 'fill', message: `all ${n} slots filled` })
   return { dealId: deal, holders, receipts: receipts.filter((r): r is PutReceipt => r !== undefined) }
@@ -160,9 +182,4 @@ async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
     const t = setTimeout(resolve, ms)
     signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason) }, { once: true })
   })
-}
-
-/** Removes the local copies of the fragments once they are placed. */
-export async function discardLocal (dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true })
 }

@@ -85,17 +85,23 @@ export class ChunkEncryptor {
   readonly plaintextSize: number
   readonly chunks: number
   private readonly key: Buffer
-  private readonly salt: Buffer
+  readonly salt: Buffer
   private readonly aad: [Buffer, Buffer]
 
-  constructor (key: Uint8Array, plaintextSize: number, options: { chunkSize?: number } = {}) {
+  /**
+   * `salt` (12 bytes, default random) seeds the chunk nonces. Give the same key and salt to
+   * encrypt a file again to the same bytes (an upload sends a second pass of what it hashed);
+   * never reuse them for different plaintext.
+   */
+  constructor (key: Uint8Array, plaintextSize: number, options: { chunkSize?: number, salt?: Uint8Array } = {}) {
     this.key = checkKey(key)
     this.chunkSize = options.chunkSize ?? FILE_CHUNK_SIZE
     if (!Number.isSafeInteger(plaintextSize) || plaintextSize < 0) throw new RangeError(`bad plaintext size ${plaintextSize}`)
     if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1 || this.chunkSize > MAX_FILE_CHUNK_SIZE) throw new RangeError(`bad chunk size ${this.chunkSize}`)
     this.plaintextSize = plaintextSize
     this.chunks = chunkCount(plaintextSize, this.chunkSize)
-    this.salt = randomBytes(12)
+    if (options.salt !== undefined && options.salt.length !== 12) throw new RangeError(`a file salt is 12 bytes, got ${options.salt.length}`)
+    this.salt = options.salt !== undefined ? Buffer.from(options.salt) : randomBytes(12)
     this.header = encodeFileHeader({ version: FILE_CIPHER_VERSION, chunkSize: this.chunkSize, plaintextSize, salt: this.salt })
     this.aad = [Buffer.concat([this.header, Buffer.of(0)]), Buffer.concat([this.header, Buffer.of(1)])]
   }

@@ -51,6 +51,8 @@ export interface EncodedFragment {
 export interface EncodeResult extends CodingParams {
   /** The file key (32 bytes). Seal it into the manifest; never send it to suppliers. */
   key: Uint8Array
+  /** The cipher's nonce salt: with `key`, encoding the same file again gives the same bytes. */
+  salt: Uint8Array
   fragments: EncodedFragment[]
 }
 
@@ -79,9 +81,19 @@ export interface EncodeOptions extends AbortOptions {
   chunkSize?: number
   /** Reuse a file key (default: a fresh random one). */
   key?: Uint8Array
+  /** Reuse a nonce salt (default: random); only with the key and file it was made for. */
+  salt?: Uint8Array
+  /**
+   * Build the fragments' Merkle trees (default true). A second pass over a file whose roots are
+   * known skips them: the suppliers check every fragment against its root anyway.
+   */
+  trees?: boolean
   codec?: ErasureCodec
   onProgress?: (event: EncodeProgressEvent) => void
 }
+
+/** What `trees: false` reports instead of a tree: no levels and a zero root. */
+const EMPTY_TREE: StoredTree = { segments: 0, storedFrom: 0, levels: [], root: Buffer.alloc(32) }
 
 export function hex (bytes: Uint8Array): `0x${string}` {
   return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`
@@ -105,8 +117,9 @@ async function encodeCore (
   const layout: StripeLayout = stripeLayout(ciphertextSize(size, chunkSize), k, m, options.shardSize ?? DEFAULT_SHARD_SIZE)
   const { shardSize } = layout
   const n = k + m
-  const enc = new ChunkEncryptor(key, size, { chunkSize })
+  const enc = new ChunkEncryptor(key, size, { chunkSize, ...(options.salt !== undefined ? { salt: options.salt } : {}) })
   const sinks: FragmentSink[] = []
+  const trees = options.trees ?? true
   const builders = Array.from({ length: n }, () => new TreeBuilder())
   const signal = options.signal
   options.onProgress?.({ type: 'encode:start', size, fragments: n, fragmentSize: layout.fragmentSize })
@@ -129,7 +142,7 @@ async function encodeCore (
       await prev
       await Promise.all(Array.from({ length: n }, async (_, i) => {
         const shard = i < k ? data.subarray(i * shardSize, (i + 1) * shardSize) : parity.subarray((i - k) * shardSize, (i - k + 1) * shardSize)
-        await Promise.all([(builders[i] as TreeBuilder).update(shard), (sinks[i] as FragmentSink).write(shard)])
+        await Promise.all([trees ? (builders[i] as TreeBuilder).update(shard) : undefined, (sinks[i] as FragmentSink).write(shard)])
       }))
       stripePool.push(data)
       parityPool.push(parity)
@@ -189,7 +202,7 @@ async function encodeCore (
     await tail
     const fragments: EncodedFragment[] = []
     for (let i = 0; i < n; i++) {
-      const tree = await (builders[i] as TreeBuilder).digest()
+      const tree = trees ? await (builders[i] as TreeBuilder).digest() : EMPTY_TREE
       await (sinks[i] as FragmentSink).close(tree)
       fragments.push({ index: i, size: layout.fragmentSize, root: hex(tree.root) })
     }
@@ -206,6 +219,7 @@ async function encodeCore (
       fragmentSize: layout.fragmentSize,
       roots: fragments.map((f) => f.root),
       key,
+      salt: enc.salt,
       fragments,
     }
   } catch (err) {

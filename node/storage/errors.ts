@@ -52,3 +52,11 @@ export class FragmentExistsError extends Error {
 export class InvalidFragmentError extends Error {
   override name = 'InvalidFragmentError'
 }
+
+/** The file being uploaded changed between the pass that fixed its roots and the one that sends it. */
+export class FileChangedError extends Error {
+  override name = 'FileChangedError'
+  constructor (path: string, how: string) {
+    super(`${path} changed while it was being uploaded (${how}); its fragments would not match the deal. Upload it again.`)
+  }
+}

@@ -1,10 +1,7 @@
 import { expect } from 'chai'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Address, Hex } from 'viem'
 import { place } from '../../../node/consumer/upload.ts'
-import type { EncodedFile, UploadChain, UploadNet } from '../../../node/consumer/upload.ts'
+import type { FragmentPass, FragmentSource, UploadChain, UploadNet } from '../../../node/consumer/upload.ts'
 import type { DealTerms, SupplierOffer } from '../../../node/consumer/types.ts'
 
 const addr = (i: number): Address => `0x${i.toString(16).padStart(40, '0')}` as Address
@@ -48,22 +45,28 @@ class Net implements UploadNet {
   }
 }
 
+/** Fragments from memory; records each pass (which fragments it was asked for). */
+class Source implements FragmentSource {
+  size = 3000
+  fragmentSize = 1024
+  roots = [0, 1, 2].map((i) => `0x${String(i).repeat(64)}` as Hex)
+  passes: number[][] = []
+  failPass: Error | undefined
+  async open (indices: number[]): Promise<FragmentPass> {
+    this.passes.push(indices)
+    const fail = this.failPass
+    const streams = new Map(indices.map((i) => [i, (async function * () {
+      if (fail !== undefined) throw fail
+      yield Buffer.alloc(512, i + 1)
+      yield Buffer.alloc(512, i + 1)
+    })()]))
+    return { streams, done: fail !== undefined ? Promise.reject(fail) : Promise.resolve() }
+  }
+}
+
 describe('consumer/upload place', () => {
-  let dir: string
-  let encoded: EncodedFile
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'bitdust-upload-'))
-    encoded = {
-      size: 3000,
-      fragmentSize: 1024,
-      fragments: [0, 1, 2].map((i) => {
-        const path = join(dir, `f${i}`)
-        writeFileSync(path, Buffer.alloc(1024, i + 1))
-        return { index: i, path, size: 1024, root: `0x${String(i).repeat(64)}` as Hex }
-      }),
-    }
-  })
-  afterEach(() => { rmSync(dir, { recursive: true, force: true }) })
+  let encoded: Source
+  beforeEach(() => { encoded = new Source() })
 
   it('opens one deal with every root and puts each fragment on a different supplier', async () => {
     const chain = new Chain()
@@ -71,11 +74,12 @@ describe('consumer/upload place', () => {
     const stages = new Set<string>()
     const placed = await place(encoded, chain, net, { terms, onProgress: (e) => stages.add(e.stage), pollMs: 1 })
     expect(chain.opened).to.have.length(1)
-    expect(chain.opened[0]?.roots).to.deep.equal(encoded.fragments.map((f) => f.root))
+    expect(chain.opened[0]?.roots).to.deep.equal(encoded.roots)
     expect(chain.opened[0]?.terms.fragmentSize).to.equal(1024n)
     expect(new Set(placed.holders).size).to.equal(3)
     for (const r of placed.receipts) expect(net.received.get(`${r.peerId}:${r.slot}`)?.[0]).to.equal(r.slot + 1)
     expect([...stages]).to.include.members(['suppliers', 'deal', 'transfer', 'fill'])
+    expect(encoded.passes).to.deep.equal([[0, 1, 2]]) // one pass over the file feeds every supplier
   })
 
   it('replaces a supplier that drops the transfer midway', async () => {
@@ -83,6 +87,13 @@ describe('consumer/upload place', () => {
     const net = new Net(chain, 4)
     net.failing.add('peer-2')
     const placed = await place(encoded, chain, net, { terms, pollMs: 1 })
+    // A second pass only for the fragment whose supplier failed, to the spare supplier.
+    expect(encoded.passes).to.have.length(2)
+    expect(encoded.passes[1]).to.have.length(1)
+    const retry = encoded.passes[1]?.[0] as number
+    const holder = placed.receipts.find((r) => r.slot === retry)?.peerId
+    expect(holder).to.not.equal('peer-2')
+    expect(net.received.get(`${holder}:${retry}`)?.equals(Buffer.alloc(1024, retry + 1))).to.equal(true)
     expect(placed.receipts.map((r) => r.peerId)).to.not.include('peer-2')
     expect(placed.holders).to.not.include(addr(2))
     expect(new Set(placed.holders).size).to.equal(3)
@@ -112,7 +123,7 @@ describe('consumer/upload place', () => {
   it('resumes into an existing deal, placing only its free slots on new suppliers', async () => {
     const chain = new Chain()
     const net = new Net(chain, 4)
-    await chain.openDeal({ ...terms, fragmentSize: 1024n }, encoded.fragments.map((f) => f.root))
+    await chain.openDeal({ ...terms, fragmentSize: 1024n }, encoded.roots)
     chain.opened = []
     chain.holders[1] = addr(1) // placed before the restart
     const placed = await place(encoded, chain, net, { terms, pollMs: 1, dealId: `0x${'de'.repeat(32)}` as Hex })
@@ -133,5 +144,18 @@ describe('consumer/upload place', () => {
       expect((err as Error).name).to.equal('NotEnoughSuppliersError')
     }
     expect(chain.opened).to.have.length(0)
+  })
+
+  it('a pass that fails on its own (the file changed) fails the upload with that error, without trying other suppliers', async () => {
+    const chain = new Chain()
+    const net = new Net(chain, 6)
+    encoded.failPass = Object.assign(new Error('the file changed'), { name: 'FileChangedError' })
+    try {
+      await place(encoded, chain, net, { terms, pollMs: 1 })
+      expect.fail('should fail')
+    } catch (err) {
+      expect((err as Error).name).to.equal('FileChangedError')
+    }
+    expect(encoded.passes).to.have.length(1)
   })
 })

@@ -1,0 +1,118 @@
+import { expect } from 'chai'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm, truncate, utimes, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { merkleRoot } from '../../../node/proofs/merkle.ts'
+import { encodeFile } from '../../../node/storage/fragment-files.ts'
+import { checkUnchanged, encodeFanOut, fileStamp, ShardQueue, type ReencodeParams } from '../../../node/storage/fanout.ts'
+import type { EncodeResult } from '../../../node/storage/encode.ts'
+
+async function collect (it: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = []
+  for await (const c of it) parts.push(Buffer.from(c))
+  return Buffer.concat(parts)
+}
+
+function paramsOf (r: EncodeResult): ReencodeParams {
+  return { k: r.k, m: r.m, shardSize: r.shardSize, chunkSize: r.chunkSize, key: r.key, salt: r.salt }
+}
+
+describe('storage/fanout: a second encoding pass streamed to readers', function () {
+  this.timeout(60_000)
+  let dir: string
+  let file: string
+  let first: EncodeResult
+  let fragments: Buffer[]
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bitdust-fanout-'))
+    file = join(dir, 'file.bin')
+    await writeFile(file, randomBytes(5 * 1024 * 1024 + 12345))
+    first = await encodeFile(file, join(dir, 'frags'), { k: 4, m: 2, durable: false })
+    fragments = await Promise.all(first.fragments.map(async (f) => await readFile(f.path as string)))
+  })
+  afterEach(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  it('gives the same bytes as the first pass (same key and salt), whose roots they match', async () => {
+    const pass = encodeFanOut(file, paramsOf(first), [0, 1, 2, 3, 4, 5])
+    const got = await Promise.all([...pass.streams.values()].map(collect))
+    await pass.done
+    got.forEach((g, i) => {
+      expect(g.equals(fragments[i] as Buffer), `fragment ${i}`).to.equal(true)
+      expect(`0x${Buffer.from(merkleRoot(g)).toString('hex')}`).to.equal(first.roots[i])
+    })
+  })
+
+  it('feeds only the fragments asked for', async () => {
+    const pass = encodeFanOut(file, paramsOf(first), [1, 4])
+    expect([...pass.streams.keys()]).to.deep.equal([1, 4])
+    expect((await collect(pass.streams.get(4) as ShardQueue)).equals(fragments[4] as Buffer)).to.equal(true)
+    expect((await collect(pass.streams.get(1) as ShardQueue)).equals(fragments[1] as Buffer)).to.equal(true)
+    await pass.done
+  })
+
+  it('a reader that gives up does not stall the others; when all give up the pass stops', async () => {
+    const pass = encodeFanOut(file, paramsOf(first), [0, 1, 2])
+    const quitter = (async () => { for await (const _ of pass.streams.get(1) as ShardQueue) break })()
+    // Readers 0 and 2 read everything; reader 1 took one shard and left (its queue would fill).
+    const [a, b] = await Promise.all([collect(pass.streams.get(0) as ShardQueue), collect(pass.streams.get(2) as ShardQueue), quitter])
+    expect(a.equals(fragments[0] as Buffer) && (b as Buffer).equals(fragments[2] as Buffer)).to.equal(true)
+    expect(await pass.done).to.not.equal(undefined)
+
+    const abandoned = encodeFanOut(file, paramsOf(first), [0, 1])
+    for (const q of abandoned.streams.values()) q.detach()
+    expect(await abandoned.done).to.equal(undefined) // stopped early, not an error
+  })
+
+  it('an encoder that fails (the file shrank) fails every reader and the pass', async () => {
+    const big = join(dir, 'big.bin')
+    await writeFile(big, randomBytes(40 * 1024 * 1024))
+    const r = await encodeFile(big, join(dir, 'big'), { k: 4, m: 2, durable: false })
+    const pass = encodeFanOut(big, paramsOf(r), [0, 5])
+    const it = (pass.streams.get(0) as ShardQueue)[Symbol.asyncIterator]()
+    await it.next() // the pass has started; the queues hold it well short of the end of the file
+    await truncate(big, 1024 * 1024)
+    for (const q of [{ [Symbol.asyncIterator]: () => it }, pass.streams.get(5) as ShardQueue]) {
+      try {
+        await collect(q)
+        expect.fail('should fail')
+      } catch (err) {
+        expect((err as Error).message).to.match(/shrank/)
+      }
+    }
+    try {
+      await pass.done
+      expect.fail('should fail')
+    } catch (err) {
+      expect((err as Error).message).to.match(/shrank/)
+    }
+  })
+
+  it('tells a file that changed since its first pass', async () => {
+    const stamp = await fileStamp(file)
+    await checkUnchanged(file, stamp)
+    await utimes(file, new Date(), new Date(Date.now() + 5000))
+    for (const change of [async () => {}, async () => { await rm(file) }]) {
+      await change()
+      try {
+        await checkUnchanged(file, stamp)
+        expect.fail('should fail')
+      } catch (err) {
+        expect((err as Error).name).to.equal('FileChangedError')
+        expect((err as Error).message).to.match(/Upload it again/)
+      }
+    }
+  })
+
+  it('a queue holds a bounded number of shards: the writer waits for the reader', async () => {
+    const q = new ShardQueue(2)
+    let written = 0
+    const writer = (async () => { for (let i = 0; i < 5; i++) { await q.write(Buffer.alloc(4, i)); written++ } await q.close() })()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(written).to.equal(2)
+    const got = await collect(q)
+    await writer
+    expect([...got]).to.deep.equal([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4])
+  })
+})
