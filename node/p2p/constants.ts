@@ -41,14 +41,6 @@ export const MAX_OFFER_CACHE = 10_000
 export const READ_HIGH_WATER = 4 * 1024 * 1024
 /** Largest yamux receive window per stream (bytes in flight to one stream). */
 export const STREAM_WINDOW = 8 * 1024 * 1024
-/**
- * A stream's first receive window. yamux grows the window only when data comes back within four
- * ping round trips, timed in whole milliseconds: on a fast link the measured RTT is 0 and the
- * window stays at the library's 256 KiB, so a stream moves one 256 KiB window per scheduling
- * delay of a busy machine (downloads crawled at ~30 MB/s for their first seconds). 2 MiB covers
- * a few milliseconds at the speeds we reach, and bounds what a peer can push unasked per stream.
- */
-export const INITIAL_STREAM_WINDOW = 2 * 1024 * 1024
 /** What a paused stream may hold before libp2p resets it. */
 export const MAX_PAUSED_BUFFER = 34 * 1024 * 1024
 /** A supplier reports progress every this many bytes received. */

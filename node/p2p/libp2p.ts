@@ -19,7 +19,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { DEFAULT_LISTEN, DHT_PROTOCOL, INITIAL_STREAM_WINDOW, MAX_PAUSED_BUFFER, RELAY_INBOUND_THRESHOLD, STREAM_WINDOW } from './constants.ts'
+import { DEFAULT_LISTEN, DHT_PROTOCOL, MAX_PAUSED_BUFFER, RELAY_INBOUND_THRESHOLD, STREAM_WINDOW } from './constants.ts'
 import { FaultTolerance } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
@@ -119,7 +119,7 @@ export async function buildLibp2p (init: Libp2pInit): Promise<BitDustLibp2p> {
     // A paused stream keeps receiving what the sender may still send; the read buffer must hold
     // it or libp2p resets the stream (its defaults: 16 MiB window, 4 MiB buffer). Under load we
     // saw a single 16 MiB frame arrive on a paused stream, hence the margin.
-    streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: INITIAL_STREAM_WINDOW, maxStreamWindowSize: STREAM_WINDOW, maxReadBufferLength: MAX_PAUSED_BUFFER } })],
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW, maxReadBufferLength: MAX_PAUSED_BUFFER } })],
     connectionGater: hide ? hiddenGater(relays) : { denyDialMultiaddr: () => false },
     connectionManager: {
       inboundConnectionThreshold: init.inboundConnectionThreshold ?? (relay.serve === true ? RELAY_INBOUND_THRESHOLD : undefined),
