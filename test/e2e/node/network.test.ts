@@ -4,7 +4,7 @@
  * like a person or a script would.
  */
 import { expect } from 'chai'
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs'
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs'
 import type { Hex } from 'viem'
 import { createBitDustChain } from '../../../node/chain/client.ts'
 import { tmpdir } from 'node:os'
@@ -300,6 +300,32 @@ describe('BitDust network end to end', function () {
       } else {
         await until('the escrow to come back', async () => await chain.token.balanceOf(me) === before, 300_000, 1000)
       }
+    })
+
+    it('an interrupted upload whose file changed meanwhile is rolled back after restart, and loses no tokens', async () => {
+      const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
+      const me = user.status.address
+      const before = await chain.token.balanceOf(me)
+      const path = await randomFile(join(work, 'changed.bin'), 96 << 20)
+      const job = await user.api.call<{ id: string }>('POST', '/files', { path })
+      await until('the transfer to start', async () => (await user.api.call<{ progress?: { stage: string } }>('GET', `/jobs/${job.id}`)).progress?.stage === 'transfer', 120_000, 50)
+      net.supervisor.kill(user)
+      await until('the user node to die', async () => user.child.exitCode !== null || user.child.signalCode !== null)
+      // The deal commits to roots of the old bytes: a resumed upload would send fragments no
+      // supplier accepts, so the node must give the escrow back instead.
+      appendFileSync(path, 'changed')
+      user = await net.supervisor.start(user.spec)
+      const resume = await until('the resume job to end', async () => {
+        const jobs = await user.api.call<Array<{ kind: string, state: string, result?: { resumed: boolean, rolledBack?: string | null } }>>('GET', '/jobs')
+        const r = jobs.find((j) => j.kind === 'resume-upload')
+        return r !== undefined && r.state !== 'running' ? r : undefined
+      }, 300_000, 1000)
+      expect(resume.state).to.equal('done')
+      expect(resume.result?.resumed).to.equal(false)
+      expect(resume.result?.rolledBack).to.match(/^0x[0-9a-f]{64}$/)
+      const files = await ok<Array<{ name: string }>>(user.spec.datadir, ['ls'])
+      expect(files.map((f) => f.name)).to.not.include('changed.bin')
+      await until('the escrow to come back', async () => await chain.token.balanceOf(me) === before, 300_000, 1000)
     })
   })
 })
