@@ -16,7 +16,8 @@ import type { ProgressEvent } from '../api/jobs.ts'
 import type { NodeService, NodeServices } from '../node.ts'
 import type { BitDustChain } from '../chain/client.ts'
 import { uploadView, watchView } from '../chain/views.ts'
-import { encodeFileTo, hex, type FragmentSink } from '../storage/encode.ts'
+import { discardSink, encodeFileTo, hex } from '../storage/encode.ts'
+import { hexToBytes } from '../crypto/identity.ts'
 import { checkUnchanged, encodeFanOut, type FileStamp } from '../storage/fanout.ts'
 import { decodeFile, decodeStream } from '../storage/decode.ts'
 import type { FragmentSource } from '../storage/decode.ts'
@@ -33,9 +34,6 @@ import { spotCheck } from './watch.ts'
 import type { SupplierOffer } from './types.ts'
 
 const logger = log('consumer')
-
-/** The first pass of an upload keeps nothing but the roots. */
-const DISCARD: FragmentSink = { write: async () => {}, close: async () => {}, abort: async () => {} }
 
 /** What the consumer needs of the peer network (node/services.ts adapts the P2P node). */
 export interface ConsumerNet extends UploadNet {
@@ -130,7 +128,7 @@ export class ConsumerService implements NodeService {
     const stamp: FileStamp = { size: info.size, mtimeMs: info.mtimeMs }
     // First pass: only the roots the deal commits to. Nothing is written: the fragments are made
     // again, from the same key and salt, while they are sent, so an upload needs no local space.
-    const encoded = await encodeFileTo(path, () => DISCARD, {
+    const encoded = await encodeFileTo(path, () => discardSink, {
       k, m, signal,
       onProgress: (e) => { if (e.type === 'encode:progress') onProgress({ stage: 'encode', done: e.bytes, total: e.total }) },
     })
@@ -208,7 +206,7 @@ export class ConsumerService implements NodeService {
     // Same bytes, same deal: place what is still free (nothing, if it filled while we were down).
     const deal = await this.c.chain.market.getDeal(p.dealId)
     const key = openFileKey(manifest, this.c.identity.privateKey)
-    const file = { path: p.path as string, stamp: p.stamp as FileStamp, salt: Buffer.from(p.salt.slice(2), 'hex'), key }
+    const file = { path: p.path as string, stamp: p.stamp as FileStamp, salt: hexToBytes(p.salt), key }
     await this.placeAndRecord(uploadId, file, manifest, { periods: deal.durationPeriods, price: deal.pricePerBytePeriod }, onProgress, signal, p.dealId)
     return { resumed: true, dealId: p.dealId }
   }

@@ -29,4 +29,3 @@ export interface PutReceipt { peerId: string, dealId: Hex, slot: number, root: H
 
 export type Progress = (e: { stage: string, done?: number, total?: number, message?: string }) => void
 
-export interface FragmentOnDisk { index: number, path: string, size: number, root: Hex }

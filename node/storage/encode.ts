@@ -92,6 +92,9 @@ export interface EncodeOptions extends AbortOptions {
   onProgress?: (event: EncodeProgressEvent) => void
 }
 
+/** A sink that keeps nothing: for a pass that only wants the roots, or fragments nobody reads. */
+export const discardSink: FragmentSink = { write: async () => {}, close: async () => {}, abort: async () => {} }
+
 /** What `trees: false` reports instead of a tree: no levels and a zero root. */
 const EMPTY_TREE: StoredTree = { segments: 0, storedFrom: 0, levels: [], root: Buffer.alloc(32) }
 

@@ -11,7 +11,7 @@
  */
 import { stat } from 'node:fs/promises'
 import type { AbortOptions } from '@libp2p/interface'
-import { encodeFileTo, type EncodeResult, type FragmentSink } from './encode.ts'
+import { discardSink, encodeFileTo, type EncodeResult, type FragmentSink } from './encode.ts'
 import { FileChangedError } from './errors.ts'
 
 /** Shards (256 KiB each by default) a stream holds before the encoder waits for its reader. */
@@ -143,15 +143,14 @@ export function encodeFanOut (path: string, p: ReencodeParams, indices: number[]
   const streams = new Map(indices.map((i) => [i, new ShardQueue()]))
   const ac = new AbortController()
   const signal = options.signal != null ? AbortSignal.any([options.signal, ac.signal]) : ac.signal
-  const drop: FragmentSink = { write: async () => {}, close: async () => {}, abort: async () => {} }
   const sinkFor = (i: number): FragmentSink => {
     const q = streams.get(i)
-    if (q === undefined) return drop
+    if (q === undefined) return discardSink
     return {
       write: async (bytes) => {
         await q.write(bytes)
-        // Nobody is reading any more: stop encoding instead of hashing a file for nothing.
-        if ([...streams.values()].every((s) => s.isDetached)) ac.abort(new Error('every reader of the fragments has gone'))
+        // Nobody is reading any more: stop encoding instead of going through the file for nothing.
+        if (q.isDetached && [...streams.values()].every((s) => s.isDetached)) ac.abort(new Error('every reader of the fragments has gone'))
       },
       close: async () => { await q.close() },
       abort: async (err) => { await q.abort(err) },

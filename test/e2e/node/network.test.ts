@@ -276,21 +276,34 @@ describe('BitDust network end to end', function () {
       }
     })
 
-    it('a node killed in the middle of an upload resumes it or rolls it back after restart, and loses no tokens', async () => {
+    interface ResumeJob { state: string, result?: { resumed: boolean, dealId?: string, rolledBack?: string | null } }
+
+    /**
+     * Starts uploading `name` (`size` random bytes), kills the node as soon as fragments move,
+     * runs `meanwhile`, restarts it and returns the resume job once it has ended.
+     */
+    const interruptedUpload = async (name: string, size: number, meanwhile: (path: string) => void = () => {}) => {
       const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
       const me = user.status.address
       const before = await chain.token.balanceOf(me)
-      const path = await randomFile(join(work, 'interrupted.bin'), 48 << 20)
+      const path = await randomFile(join(work, name), size)
       const job = await user.api.call<{ id: string }>('POST', '/files', { path })
       await until('the transfer to start', async () => (await user.api.call<{ progress?: { stage: string } }>('GET', `/jobs/${job.id}`)).progress?.stage === 'transfer', 120_000, 50)
       net.supervisor.kill(user)
       await until('the user node to die', async () => user.child.exitCode !== null || user.child.signalCode !== null)
+      meanwhile(path)
       user = await net.supervisor.start(user.spec)
       const resume = await until('the resume job to end', async () => {
-        const jobs = await user.api.call<Array<{ kind: string, state: string, result?: { resumed: boolean, dealId?: string, rolledBack?: string } }>>('GET', '/jobs')
+        const jobs = await user.api.call<Array<ResumeJob & { kind: string }>>('GET', '/jobs')
         const r = jobs.find((j) => j.kind === 'resume-upload')
         return r !== undefined && r.state !== 'running' ? r : undefined
       }, 300_000, 1000)
+      const escrowBack = async (): Promise<void> => { await until('the escrow to come back', async () => await chain.token.balanceOf(me) === before, 300_000, 1000) }
+      return { path, resume, escrowBack }
+    }
+
+    it('a node killed in the middle of an upload resumes it or rolls it back after restart, and loses no tokens', async () => {
+      const { path, resume, escrowBack } = await interruptedUpload('interrupted.bin', 48 << 20)
       expect(resume.state).to.equal('done')
       if (resume.result?.resumed === true) {
         const files = await ok<Array<{ id: string, name: string, health: string }>>(user.spec.datadir, ['ls'])
@@ -298,34 +311,20 @@ describe('BitDust network end to end', function () {
         expect(f?.health).to.equal('healthy')
         expect(await download(user, f?.id as string, join(work, 'interrupted.out'))).to.equal(await sha256File(path))
       } else {
-        await until('the escrow to come back', async () => await chain.token.balanceOf(me) === before, 300_000, 1000)
+        await escrowBack()
       }
     })
 
     it('an interrupted upload whose file changed meanwhile is rolled back after restart, and loses no tokens', async () => {
-      const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
-      const me = user.status.address
-      const before = await chain.token.balanceOf(me)
-      const path = await randomFile(join(work, 'changed.bin'), 96 << 20)
-      const job = await user.api.call<{ id: string }>('POST', '/files', { path })
-      await until('the transfer to start', async () => (await user.api.call<{ progress?: { stage: string } }>('GET', `/jobs/${job.id}`)).progress?.stage === 'transfer', 120_000, 50)
-      net.supervisor.kill(user)
-      await until('the user node to die', async () => user.child.exitCode !== null || user.child.signalCode !== null)
       // The deal commits to roots of the old bytes: a resumed upload would send fragments no
       // supplier accepts, so the node must give the escrow back instead.
-      appendFileSync(path, 'changed')
-      user = await net.supervisor.start(user.spec)
-      const resume = await until('the resume job to end', async () => {
-        const jobs = await user.api.call<Array<{ kind: string, state: string, result?: { resumed: boolean, rolledBack?: string | null } }>>('GET', '/jobs')
-        const r = jobs.find((j) => j.kind === 'resume-upload')
-        return r !== undefined && r.state !== 'running' ? r : undefined
-      }, 300_000, 1000)
+      const { resume, escrowBack } = await interruptedUpload('changed.bin', 96 << 20, (path) => { appendFileSync(path, 'changed') })
       expect(resume.state).to.equal('done')
       expect(resume.result?.resumed).to.equal(false)
       expect(resume.result?.rolledBack).to.match(/^0x[0-9a-f]{64}$/)
       const files = await ok<Array<{ name: string }>>(user.spec.datadir, ['ls'])
       expect(files.map((f) => f.name)).to.not.include('changed.bin')
-      await until('the escrow to come back', async () => await chain.token.balanceOf(me) === before, 300_000, 1000)
+      await escrowBack()
     })
   })
 })
