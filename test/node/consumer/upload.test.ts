@@ -86,7 +86,9 @@ describe('consumer/upload place', () => {
     const chain = new Chain()
     const net = new Net(chain, 4)
     net.failing.add('peer-2')
-    const placed = await place(encoded, chain, net, { terms, pollMs: 1 })
+    // The spare costs more, so the first choice is always peers 1-3 (ties are broken at random).
+    ;(net.offerList[3] as SupplierOffer).price = 2n
+    const placed = await place(encoded, chain, net, { terms: { ...terms, price: 2n }, pollMs: 1 })
     // A second pass only for the fragment whose supplier failed, to the spare supplier.
     expect(encoded.passes).to.have.length(2)
     expect(encoded.passes[1]).to.have.length(1)
