@@ -1,14 +1,23 @@
 /**
  * V8 tuning for a process that streams gigabytes through Buffers. Every network read, noise
- * message and decrypted chunk is a Buffer whose bytes live outside the JS heap; by default V8
- * starts a full mark-compact each time such external memory grows by 64 MB, however little of it
- * is still alive. A supplier receiving a 128 MiB fragment ran ~20 full collections of its whole
- * heap (~40 ms each); the user node uploading 512 MiB, ~45. Accounting external memory in the
- * global heap limit instead lets the limit grow with the heap like any other allocation: measured
- * on the devnet, full collections fell from 20 to ~8 per supplier and from 47 to 6 for the user
- * node, and the whole network spent ~20% less CPU per uploaded byte (BENCHMARKS.md, node section).
+ * message and encrypted chunk is a Buffer whose bytes live outside the JS heap. Two defaults make
+ * V8 collect the whole heap far too often for that:
+ *
+ * - it starts a full mark-compact each time external memory grows by 64 MB, however little of it
+ *   is still alive. Accounting external memory in the global heap limit instead lets the limit
+ *   grow with the heap like any other allocation (devnet: full collections fell from 47 to 6 for
+ *   the user node uploading 512 MiB).
+ * - the limit then grows only ~1.1–2x what survived the last collection, and a node keeps only
+ *   ~50 MB alive while a GiB flows through, so a 1 GiB upload still ran ~18 full collections in
+ *   the user node and ~8 in each supplier. Their concurrent marking was a third of the CPU the
+ *   whole devnet spent (perf: V8Worker threads 31% of samples). A growing factor of 4 brought
+ *   that to ~2 each, and the devnet's CPU per uploaded GiB from 22–24 to 15–19 CPU-s
+ *   (BENCHMARKS.md, node section). The price is a larger peak heap (~4x live, a few hundred MB).
  */
 import { setFlagsFromString } from 'node:v8'
+
+/** The heap may grow to (1 + this/100) times what survived the last full collection. */
+export const HEAP_GROWING_PERCENT = 300
 
 let tuned = false
 
@@ -17,4 +26,5 @@ export function tuneGcForStreaming (): void {
   if (tuned) return
   tuned = true
   setFlagsFromString('--external-memory-accounted-in-global-limit')
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
 }

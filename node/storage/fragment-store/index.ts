@@ -41,6 +41,8 @@ export interface FragmentStoreInit {
   quota?: bigint | number
   /** fsync before rename (default true). */
   durable?: boolean
+  /** Write fragment data with O_DIRECT where the directory's filesystem takes it (default true). */
+  directIo?: boolean
   /** Replaces FileHandle.write for fragment data: tests inject ENOSPC. */
   write?: WriteFn
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AbortOptions } from '@libp2p/interface'
 import { DEFAULT_QUOTA } from '../../config/constants.ts'
@@ -13,6 +13,7 @@ import {
 } from '../errors.ts'
 import { hex } from '../encode.ts'
 import { isDiskFull, type WriteFn } from '../fragment-files.ts'
+import { AlignedPool, alignUp, DIRECT_ALIGN, openDirect, openDirectForRead, supportsDirectIo } from '../direct-io.ts'
 import type { FragmentMeta, FragmentStore, FragmentStoreComponents, FragmentStoreInit, MetaDb, PutOptions, StoredFragment } from './index.ts'
 
 const debug = log('storage:fragments')
@@ -25,6 +26,8 @@ const READ_STEP = 1024 * 1024
 const STAGE_BYTES = 1024 * 1024
 /** Parsed trees kept in memory for proofs. */
 const TREE_CACHE = 32
+/** Aligned buffers for O_DIRECT writes and reads, shared by every store of the process. */
+const stagePool = new AlignedPool(STAGE_BYTES)
 
 /** Tree file bytes for a fragment of `size` (header + stored levels), for quota accounting. */
 export function treeFileSize (size: number, storedFrom = 6): number {
@@ -40,6 +43,8 @@ export class DiskFragmentStore implements FragmentStore {
   private readonly dir: string
   private readonly quota: number
   private readonly durable: boolean
+  private readonly directIo: boolean
+  private direct = false
   private readonly writeFn: WriteFn
   private readonly db: MetaDb
   private used = 0
@@ -51,6 +56,7 @@ export class DiskFragmentStore implements FragmentStore {
     this.dir = init.dir
     this.quota = Number(init.quota ?? DEFAULT_QUOTA)
     this.durable = init.durable ?? true
+    this.directIo = init.directIo ?? true
     this.writeFn = init.write ?? (async (fh, data, offset, length) => fh.write(data, offset, length))
     this.db = components.db
   }
@@ -71,12 +77,19 @@ export class DiskFragmentStore implements FragmentStore {
         await rm(join(this.dir, name), { force: true })
       }
     }
+    this.direct = this.directIo && await supportsDirectIo(this.dir)
+    debug('fragment writes in %s: %s', this.dir, this.direct ? 'O_DIRECT' : 'buffered')
     this.started = true
   }
 
   async stop (): Promise<void> {
     this.started = false
     this.trees.clear()
+  }
+
+  /** How fragment data reaches the disk, decided by start(): 'direct' (O_DIRECT) or 'buffered'. */
+  get writeMode (): 'direct' | 'buffered' {
+    return this.direct ? 'direct' : 'buffered'
   }
 
   usage (): { used: number, quota: number } {
@@ -109,15 +122,19 @@ export class DiskFragmentStore implements FragmentStore {
     const tmpTree = join(this.dir, `${id}.tree.${tag}.part`)
     const fragPath = join(this.dir, `${id}.frag`)
     const treePath = join(this.dir, `${id}.tree`)
-    let fh = await open(tmp, 'wx', 0o600)
+    const direct = this.direct
+    let fh = direct ? await openDirect(tmp) : await open(tmp, 'wx', 0o600)
     let moved = false
+    let stages: Buffer[] = []
     try {
       const builder = new TreeBuilder()
       // Pieces arrive as the network delivers them (~64 KiB). They are staged into two reused
       // 1 MiB buffers: one fills while the other is hashed and written, so disk and hashing
       // overlap the network, each write is 1 MiB, the tree hashes whole blocks in place, and
       // no per-piece Buffer is allocated (an allocation per piece cost full GCs, util/gc.ts).
-      const stages = [Buffer.allocUnsafe(STAGE_BYTES), Buffer.allocUnsafe(STAGE_BYTES)]
+      // With O_DIRECT the buffers are page-aligned and the last write is padded to a whole block,
+      // then the file is cut back to the fragment's size.
+      stages = direct ? [stagePool.take(), stagePool.take()] : [Buffer.allocUnsafe(STAGE_BYTES), Buffer.allocUnsafe(STAGE_BYTES)]
       let stage = 0
       let staged = 0
       let flushing: Promise<void> = Promise.resolve()
@@ -125,8 +142,16 @@ export class DiskFragmentStore implements FragmentStore {
         const bytes = buf.subarray(0, length)
         const hashing = builder.update(bytes)
         try {
+          const span = direct ? alignUp(length) : length
+          if (span > length) buf.fill(0, length, span)
           let o = 0
-          while (o < length) o += (await this.writeFn(fh, bytes, o, length - o)).bytesWritten
+          while (o < span) {
+            const { bytesWritten } = await this.writeFn(fh, buf, o, span - o)
+            // A short O_DIRECT write leaves an unaligned remainder; on a regular file it only
+            // happens when the disk fills up.
+            if (direct && bytesWritten < span - o) throw new DiskFullError(this.dir)
+            o += bytesWritten
+          }
         } finally {
           await hashing
         }
@@ -162,6 +187,7 @@ export class DiskFragmentStore implements FragmentStore {
       if (received !== meta.size) throw new FragmentSizeMismatchError(`Fragment ${id}`, meta.size, `only ${received} arrived`)
       const tree = await builder.digest()
       if (hex(tree.root) !== meta.root) throw new FragmentRootMismatchError(`Fragment ${id}`)
+      if (direct && alignUp(meta.size) !== meta.size) await fh.truncate(meta.size)
       if (this.durable) await fh.sync()
       await fh.close()
       fh = undefined as unknown as typeof fh
@@ -193,6 +219,8 @@ export class DiskFragmentStore implements FragmentStore {
       if (isDiskFull(err)) throw new DiskFullError(this.dir)
       throw err
     } finally {
+      // Every write and hash of the stages has settled by now (both loops await `flushing`).
+      if (direct) for (const b of stages) stagePool.give(b)
       this.reserved.delete(id)
     }
   }
@@ -216,7 +244,11 @@ export class DiskFragmentStore implements FragmentStore {
     const tree = await this.tree(dealId, slot)
     const blockBytes = 2 ** tree.storedFrom * SEGMENT_SIZE
     const step = Math.max(blockBytes, Math.floor(READ_STEP / blockBytes) * blockBytes)
-    const fh = await open(join(this.dir, `${this.id(dealId, slot)}.frag`), 'r')
+    // A fragment read whole is rarely in the page cache (it was written past it, long ago): read it
+    // past the cache too, into an aligned buffer, and copy out what the caller gets to keep. The
+    // copy costs far less than a cold buffered read (BENCHMARKS.md, "Fragment writes").
+    const direct = this.direct && step <= STAGE_BYTES && step % DIRECT_ALIGN === 0 && blockBytes % DIRECT_ALIGN === 0
+    const fh = direct ? await openDirectForRead(join(this.dir, `${this.id(dealId, slot)}.frag`)) : await open(join(this.dir, `${this.id(dealId, slot)}.frag`), 'r')
     try {
       const start = Math.floor(offset / blockBytes) * blockBytes
       const end = offset + length
@@ -224,6 +256,7 @@ export class DiskFragmentStore implements FragmentStore {
       const last = Math.min(f.size, Math.ceil(end / blockBytes) * blockBytes)
       const load = async (pos: number): Promise<Buffer> => {
         const n = Math.min(step, last - pos)
+        if (direct) return await this.loadDirect(fh, this.id(dealId, slot), pos, n, f.size, tree, blockBytes)
         const buf = Buffer.allocUnsafe(n)
         let got = 0
         while (got < n) {
@@ -300,6 +333,22 @@ export class DiskFragmentStore implements FragmentStore {
       if (ended && await this.delete(f.dealId, f.slot)) removed.push(f)
     }
     return removed
+  }
+
+  /** `n` bytes at `pos` (both block-aligned but for the file's end) through O_DIRECT, verified. */
+  private async loadDirect (fh: FileHandle, id: string, pos: number, n: number, size: number, tree: StoredTree, blockBytes: number): Promise<Buffer> {
+    const aligned = stagePool.take()
+    try {
+      // One read of whole blocks; at the end of the file the kernel stops at its size.
+      const { bytesRead } = await fh.read(aligned, 0, alignUp(n), pos)
+      if (bytesRead < n) throw new FragmentSizeMismatchError(`Fragment file ${id}`, size, 'the file is shorter')
+      const buf = Buffer.allocUnsafe(n)
+      aligned.copy(buf, 0, 0, n)
+      await verifyBlocks(tree, pos / blockBytes, buf)
+      return buf
+    } finally {
+      stagePool.give(aligned)
+    }
   }
 
   private async readRaw (dealId: string, slot: number, offset: number, length: number): Promise<Buffer> {

@@ -1,13 +1,16 @@
 import { expect } from 'chai'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { mkdtemp, open as openFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { SEGMENT_SIZE } from '../../../node/proofs/constants.ts'
 import { merkleRoot, verifyProof } from '../../../node/proofs/merkle.ts'
+import { AlignedPool, DIRECT_ALIGN, supportsDirectIo } from '../../../node/storage/direct-io.ts'
 import { fragmentStore, type FragmentMeta, type FragmentStore } from '../../../node/storage/fragment-store/index.ts'
+import { DiskFragmentStore } from '../../../node/storage/fragment-store/store.ts'
 
 const DEAL = `0x${'11'.repeat(32)}`
 const OWNER = `0x${'22'.repeat(20)}`
@@ -150,6 +153,49 @@ describe('storage/fragment-store', () => {
     let good = 0
     await rejects((async () => { for await (const c of store.read(DEAL, 0, 0, frag.length)) good += c.length })(), 'FragmentCorruptError')
     expect(good).to.equal(3 * (1 << 20))
+  })
+
+  it('writes with O_DIRECT where the filesystem takes it, byte-exact for sizes that end mid-block, and buffered when told not to', async () => {
+    const direct = await supportsDirectIo(dir)
+    const sizes = [1, 17, 4096 + 1, 2 * 4096 + 7, 14 * 1024 + 1].map((n) => n * SEGMENT_SIZE) // 256 B .. 3.5 MiB + 256 B
+    for (const directIo of [true, false]) {
+      const sub = join(dir, `mode-${String(directIo)}`)
+      const s = new DiskFragmentStore({ dir: sub, quota: 1e9, directIo }, { db: db.sublevel<string, string>(`mode-${String(directIo)}`, {}) })
+      await s.start()
+      expect(s.writeMode).to.equal(directIo && direct ? 'direct' : 'buffered')
+      for (const [slot, size] of sizes.entries()) {
+        const frag = randomBytes(size)
+        await s.put(metaFor(frag, slot), chunks(frag, 65_536 + 3))
+        const path = join(sub, `${DEAL}-${slot}.frag`)
+        expect((await stat(path)).size).to.equal(size)
+        expect((await readFile(path)).equals(frag)).to.equal(true)
+        expect((await collect(s.read(DEAL, slot, 0, size))).equals(frag)).to.equal(true)
+        expect(verifyProof(Buffer.from(metaFor(frag).root.slice(2), 'hex'), size, await s.proof(DEAL, slot, size / SEGMENT_SIZE - 1))).to.equal(true)
+      }
+      await s.stop()
+    }
+  })
+
+  it('AlignedPool hands out distinct page-aligned buffers and reuses those given back', async function () {
+    expect(() => new AlignedPool(1000)).to.throw(RangeError)
+    const pool = new AlignedPool(2 * DIRECT_ALIGN, 4, 8)
+    const taken = Array.from({ length: 6 }, () => pool.take()) // more than one memory's worth
+    taken.forEach((b, i) => b.fill(i))
+    taken.forEach((b, i) => { expect(b.length).to.equal(2 * DIRECT_ALIGN); expect(b.every((x) => x === i)).to.equal(true) })
+    pool.give(taken[5] as Buffer)
+    expect(pool.take()).to.equal(taken[5])
+    // The kernel refuses O_DIRECT from a misaligned address (EINVAL), so a write from each proves alignment.
+    if (!await supportsDirectIo(dir)) this.skip()
+    const fh = await openFile(join(dir, 'aligned'), constants.O_WRONLY | constants.O_CREAT | (constants as { O_DIRECT?: number }).O_DIRECT!, 0o600)
+    try {
+      for (const [i, b] of taken.entries()) expect((await fh.write(b, 0, b.length, i * b.length)).bytesWritten).to.equal(b.length)
+      const misaligned = Buffer.concat([Buffer.alloc(1), taken[0] as Buffer]).subarray(1)
+      let code: string | undefined
+      try { await fh.write(misaligned, 0, DIRECT_ALIGN, 0) } catch (err) { code = (err as NodeJS.ErrnoException).code }
+      expect(code).to.equal('EINVAL')
+    } finally {
+      await fh.close()
+    }
   })
 
   it('detects a fragment damaged on disk on read and on proof', async () => {
