@@ -23,7 +23,10 @@ export interface FileSinkOptions {
   write?: WriteFn
 }
 
-export type WriteFn = (fh: FileHandle, data: Uint8Array, offset: number, length: number) => Promise<{ bytesWritten: number }>
+/** FileHandle.write's shape; `position` undefined means at the file's current offset. */
+export type WriteFn = (fh: FileHandle, data: Uint8Array, offset: number, length: number, position?: number) => Promise<{ bytesWritten: number }>
+/** FileHandle.read's shape, always at a position. */
+export type ReadFn = (fh: FileHandle, buffer: Uint8Array, offset: number, length: number, position: number) => Promise<{ bytesRead: number }>
 
 export function isDiskFull (err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code

@@ -4,7 +4,7 @@
  * It implements the fragment protocol's backend (node/p2p/fragments/backend.ts) structurally.
  */
 import type { AbortOptions, Startable } from '@libp2p/interface'
-import type { WriteFn } from '../fragment-files.ts'
+import type { ReadFn, WriteFn } from '../fragment-files.ts'
 import type { MerkleProof } from '../../proofs/merkle.ts'
 import { DiskFragmentStore } from './store.ts'
 
@@ -43,8 +43,10 @@ export interface FragmentStoreInit {
   durable?: boolean
   /** Write fragment data with O_DIRECT where the directory's filesystem takes it (default true). */
   directIo?: boolean
-  /** Replaces FileHandle.write for fragment data: tests inject ENOSPC. */
+  /** Replaces FileHandle.write for fragment data: tests inject ENOSPC and EINVAL. */
   write?: WriteFn
+  /** Replaces FileHandle.read for whole-fragment reads: tests inject EINVAL. */
+  read?: ReadFn
 }
 
 export interface FragmentStoreComponents {

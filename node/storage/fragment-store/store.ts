@@ -12,7 +12,7 @@ import {
   DiskFullError, FragmentExistsError, FragmentNotFoundError, FragmentRootMismatchError, FragmentSizeMismatchError, InvalidFragmentError, QuotaExceededError,
 } from '../errors.ts'
 import { hex } from '../encode.ts'
-import { isDiskFull, type WriteFn } from '../fragment-files.ts'
+import { isDiskFull, type ReadFn, type WriteFn } from '../fragment-files.ts'
 import { AlignedPool, alignUp, DIRECT_ALIGN, openDirect, openDirectForRead, supportsDirectIo } from '../direct-io.ts'
 import type { FragmentMeta, FragmentStore, FragmentStoreComponents, FragmentStoreInit, MetaDb, PutOptions, StoredFragment } from './index.ts'
 
@@ -46,6 +46,7 @@ export class DiskFragmentStore implements FragmentStore {
   private readonly directIo: boolean
   private direct = false
   private readonly writeFn: WriteFn
+  private readonly readFn: ReadFn
   private readonly db: MetaDb
   private used = 0
   private readonly reserved = new Map<string, number>()
@@ -57,7 +58,8 @@ export class DiskFragmentStore implements FragmentStore {
     this.quota = Number(init.quota ?? DEFAULT_QUOTA)
     this.durable = init.durable ?? true
     this.directIo = init.directIo ?? true
-    this.writeFn = init.write ?? (async (fh, data, offset, length) => fh.write(data, offset, length))
+    this.writeFn = init.write ?? (async (fh, data, offset, length, position) => fh.write(data, offset, length, position))
+    this.readFn = init.read ?? (async (fh, buffer, offset, length, position) => fh.read(buffer, offset, length, position))
     this.db = components.db
   }
 
@@ -122,8 +124,10 @@ export class DiskFragmentStore implements FragmentStore {
     const tmpTree = join(this.dir, `${id}.tree.${tag}.part`)
     const fragPath = join(this.dir, `${id}.frag`)
     const treePath = join(this.dir, `${id}.tree`)
-    const direct = this.direct
+    let direct = this.direct
+    const directAtStart = direct
     let fh = direct ? await openDirect(tmp) : await open(tmp, 'wx', 0o600)
+    let padded = false
     let moved = false
     let stages: Buffer[] = []
     try {
@@ -137,21 +141,36 @@ export class DiskFragmentStore implements FragmentStore {
       stages = direct ? [stagePool.take(), stagePool.take()] : [Buffer.allocUnsafe(STAGE_BYTES), Buffer.allocUnsafe(STAGE_BYTES)]
       let stage = 0
       let staged = 0
+      let position = 0
       let flushing: Promise<void> = Promise.resolve()
       const flush = async (buf: Buffer, length: number): Promise<void> => {
         const bytes = buf.subarray(0, length)
         const hashing = builder.update(bytes)
         try {
           const span = direct ? alignUp(length) : length
-          if (span > length) buf.fill(0, length, span)
+          if (span > length) { buf.fill(0, length, span); padded = true }
           let o = 0
           while (o < span) {
-            const { bytesWritten } = await this.writeFn(fh, buf, o, span - o)
+            let written: number
+            try {
+              written = (await this.writeFn(fh, buf, o, span - o, position + o)).bytesWritten
+            } catch (err) {
+              if (!direct || (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
+              // The filesystem took the probe but refuses this write: carry on buffered, in this
+              // file and from now on, rather than lose the fragment.
+              debug('O_DIRECT write refused in %s (%s); writing buffered from now on', this.dir, (err as Error).message)
+              this.direct = false
+              direct = false
+              await fh.close()
+              fh = await open(tmp, 'r+')
+              continue
+            }
             // A short O_DIRECT write leaves an unaligned remainder; on a regular file it only
             // happens when the disk fills up.
-            if (direct && bytesWritten < span - o) throw new DiskFullError(this.dir)
-            o += bytesWritten
+            if (direct && written < span - o) throw new DiskFullError(this.dir)
+            o += written
           }
+          position += length
         } finally {
           await hashing
         }
@@ -187,7 +206,7 @@ export class DiskFragmentStore implements FragmentStore {
       if (received !== meta.size) throw new FragmentSizeMismatchError(`Fragment ${id}`, meta.size, `only ${received} arrived`)
       const tree = await builder.digest()
       if (hex(tree.root) !== meta.root) throw new FragmentRootMismatchError(`Fragment ${id}`)
-      if (direct && alignUp(meta.size) !== meta.size) await fh.truncate(meta.size)
+      if (padded) await fh.truncate(meta.size)
       if (this.durable) await fh.sync()
       await fh.close()
       fh = undefined as unknown as typeof fh
@@ -220,7 +239,7 @@ export class DiskFragmentStore implements FragmentStore {
       throw err
     } finally {
       // Every write and hash of the stages has settled by now (both loops await `flushing`).
-      if (direct) for (const b of stages) stagePool.give(b)
+      if (directAtStart) for (const b of stages) stagePool.give(b)
       this.reserved.delete(id)
     }
   }
@@ -247,8 +266,10 @@ export class DiskFragmentStore implements FragmentStore {
     // A fragment read whole is rarely in the page cache (it was written past it, long ago): read it
     // past the cache too, into an aligned buffer, and copy out what the caller gets to keep. The
     // copy costs far less than a cold buffered read (BENCHMARKS.md, "Fragment writes").
-    const direct = this.direct && step <= STAGE_BYTES && step % DIRECT_ALIGN === 0 && blockBytes % DIRECT_ALIGN === 0
-    const fh = direct ? await openDirectForRead(join(this.dir, `${this.id(dealId, slot)}.frag`)) : await open(join(this.dir, `${this.id(dealId, slot)}.frag`), 'r')
+    const path = join(this.dir, `${this.id(dealId, slot)}.frag`)
+    let direct = this.direct && step <= STAGE_BYTES && step % DIRECT_ALIGN === 0 && blockBytes % DIRECT_ALIGN === 0
+    const directFh = direct ? await openDirectForRead(path) : undefined
+    let bufferedFh: Promise<FileHandle> | undefined = direct ? undefined : open(path, 'r')
     try {
       const start = Math.floor(offset / blockBytes) * blockBytes
       const end = offset + length
@@ -256,11 +277,22 @@ export class DiskFragmentStore implements FragmentStore {
       const last = Math.min(f.size, Math.ceil(end / blockBytes) * blockBytes)
       const load = async (pos: number): Promise<Buffer> => {
         const n = Math.min(step, last - pos)
-        if (direct) return await this.loadDirect(fh, this.id(dealId, slot), pos, n, f.size, tree, blockBytes)
+        if (direct && directFh !== undefined) {
+          try {
+            return await this.loadDirect(directFh, this.id(dealId, slot), pos, n, f.size, tree, blockBytes)
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
+            debug('O_DIRECT read refused in %s (%s); reading buffered from now on', this.dir, (err as Error).message)
+            this.direct = false
+            direct = false
+          }
+        }
+        bufferedFh ??= open(path, 'r')
+        const fh = await bufferedFh
         const buf = Buffer.allocUnsafe(n)
         let got = 0
         while (got < n) {
-          const { bytesRead } = await fh.read(buf, got, n - got, pos + got)
+          const { bytesRead } = await this.readFn(fh, buf, got, n - got, pos + got)
           if (bytesRead === 0) throw new FragmentSizeMismatchError(`Fragment file ${this.id(dealId, slot)}`, f.size, 'the file is shorter')
           got += bytesRead
         }
@@ -280,10 +312,11 @@ export class DiskFragmentStore implements FragmentStore {
           yield buf.subarray(from, to)
         }
       } finally {
-        await next?.catch(() => {}) // the file closes only after the read ahead settles
+        await next?.catch(() => {}) // the files close only after the read ahead settles
       }
     } finally {
-      await fh.close()
+      await directFh?.close()
+      await (await bufferedFh?.catch(() => undefined))?.close()
     }
   }
 
@@ -340,7 +373,7 @@ export class DiskFragmentStore implements FragmentStore {
     const aligned = stagePool.take()
     try {
       // One read of whole blocks; at the end of the file the kernel stops at its size.
-      const { bytesRead } = await fh.read(aligned, 0, alignUp(n), pos)
+      const { bytesRead } = await this.readFn(fh, aligned, 0, alignUp(n), pos)
       if (bytesRead < n) throw new FragmentSizeMismatchError(`Fragment file ${id}`, size, 'the file is shorter')
       const buf = Buffer.allocUnsafe(n)
       aligned.copy(buf, 0, 0, n)

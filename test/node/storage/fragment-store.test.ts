@@ -176,6 +176,39 @@ describe('storage/fragment-store', () => {
     }
   })
 
+  it('an O_DIRECT write or read the filesystem refuses (EINVAL) goes on buffered, losing nothing', async function () {
+    if (!await supportsDirectIo(dir)) this.skip()
+    const einval = (): Error => Object.assign(new Error('invalid argument'), { code: 'EINVAL' })
+    let writes = 0
+    const w = new DiskFragmentStore({
+      dir: join(dir, 'w'),
+      quota: 1e9,
+      // The second 1 MiB write is refused: part of the file is already on disk through O_DIRECT.
+      write: async (fh, data, offset, length, position) => { if (++writes === 2) throw einval(); return fh.write(data, offset, length, position) },
+    }, { db: db.sublevel<string, string>('w', {}) })
+    await w.start()
+    expect(w.writeMode).to.equal('direct')
+    const frag = randomBytes(10 * 1024 * SEGMENT_SIZE + SEGMENT_SIZE) // 2.5 MiB and a segment
+    await w.put(metaFor(frag), chunks(frag, 65_536))
+    expect(w.writeMode).to.equal('buffered')
+    expect((await readFile(join(dir, 'w', `${DEAL}-0.frag`))).equals(frag)).to.equal(true)
+    expect((await collect(w.read(DEAL, 0, 0, frag.length))).equals(frag)).to.equal(true)
+    await w.stop()
+
+    let reads = 0
+    const r = new DiskFragmentStore({
+      dir: join(dir, 'w'),
+      quota: 1e9,
+      read: async (fh, buffer, offset, length, position) => { if (++reads === 1) throw einval(); return fh.read(buffer, offset, length, position) },
+    }, { db: db.sublevel<string, string>('w', {}) })
+    await r.start()
+    expect(r.writeMode).to.equal('direct')
+    expect((await collect(r.read(DEAL, 0, 0, frag.length))).equals(frag)).to.equal(true)
+    expect(reads).to.be.greaterThan(1)
+    expect(r.writeMode).to.equal('buffered')
+    await r.stop()
+  })
+
   it('AlignedPool hands out distinct page-aligned buffers and reuses those given back', async function () {
     expect(() => new AlignedPool(1000)).to.throw(RangeError)
     const pool = new AlignedPool(2 * DIRECT_ALIGN, 4, 8)
