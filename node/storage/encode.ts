@@ -65,7 +65,7 @@ export type EncodeProgressEvent =
 export interface FragmentSink {
   /**
    * The next bytes of the fragment. The encoder reuses the buffer once the promise resolves:
-   * copy `bytes` if you keep them longer (e.g. in a send queue).
+   * copy `bytes` if you keep them longer (e.g. in a send queue), or encode with sinksKeepBytes.
    */
   write: (bytes: Uint8Array) => Promise<void>
   /** All bytes written; `tree` is the fragment's tree (store it to answer challenges). */
@@ -88,6 +88,11 @@ export interface EncodeOptions extends AbortOptions {
    * known skips them: the suppliers check every fragment against its root anyway.
    */
   trees?: boolean
+  /**
+   * The sinks keep the bytes they are given (default false): every stripe gets fresh buffers
+   * instead of reused ones, so a sink that queues shards need not copy them.
+   */
+  sinksKeepBytes?: boolean
   codec?: ErasureCodec
   onProgress?: (event: EncodeProgressEvent) => void
 }
@@ -147,8 +152,10 @@ async function encodeCore (
         const shard = i < k ? data.subarray(i * shardSize, (i + 1) * shardSize) : parity.subarray((i - k) * shardSize, (i - k + 1) * shardSize)
         await Promise.all([trees ? (builders[i] as TreeBuilder).update(shard) : undefined, (sinks[i] as FragmentSink).write(shard)])
       }))
-      stripePool.push(data)
-      parityPool.push(parity)
+      if (options.sinksKeepBytes !== true) {
+        stripePool.push(data)
+        parityPool.push(parity)
+      }
       done += plainBytes
       options.onProgress?.({ type: 'encode:progress', bytes: done, total: size })
     })()

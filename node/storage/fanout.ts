@@ -57,9 +57,15 @@ export class ShardQueue implements FragmentSink, AsyncIterable<Buffer> {
   private readerWait: Waiter | undefined
   private writerWait: Waiter | undefined
   private readonly depth: number
+  private readonly copy: boolean
 
-  constructor (depth = QUEUE_SHARDS) {
+  /**
+   * `copy: false` only under an encoder run with sinksKeepBytes: otherwise it reuses a stripe's
+   * buffers as soon as write() resolves, and a queued shard would change under its reader.
+   */
+  constructor (depth = QUEUE_SHARDS, options: { copy?: boolean } = {}) {
     this.depth = depth
+    this.copy = options.copy ?? true
   }
 
   async write (bytes: Uint8Array): Promise<void> {
@@ -68,8 +74,7 @@ export class ShardQueue implements FragmentSink, AsyncIterable<Buffer> {
       await this.writerWait.promise
     }
     if (this.detached) return
-    // A copy: the encoder reuses its stripe buffers once this resolves.
-    this.items.push(Buffer.from(bytes))
+    this.items.push(this.copy ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
     this.wakeReader()
   }
 
@@ -140,7 +145,7 @@ export interface FanOut {
  * every reader detaches, or when `signal` aborts.
  */
 export function encodeFanOut (path: string, p: ReencodeParams, indices: number[], options: AbortOptions = {}): FanOut {
-  const streams = new Map(indices.map((i) => [i, new ShardQueue()]))
+  const streams = new Map(indices.map((i) => [i, new ShardQueue(QUEUE_SHARDS, { copy: false })]))
   const ac = new AbortController()
   const signal = options.signal != null ? AbortSignal.any([options.signal, ac.signal]) : ac.signal
   const sinkFor = (i: number): FragmentSink => {
@@ -156,7 +161,7 @@ export function encodeFanOut (path: string, p: ReencodeParams, indices: number[]
       abort: async (err) => { await q.abort(err) },
     }
   }
-  const done = encodeFileTo(path, sinkFor, { k: p.k, m: p.m, shardSize: p.shardSize, chunkSize: p.chunkSize, key: p.key, salt: p.salt, trees: false, signal })
+  const done = encodeFileTo(path, sinkFor, { k: p.k, m: p.m, shardSize: p.shardSize, chunkSize: p.chunkSize, key: p.key, salt: p.salt, trees: false, sinksKeepBytes: true, signal })
     .then((r): EncodeResult | undefined => r, (err: unknown) => {
       // Stopped because every reader left: each reader has its own error to report.
       if (ac.signal.aborted && options.signal?.aborted !== true) return undefined

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { merkleRoot } from '../../../node/proofs/merkle.ts'
 import { encodeFile } from '../../../node/storage/fragment-files.ts'
 import { checkUnchanged, encodeFanOut, fileStamp, ShardQueue, type ReencodeParams } from '../../../node/storage/fanout.ts'
-import type { EncodeResult } from '../../../node/storage/encode.ts'
+import { encodeFileTo, type EncodeResult, type FragmentSink } from '../../../node/storage/encode.ts'
 
 async function collect (it: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Buffer[] = []
@@ -33,6 +33,20 @@ describe('storage/fanout: a second encoding pass streamed to readers', function 
     fragments = await Promise.all(first.fragments.map(async (f) => await readFile(f.path as string)))
   })
   afterEach(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  it('sinksKeepBytes: sinks may keep what they are given without copying; without it they may not', async () => {
+    const keep = async (sinksKeepBytes: boolean): Promise<Buffer[]> => {
+      const kept: Uint8Array[][] = Array.from({ length: 6 }, () => [])
+      const sinkFor = (i: number): FragmentSink => ({ write: async (b) => { kept[i]?.push(b) }, close: async () => {}, abort: async () => {} })
+      await encodeFileTo(file, sinkFor, { ...paramsOf(first), trees: false, sinksKeepBytes })
+      return kept.map((parts) => Buffer.concat(parts))
+    }
+    const owned = await keep(true)
+    owned.forEach((f, i) => expect(f.equals(fragments[i] as Buffer), `fragment ${i}`).to.equal(true))
+    // The default reuses stripe buffers, so references kept past write() see later stripes.
+    const reused = await keep(false)
+    expect(reused.some((f, i) => !f.equals(fragments[i] as Buffer))).to.equal(true)
+  })
 
   it('gives the same bytes as the first pass (same key and salt), whose roots they match', async () => {
     const pass = encodeFanOut(file, paramsOf(first), [0, 1, 2, 3, 4, 5])
