@@ -4,7 +4,7 @@
  * Why: a supplier writes a fragment once and then reads only a few segments of it per period, so
  * caching it buys nothing, and on virtualised disks buffered I/O is expensive. On the 2-core
  * VM these numbers come from, 2 GiB written buffered and then fsynced took 1.0–3.1 s of kernel CPU
- * and 1.9–4.0 s; with O_DIRECT, 0.2–0.3 s of CPU and 1.4 s (BENCHMARKS.md, "Fragment writes").
+ * and 1.9–4.0 s; with O_DIRECT, 0.2–0.3 s of CPU and 1.4 s (`npm run bench -- disk`).
  *
  * O_DIRECT wants the memory address, the file offset and the length aligned to the device's
  * logical block. Node's Buffers are malloc'd (16 bytes past a page boundary), so they are not;

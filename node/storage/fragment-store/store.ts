@@ -124,9 +124,12 @@ export class DiskFragmentStore implements FragmentStore {
     const tmpTree = join(this.dir, `${id}.tree.${tag}.part`)
     const fragPath = join(this.dir, `${id}.frag`)
     const treePath = join(this.dir, `${id}.tree`)
-    let direct = this.direct
+    const tried = this.direct
+    const opened = tried ? await openDirect(tmp).catch(async (err: unknown) => await this.refused(err, 'open')) : undefined
+    let direct = opened !== undefined
     const directAtStart = direct
-    let fh = direct ? await openDirect(tmp) : await open(tmp, 'wx', 0o600)
+    // A refused O_DIRECT open may already have created the (randomly named) temp file.
+    let fh: FileHandle = opened ?? await open(tmp, tried ? 'w' : 'wx', 0o600)
     let padded = false
     let moved = false
     let stages: Buffer[] = []
@@ -155,11 +158,10 @@ export class DiskFragmentStore implements FragmentStore {
             try {
               written = (await this.writeFn(fh, buf, o, span - o, position + o)).bytesWritten
             } catch (err) {
-              if (!direct || (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
+              if (!direct) throw err
               // The filesystem took the probe but refuses this write: carry on buffered, in this
               // file and from now on, rather than lose the fragment.
-              debug('O_DIRECT write refused in %s (%s); writing buffered from now on', this.dir, (err as Error).message)
-              this.direct = false
+              await this.refused(err, 'write')
               direct = false
               await fh.close()
               fh = await open(tmp, 'r+')
@@ -265,10 +267,10 @@ export class DiskFragmentStore implements FragmentStore {
     const step = Math.max(blockBytes, Math.floor(READ_STEP / blockBytes) * blockBytes)
     // A fragment read whole is rarely in the page cache (it was written past it, long ago): read it
     // past the cache too, into an aligned buffer, and copy out what the caller gets to keep. The
-    // copy costs far less than a cold buffered read (BENCHMARKS.md, "Fragment writes").
+    // copy costs far less than a cold buffered read (BENCHMARKS.md, disk section).
     const path = join(this.dir, `${this.id(dealId, slot)}.frag`)
     let direct = this.direct && step <= STAGE_BYTES && step % DIRECT_ALIGN === 0 && blockBytes % DIRECT_ALIGN === 0
-    const directFh = direct ? await openDirectForRead(path) : undefined
+    const directFh = direct ? await openDirectForRead(path).catch(async (err: unknown) => await this.refused(err, 'open')) : undefined
     let bufferedFh: Promise<FileHandle> | undefined = direct ? undefined : open(path, 'r')
     try {
       const start = Math.floor(offset / blockBytes) * blockBytes
@@ -281,9 +283,7 @@ export class DiskFragmentStore implements FragmentStore {
           try {
             return await this.loadDirect(directFh, this.id(dealId, slot), pos, n, f.size, tree, blockBytes)
           } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
-            debug('O_DIRECT read refused in %s (%s); reading buffered from now on', this.dir, (err as Error).message)
-            this.direct = false
+            await this.refused(err, 'read')
             direct = false
           }
         }
@@ -366,6 +366,17 @@ export class DiskFragmentStore implements FragmentStore {
       if (ended && await this.delete(f.dealId, f.slot)) removed.push(f)
     }
     return removed
+  }
+
+  /**
+   * An O_DIRECT call failed: if the filesystem refused it (EINVAL), the store goes on buffered from
+   * now on and the caller retries buffered (resolves undefined); any other error is rethrown.
+   */
+  private async refused (err: unknown, what: string): Promise<undefined> {
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
+    debug('O_DIRECT %s refused in %s (%s); buffered I/O from now on', what, this.dir, (err as Error).message)
+    this.direct = false
+    return undefined
   }
 
   /** `n` bytes at `pos` (both block-aligned but for the file's end) through O_DIRECT, verified. */
