@@ -127,7 +127,7 @@ export class DiskFragmentStore implements FragmentStore {
     const tried = this.direct
     const opened = tried ? await openDirect(tmp).catch(async (err: unknown) => await this.refused(err, 'open')) : undefined
     let direct = opened !== undefined
-    const directAtStart = direct
+    let pooled = false
     // A refused O_DIRECT open may already have created the (randomly named) temp file.
     let fh: FileHandle = opened ?? await open(tmp, tried ? 'w' : 'wx', 0o600)
     let padded = false
@@ -141,7 +141,12 @@ export class DiskFragmentStore implements FragmentStore {
       // no per-piece Buffer is allocated (an allocation per piece cost full GCs, util/gc.ts).
       // With O_DIRECT the buffers are page-aligned and the last write is padded to a whole block,
       // then the file is cut back to the fragment's size.
-      stages = direct ? [stagePool.take(), stagePool.take()] : [Buffer.allocUnsafe(STAGE_BYTES), Buffer.allocUnsafe(STAGE_BYTES)]
+      if (direct) {
+        // Aligned memory can run out (each WebAssembly memory reserves ~10 GiB of address space):
+        // plain buffers then make the first write fail with EINVAL, which turns the store buffered.
+        try { stages = [stagePool.take(), stagePool.take()]; pooled = true } catch (err) { debug('no aligned buffers: %s', (err as Error).message) }
+      }
+      if (!pooled) stages = [Buffer.allocUnsafe(STAGE_BYTES), Buffer.allocUnsafe(STAGE_BYTES)]
       let stage = 0
       let staged = 0
       let position = 0
@@ -241,7 +246,7 @@ export class DiskFragmentStore implements FragmentStore {
       throw err
     } finally {
       // Every write and hash of the stages has settled by now (both loops await `flushing`).
-      if (directAtStart) for (const b of stages) stagePool.give(b)
+      if (pooled) for (const b of stages) stagePool.give(b)
       this.reserved.delete(id)
     }
   }
@@ -381,7 +386,13 @@ export class DiskFragmentStore implements FragmentStore {
 
   /** `n` bytes at `pos` (both block-aligned but for the file's end) through O_DIRECT, verified. */
   private async loadDirect (fh: FileHandle, id: string, pos: number, n: number, size: number, tree: StoredTree, blockBytes: number): Promise<Buffer> {
-    const aligned = stagePool.take()
+    let aligned: Buffer
+    try {
+      aligned = stagePool.take()
+    } catch (err) {
+      // Out of aligned memory: the same remedy as a filesystem refusing O_DIRECT.
+      throw Object.assign(new Error(`no aligned buffer: ${(err as Error).message}`), { code: 'EINVAL' })
+    }
     try {
       // One read of whole blocks; at the end of the file the kernel stops at its size.
       const { bytesRead } = await this.readFn(fh, aligned, 0, alignUp(n), pos)
