@@ -49,6 +49,13 @@ describe('storage/fragment-store', () => {
     return s
   }
 
+  /** A started DiskFragmentStore in `<dir>/<name>`, its metadata in a sublevel of the same name. */
+  const diskStore = async (name: string, init: Partial<Parameters<typeof fragmentStore>[0]> = {}): Promise<DiskFragmentStore> => {
+    const s = new DiskFragmentStore({ dir: join(dir, name), quota: 1e9, ...init }, { db: db.sublevel<string, string>(name, {}) })
+    await s.start()
+    return s
+  }
+
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'bitdust-store-'))
     db = new Level<string, string>(join(dir, 'db'))
@@ -160,8 +167,7 @@ describe('storage/fragment-store', () => {
     const sizes = [1, 17, 4096 + 1, 2 * 4096 + 7, 14 * 1024 + 1].map((n) => n * SEGMENT_SIZE) // 256 B .. 3.5 MiB + 256 B
     for (const directIo of [true, false]) {
       const sub = join(dir, `mode-${String(directIo)}`)
-      const s = new DiskFragmentStore({ dir: sub, quota: 1e9, directIo }, { db: db.sublevel<string, string>(`mode-${String(directIo)}`, {}) })
-      await s.start()
+      const s = await diskStore(`mode-${String(directIo)}`, { directIo })
       expect(s.writeMode).to.equal(directIo && direct ? 'direct' : 'buffered')
       for (const [slot, size] of sizes.entries()) {
         const frag = randomBytes(size)
@@ -180,13 +186,8 @@ describe('storage/fragment-store', () => {
     if (!await supportsDirectIo(dir)) this.skip()
     const einval = (): Error => Object.assign(new Error('invalid argument'), { code: 'EINVAL' })
     let writes = 0
-    const w = new DiskFragmentStore({
-      dir: join(dir, 'w'),
-      quota: 1e9,
-      // The second 1 MiB write is refused: part of the file is already on disk through O_DIRECT.
-      write: async (fh, data, offset, length, position) => { if (++writes === 2) throw einval(); return fh.write(data, offset, length, position) },
-    }, { db: db.sublevel<string, string>('w', {}) })
-    await w.start()
+    // The second 1 MiB write is refused: part of the file is already on disk through O_DIRECT.
+    const w = await diskStore('w', { write: async (fh, data, offset, length, position) => { if (++writes === 2) throw einval(); return fh.write(data, offset, length, position) } })
     expect(w.writeMode).to.equal('direct')
     const frag = randomBytes(10 * 1024 * SEGMENT_SIZE + SEGMENT_SIZE) // 2.5 MiB and a segment
     await w.put(metaFor(frag), chunks(frag, 65_536))
@@ -196,12 +197,7 @@ describe('storage/fragment-store', () => {
     await w.stop()
 
     let reads = 0
-    const r = new DiskFragmentStore({
-      dir: join(dir, 'w'),
-      quota: 1e9,
-      read: async (fh, buffer, offset, length, position) => { if (++reads === 1) throw einval(); return fh.read(buffer, offset, length, position) },
-    }, { db: db.sublevel<string, string>('w', {}) })
-    await r.start()
+    const r = await diskStore('w', { read: async (fh, buffer, offset, length, position) => { if (++reads === 1) throw einval(); return fh.read(buffer, offset, length, position) } })
     expect(r.writeMode).to.equal('direct')
     expect((await collect(r.read(DEAL, 0, 0, frag.length))).equals(frag)).to.equal(true)
     expect(reads).to.be.greaterThan(1)
