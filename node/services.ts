@@ -52,6 +52,7 @@ function consumerNet (p2p: P2PNode, peerOf: (a: Address) => Promise<string>): Co
       const r = await p2p.putFragment(peerId, { dealId: meta.dealId.toLowerCase(), slot: meta.slot, size: meta.size, root: meta.root.toLowerCase(), owner: p2p.address }, source, {
         ...(options.signal ? { signal: options.signal } : {}),
         onProgress: (e) => { if (e.type === 'fragment:put:bytes') options.onBytes?.(e.sent) },
+        ...(options.commit !== undefined ? { commit: options.commit } : {}),
       })
       return { peerId, dealId: r.receipt.dealId as Hex, slot: r.receipt.slot, root: r.receipt.root as Hex }
     },

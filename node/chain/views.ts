@@ -4,10 +4,10 @@
  * structurally, without importing those modules, so the dependency still points from them to here;
  * test/node/chain/views.test.ts checks the shapes with the compiler.
  */
-import { randomBytes } from 'node:crypto'
-import { encodeAbiParameters, keccak256, toHex, zeroAddress } from 'viem'
+import { encodeAbiParameters, keccak256, zeroAddress } from 'viem'
 import type { Address, Hex } from 'viem'
 import type { BitDustChain } from './client.ts'
+import { MarketApi } from './market.ts'
 import type { AbortOptions } from './tx.ts'
 
 export interface SlotRef { dealId: Hex, index: number }
@@ -90,19 +90,17 @@ export function uploadView (chain: BitDustChain) {
   const holders = async (dealId: Hex): Promise<Array<Address | undefined>> => {
     const d = await m.getDeal(dealId)
     const n = d.dataSlots + d.paritySlots
-    const out: Array<Address | undefined> = []
-    for (let i = 0; i < n; i++) {
-      const h = (await m.getSlot(dealId, i)).holder
-      out.push(h === zeroAddress ? undefined : h)
-    }
-    return out
+    const slots = await Promise.all(Array.from({ length: n }, async (_, i) => await m.getSlot(dealId, i)))
+    return slots.map((s) => s.holder === zeroAddress ? undefined : s.holder)
   }
+  const address = signerOf(chain)
   return {
-    address: signerOf(chain),
-    openDeal: async (terms: DealTermsLike, roots: Hex[], signal?: AbortSignal): Promise<Hex> => {
+    address,
+    dealIdFor: (salt: Hex): Hex => MarketApi.dealIdOf(address, salt),
+    openDeal: async (terms: DealTermsLike, roots: Hex[], salt: Hex, signal?: AbortSignal): Promise<Hex> => {
       const options: AbortOptions = signal !== undefined ? { signal } : {}
       const params = { dataSlots: terms.k, paritySlots: terms.m, fragmentSize: terms.fragmentSize, durationPeriods: terms.periods, pricePerBytePeriod: terms.price, collateralPerByte: terms.collateralPerByte }
-      return (await m.openDeal(params, toHex(randomBytes(32)), roots, options)).dealId
+      return (await m.openDeal(params, salt, roots, options)).dealId
     },
     slotHolders: holders,
     blockNumber: async (): Promise<bigint> => await chain.blockNumber(),

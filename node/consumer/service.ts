@@ -16,7 +16,8 @@ import type { ProgressEvent } from '../api/jobs.ts'
 import type { NodeService, NodeServices } from '../node.ts'
 import type { BitDustChain } from '../chain/client.ts'
 import { uploadView, watchView } from '../chain/views.ts'
-import { discardSink, encodeFileTo, hex } from '../storage/encode.ts'
+import { codingFor, hex, type CodingParams } from '../storage/encode.ts'
+import { generateFileKey } from '../crypto/file-cipher.ts'
 import { hexToBytes } from '../crypto/identity.ts'
 import { checkUnchanged, encodeFanOut, type FileStamp } from '../storage/fanout.ts'
 import { decodeFile, decodeStream } from '../storage/decode.ts'
@@ -126,54 +127,62 @@ export class ConsumerService implements NodeService {
     const m = opts.m ?? this.c.config.m
     const uploadId = randomBytes(8).toString('hex')
     const stamp: FileStamp = { size: info.size, mtimeMs: info.mtimeMs }
-    // First pass: only the roots the deal commits to. Nothing is written: the fragments are made
-    // again, from the same key and salt, while they are sent, so an upload needs no local space.
-    const encoded = await encodeFileTo(path, () => discardSink, {
-      k, m, signal,
-      onProgress: (e) => { if (e.type === 'encode:progress') onProgress({ stage: 'encode', done: e.bytes, total: e.total }) },
-    })
-    await checkUnchanged(path, stamp)
-    const name = opts.name ?? basename(path)
-    const manifest = createManifest({ name, coding: encoded, key: encoded.key, ownerPublicKey: this.c.identity.publicKey })
-    await this.files.putPending({ uploadId, path, stamp, salt: hex(encoded.salt), name, encoded: JSON.stringify(manifest), started: Date.now() })
+    // One pass encrypts, codes, hashes and sends the fragments as they are made; nothing is
+    // written locally, so an upload needs no local space. A later pass (a replacement supplier,
+    // a resumed upload) makes the same bytes again from the same key and salt.
+    const file = { path, stamp, salt: randomBytes(12), key: generateFileKey() }
+    const draft = { name: opts.name ?? basename(path), coding: codingFor(info.size, { k, m }) }
     try {
-      return await this.placeAndRecord(uploadId, { path, stamp, salt: encoded.salt, key: encoded.key }, manifest, opts, onProgress, signal)
+      return await this.placeAndRecord(uploadId, file, draft, opts, onProgress, signal)
     } catch (err) {
-      // Nothing was promised on chain unless a deal was opened; resume handles that case.
+      // Nothing was promised on chain unless the deal opened; resume handles that case.
       const pending = (await this.files.pending()).find((p) => p.uploadId === uploadId)
-      if (pending?.dealId === undefined) await this.files.delPending(uploadId).catch(() => {})
+      const opened = pending?.dealId === undefined ? false : await this.c.chain.market.dealStatus(pending.dealId).then((s) => s !== 'None', () => true)
+      if (pending !== undefined && !opened) await this.files.delPending(uploadId).catch(() => {})
       throw err
     }
   }
 
-  private async placeAndRecord (uploadId: string, file: { path: string, stamp: FileStamp, salt: Uint8Array, key: Uint8Array }, manifest: Manifest, opts: { periods?: number, price?: bigint }, onProgress: (e: ProgressEvent) => void, signal: AbortSignal, dealId?: Hex): Promise<{ id: Hex, name: string, size: number }> {
-    const coding = manifest.coding
+  /**
+   * Places the file (a new upload: `draft` has no roots yet; a resumed one: the manifest of its
+   * open deal) and records it. The pending record that lets a restart resume or roll back is
+   * written just before the deal is opened, with the manifest holding the roots.
+   */
+  private async placeAndRecord (uploadId: string, file: { path: string, stamp: FileStamp, salt: Uint8Array, key: Uint8Array }, draft: { name: string, coding: Omit<CodingParams, 'roots'> } | Manifest, opts: { periods?: number, price?: bigint }, onProgress: (e: ProgressEvent) => void, signal: AbortSignal, dealId?: Hex): Promise<{ id: Hex, name: string, size: number }> {
+    const coding = draft.coding
     const { k, m } = coding
     const price = opts.price ?? await this.marketPrice(k + m, BigInt(coding.fragmentSize))
     const chain = uploadView(this.c.chain)
     const files = this.files
+    let manifest = 'roots' in coding ? draft as Manifest : undefined
     const recordingChain = {
       ...chain,
       openDeal: async (...args: Parameters<typeof chain.openDeal>): Promise<Hex> => {
-        const id = await chain.openDeal(...args)
-        const p = (await files.pending()).find((x) => x.uploadId === uploadId)
-        if (p !== undefined) await files.putPending({ ...p, dealId: id })
-        return id
+        const [, roots, salt] = args
+        manifest = createManifest({ name: draft.name, coding: { ...coding, roots }, key: file.key, ownerPublicKey: this.c.identity.publicKey })
+        await files.putPending({ uploadId, path: file.path, stamp: file.stamp, salt: hex(file.salt), name: draft.name, encoded: JSON.stringify(manifest), started: Date.now(), dealId: chain.dealIdFor(salt) })
+        return await chain.openDeal(...args)
       },
     }
     const source: UploadSource = {
-      size: manifest.size,
+      size: coding.size,
       fragmentSize: coding.fragmentSize,
-      roots: coding.roots,
-      open: async (indices, sig) => {
+      ...(manifest !== undefined ? { roots: manifest.coding.roots } : {}),
+      open: async (indices, o) => {
         await checkUnchanged(file.path, file.stamp)
-        return encodeFanOut(file.path, { k, m, shardSize: coding.shardSize, chunkSize: coding.chunkSize, key: file.key, salt: file.salt }, indices, sig ? { signal: sig } : {})
+        const fan = encodeFanOut(file.path, { k, m, shardSize: coding.shardSize, chunkSize: coding.chunkSize, key: file.key, salt: file.salt }, indices, { trees: o.roots, ...(o.signal ? { signal: o.signal } : {}) })
+        return {
+          streams: fan.streams,
+          // The roots are of the file as read: refuse them if it changed under the pass.
+          done: fan.done.then(async (r) => { if (r !== undefined) await checkUnchanged(file.path, file.stamp); return r }),
+        }
       },
     }
     const placed = await place(source, recordingChain, this.c.net, {
       terms: { k, m, periods: opts.periods ?? this.periods, price, collateralPerByte: price * this.collateralPeriods },
       onProgress, signal, ...(dealId !== undefined ? { dealId } : {}),
     })
+    if (manifest === undefined) throw new Error('the deal was placed without a manifest')
     const final: Manifest = { ...manifest, dealId: placed.dealId }
     onProgress({ stage: 'manifest', message: 'storing the sealed manifest with the holders' })
     await this.storeManifest(final, placed.holders, signal)
@@ -195,14 +204,21 @@ export class ConsumerService implements NodeService {
     if (p.dir !== undefined) await rm(p.dir, { recursive: true, force: true })
     const manifest = JSON.parse(p.encoded) as Manifest
     const unchanged = p.path !== undefined && p.stamp !== undefined && await checkUnchanged(p.path, p.stamp).then(() => true, () => false)
+    // The pending record is written just before openDeal is sent: the deal may not exist.
+    const status = p.dealId === undefined ? 'None' : await this.c.chain.market.dealStatus(p.dealId)
     const giveUp = async (): Promise<{ resumed: false, rolledBack: Hex | null }> => {
       await this.files.delPending(uploadId)
-      if (p.dealId !== undefined) await this.rollback(p.dealId)
-      return { resumed: false, rolledBack: p.dealId ?? null }
+      if (p.dealId === undefined || status === 'None') return { resumed: false, rolledBack: null }
+      await this.rollback(p.dealId)
+      return { resumed: false, rolledBack: p.dealId }
     }
-    if (p.dealId === undefined || !unchanged || p.salt === undefined) return await giveUp()
-    const status = await this.c.chain.market.dealStatus(p.dealId)
+    if (p.dealId === undefined || p.salt === undefined) return await giveUp()
     if (status !== 'Filling' && status !== 'Active') return await giveUp()
+    // Every slot filled before the crash: the upload is complete, whatever became of the local
+    // file; only the manifest and the record are left to do. Otherwise the free slots need the
+    // same bytes again, which a changed file cannot give.
+    const free = (await uploadView(this.c.chain).slotHolders(p.dealId)).some((h) => h === undefined)
+    if (free && !unchanged) return await giveUp()
     // Same bytes, same deal: place what is still free (nothing, if it filled while we were down).
     const deal = await this.c.chain.market.getDeal(p.dealId)
     const key = openFileKey(manifest, this.c.identity.privateKey)

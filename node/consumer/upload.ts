@@ -1,13 +1,19 @@
 /**
- * Upload: open the deal (escrow) with the fragments' roots, then stream fragment i to supplier i
- * in parallel straight from an encoding pass of the file, wait until every slot is filled on
- * chain, then store the sealed manifest with the holders. A supplier that fails (refuses,
- * vanishes mid-transfer, never fills) is replaced by another, fed by a further pass, until the
- * deal's fill deadline; if the deal cannot be filled it is rolled back (the contract refunds
- * everything once the deadline passes).
+ * Upload: stream fragment i to supplier i in parallel straight from one encoding pass of the
+ * file, which also hashes them; open the deal (escrow) with those roots as soon as the pass ends,
+ * have each supplier keep its fragment once the deal names the root it hashed, wait until every
+ * slot is filled on chain, then store the sealed manifest with the holders.
+ *
+ * The deal's id derives from a salt chosen here, so suppliers know which deal a fragment is for
+ * before it exists: one pass over the file instead of one for the roots and one to send. A
+ * supplier that fails (refuses, vanishes mid-transfer, never fills) is replaced by another, fed
+ * by a further pass, until the deal's fill deadline; if the deal cannot be filled it is rolled
+ * back (the contract refunds everything once the deadline passes).
  */
+import { randomBytes } from 'node:crypto'
 import type { Address, Hex } from 'viem'
 import { log } from '../log.ts'
+import { ROOT_LATER } from '../proofs/constants.ts'
 import { selectSuppliers } from './select.ts'
 import type { DealTerms, Progress, PutReceipt, SupplierOffer } from './types.ts'
 
@@ -16,22 +22,28 @@ const logger = log('consumer:upload')
 /** One pass over the file: a byte stream per requested fragment. */
 export interface FragmentPass {
   streams: Map<number, AsyncIterable<Uint8Array> & { detach?: () => void }>
-  /** Settles when the pass has ended; rejects if the file could not be encoded. */
-  done: Promise<unknown>
+  /**
+   * Settles when the pass has ended: with every fragment's root if it went through the whole
+   * file (undefined if every reader left early); rejects if the file could not be encoded.
+   */
+  done: Promise<{ roots: Hex[] } | undefined>
 }
 
 /** The fragments of an encoded file, made on demand (node/storage/fanout.ts). */
 export interface FragmentSource {
   size: number
   fragmentSize: number
-  roots: Hex[]
-  /** Starts a pass that yields the fragments in `indices`. */
-  open: (indices: number[], signal?: AbortSignal) => Promise<FragmentPass>
+  /** Known before any pass only when resuming into an open deal; otherwise a pass gives them. */
+  roots?: Hex[]
+  /** Starts a pass that yields the fragments in `indices`; with `roots`, it hashes every fragment. */
+  open: (indices: number[], options: { roots: boolean, signal?: AbortSignal }) => Promise<FragmentPass>
 }
 
 export interface UploadChain {
   readonly address: Address
-  openDeal: (terms: DealTerms, roots: Hex[], signal?: AbortSignal) => Promise<Hex>
+  /** The id openDeal gives for `salt`, known before the deal is opened. */
+  dealIdFor: (salt: Hex) => Hex
+  openDeal: (terms: DealTerms, roots: Hex[], salt: Hex, signal?: AbortSignal) => Promise<Hex>
   /** Current holder of every slot (undefined while free). */
   slotHolders: (dealId: Hex) => Promise<Array<Address | undefined>>
   blockNumber: () => Promise<bigint>
@@ -40,8 +52,12 @@ export interface UploadChain {
 
 export interface UploadNet {
   offers: () => Promise<SupplierOffer[]>
+  /**
+   * With root ROOT_LATER the supplier reports the root it hashed and keeps the fragment once
+   * `commit` resolves (throwing drops it).
+   */
   putFragment: (peerId: string, meta: { dealId: Hex, slot: number, size: number, root: Hex }, source: AsyncIterable<Uint8Array>,
-    options: { onBytes?: (n: number) => void, signal?: AbortSignal }) => Promise<PutReceipt>
+    options: { onBytes?: (n: number) => void, signal?: AbortSignal, commit?: (root: string) => Promise<void> }) => Promise<PutReceipt>
 }
 
 export interface UploadOptions {
@@ -63,12 +79,12 @@ export class UploadFailedError extends Error {
 
 export interface Placement { dealId: Hex, holders: Address[], receipts: PutReceipt[] }
 
-/** Opens the deal (unless resuming one) and fills every slot from passes over the file. */
+/** Fills every slot of a new deal (opened once the first pass has the roots) or of one being resumed. */
 export async function place (source: FragmentSource, chain: UploadChain, net: UploadNet, options: UploadOptions): Promise<Placement> {
   const { terms, signal } = options
   const onProgress = options.onProgress ?? (() => {})
   const n = terms.k + terms.m
-  if (source.roots.length !== n) throw new UploadFailedError(`expected ${n} fragments, got ${source.roots.length}`)
+  if (options.dealId !== undefined && source.roots?.length !== n) throw new UploadFailedError(`resuming deal ${options.dealId} needs its ${n} roots`)
   const fragmentSize = BigInt(source.fragmentSize)
   const needs = { fragmentSize, maxPrice: terms.price, collateral: terms.collateralPerByte * fragmentSize }
 
@@ -90,14 +106,14 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
     }
   }
 
-  let dealId = options.dealId
-  if (dealId === undefined) {
-    onProgress({ stage: 'deal', message: 'opening the storage deal on chain (escrow)' })
-    dealId = await chain.openDeal({ ...terms, fragmentSize }, source.roots, signal)
-    logger('deal %s opened', dealId)
-  }
-  const deal = dealId
-  const deadline = await chain.deadlineBlock(deal)
+  // A new deal's id is fixed by the salt before it exists: the fragments go out under it while
+  // the pass hashes them.
+  const salt = `0x${randomBytes(32).toString('hex')}` as Hex
+  const deal = options.dealId ?? chain.dealIdFor(salt)
+  let roots = source.roots
+  let deadline = options.dealId !== undefined ? await chain.deadlineBlock(deal) : undefined
+  /** Why the deal could not be opened: ends the upload (no supplier can help). */
+  let openFailed: Error | undefined
 
   const total = source.fragmentSize * n
   const sent = new Array<number>(n).fill(0)
@@ -117,57 +133,103 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
     }
   }
 
+  /** Opens the deal with the roots of a pass that went through the whole file; false if it did not. */
+  const openWith = async (pass: FragmentPass): Promise<boolean> => {
+    const result = await pass.done
+    if (result === undefined) return false
+    if (result.roots.length !== n) throw new UploadFailedError(`expected ${n} fragment roots, the pass gave ${result.roots.length}`)
+    onProgress({ stage: 'deal', message: 'opening the storage deal on chain (escrow)' })
+    const id = await chain.openDeal({ ...terms, fragmentSize }, result.roots, salt, signal)
+    if (id.toLowerCase() !== deal.toLowerCase()) throw new UploadFailedError(`the deal opened as ${id}, not the announced ${deal}`)
+    roots = result.roots
+    deadline = await chain.deadlineBlock(deal)
+    logger('deal %s opened', deal)
+    onProgress({ stage: 'fill', message: 'deal opened; the suppliers are checking their fragments and filling their slots' })
+    return true
+  }
+
+  // Every fragment waits for its slot: one read of the deal's slots per poll serves them all
+  // (each read is k+m+1 calls, and 14 waiters polling on their own were a load on the endpoint).
+  let polled: { at: number, holders: Promise<Array<Address | undefined>> } | undefined
+  const pollHolders = async (): Promise<Array<Address | undefined>> => {
+    if (polled === undefined || Date.now() - polled.at >= (options.pollMs ?? 500) / 2) polled = { at: Date.now(), holders: chain.slotHolders(deal) }
+    return await polled.holders
+  }
+
   const waitFilled = async (i: number, holder: Address): Promise<void> => {
     const until = Date.now() + (options.fillTimeoutMs ?? 120_000)
     for (;;) {
-      const holders = await chain.slotHolders(deal)
+      const holders = await pollHolders()
       const h = holders[i]
       if (h !== undefined) {
         if (h.toLowerCase() !== holder.toLowerCase()) logger('slot %d filled by %s instead of %s', i, h, holder)
         return
       }
       if (Date.now() > until) throw new UploadFailedError(`the supplier accepted fragment ${i} but did not fill its slot in time`)
-      if (await chain.blockNumber() >= deadline) throw new UploadFailedError(`the deal's fill deadline (block ${deadline}) passed`)
+      if (deadline !== undefined && await chain.blockNumber() >= deadline) throw new UploadFailedError(`the deal's fill deadline (block ${deadline}) passed`)
       await sleep(options.pollMs ?? 500, signal)
     }
   }
 
   /** Fragment i to `offer` from this pass; resolves false if the supplier failed. */
-  const placeOne = async (pass: FragmentPass, i: number, offer: SupplierOffer): Promise<boolean> => {
+  const placeOne = async (pass: FragmentPass, opening: Promise<boolean> | undefined, i: number, offer: SupplierOffer): Promise<boolean> => {
     const stream = pass.streams.get(i)
     if (stream === undefined) throw new Error(`the pass has no stream for fragment ${i}`)
+    // Before the deal is open the supplier hashes the fragment itself and keeps it once the deal
+    // names the same root; after, it checks the bytes against the root on chain.
+    const commit = opening === undefined
+      ? undefined
+      : async (root: string): Promise<void> => {
+        if (!await opening) throw new UploadFailedError('the pass over the file stopped before every fragment was made')
+        if (root.toLowerCase() !== roots?.[i]?.toLowerCase()) throw new UploadFailedError(`the supplier's copy of fragment ${i} hashes to ${root}, not ${roots?.[i]}`)
+      }
     try {
       sent[i] = 0
-      receipts[i] = await net.putFragment(offer.peerId, { dealId: deal, slot: i, size: source.fragmentSize, root: source.roots[i] as Hex }, stream,
-        { onBytes: (b) => { sent[i] = b; report() }, ...(signal ? { signal } : {}) })
+      const root = opening === undefined ? roots?.[i] : ROOT_LATER
+      if (root === undefined) throw new Error(`no root for fragment ${i}`)
+      receipts[i] = await net.putFragment(offer.peerId, { dealId: deal, slot: i, size: source.fragmentSize, root: root as Hex }, stream,
+        { onBytes: (b) => { sent[i] = b; report() }, ...(signal ? { signal } : {}), ...(commit !== undefined ? { commit } : {}) })
       await waitFilled(i, offer.address)
       return true
     } catch (err) {
       // The pass must not wait for a reader that is gone.
       stream.detach?.()
       if (signal?.aborted === true) throw err
+      if (opening !== undefined) await opening.catch(() => {})
+      if (openFailed !== undefined) throw openFailed
       logger('fragment %d on %s failed: %s', i, offer.peerId, (err as Error).message)
       failures.set(i, [...(failures.get(i) ?? []), `${offer.peerId.slice(-8)}: ${(err as Error).message}`])
       onProgress({ stage: 'transfer', message: `supplier ${offer.peerId.slice(-8)} failed for fragment ${i} (${(err as Error).message}); trying another` })
+      if (roots === undefined) return false // the deal is not open: no slot to look at
       const holders = await chain.slotHolders(deal)
       return holders[i] !== undefined // filled after all
     }
   }
 
   // Each round is one pass over the file feeding every fragment still to place; fragments whose
-  // supplier failed go to a replacement in the next round.
+  // supplier failed go to a replacement in the next round. Until a pass has given the roots and
+  // the deal is open, passes also hash, and their fragments wait for the deal at the supplier.
   let round: Array<[number, SupplierOffer]> = todo.map((slot, j) => [slot, picked[j] as SupplierOffer])
   while (round.length > 0) {
     signal?.throwIfAborted()
-    const pass = await source.open(round.map(([i]) => i), signal)
-    const placed = await Promise.all(round.map(async ([i, o]) => await placeOne(pass, i, o)))
+    const pass = await source.open(round.map(([i]) => i), { roots: roots === undefined, ...(signal ? { signal } : {}) })
+    let opening: Promise<boolean> | undefined
+    if (roots === undefined) {
+      opening = openWith(pass)
+      opening.catch((err: unknown) => { openFailed = err as Error })
+    }
+    const placed = await Promise.all(round.map(async ([i, o]) => await placeOne(pass, opening, i, o)))
     // A pass that failed on its own (the file changed, a read error) is not the suppliers' fault.
     await pass.done
+    if (opening !== undefined) await opening
     const next: Array<[number, SupplierOffer]> = []
     for (const [j, [i]] of round.entries()) {
       if (placed[j] === true) continue
       const offer = await replacement()
-      if (offer === undefined) throw new UploadFailedError(`no supplier left to hold fragment ${i} (${(failures.get(i) ?? []).join('; ')}); the deal ${deal} will be refunded after block ${deadline}`)
+      if (offer === undefined) {
+        const refund = roots === undefined ? 'no deal was opened' : `the deal ${deal} will be refunded after block ${deadline}`
+        throw new UploadFailedError(`no supplier left to hold fragment ${i} (${(failures.get(i) ?? []).join('; ')}); ${refund}`)
+      }
       next.push([i, offer])
     }
     round = next

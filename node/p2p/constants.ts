@@ -48,6 +48,9 @@ export const PUT_PROGRESS_EVERY = 4 * 1024 * 1024
 /** Size of the chunks we write fragments in. */
 export const WRITE_CHUNK = 256 * 1024
 
+/** How long a supplier keeps a fragment that arrived before its deal, waiting for the commit. */
+export const COMMIT_WAIT_MS = 180_000
+
 /** A peer that sends nothing for this long during a transfer is dropped. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000
 /** Time allowed for a request/response exchange (headers, lists, messages). */

@@ -40,6 +40,8 @@ export interface P2PNodeInit {
   inboundConnectionThreshold?: number
   /** A peer silent this long in a transfer is dropped. */
   idleTimeoutMs?: number
+  /** How long this supplier keeps a fragment sent before its deal, waiting for the commit. */
+  commitWaitMs?: number
   discovery?: DiscoveryInit
   messaging?: DirectMessagesInit
 }
@@ -93,7 +95,7 @@ export class P2PNode implements Startable {
     this.groups = new Groups({ libp2p, privateKey, direct: this.messages, store, openStream: open, log: this.log })
     this.extraStarts.push(this.messages, this.groups)
     if (components.fragments != null) {
-      this.fragmentServer = new FragmentServer({ backend: components.fragments, privateKey, peerId: this.peerId, log: this.log }, { idleTimeoutMs: this.idleTimeoutMs })
+      this.fragmentServer = new FragmentServer({ backend: components.fragments, privateKey, peerId: this.peerId, log: this.log }, { idleTimeoutMs: this.idleTimeoutMs, ...(init.commitWaitMs !== undefined ? { commitWaitMs: init.commitWaitMs } : {}) })
     }
   }
 

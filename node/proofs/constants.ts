@@ -11,3 +11,10 @@ export const PROOF_VERSION = 1
 export const SEGMENT_SIZE = 256
 /** Hash of a padding leaf: trees are padded to a power of two with zero leaves. */
 export const ZERO_LEAF = new Uint8Array(32)
+
+/**
+ * The root a fragment put announces when the consumer sends fragments while it is still hashing
+ * them (the deal that commits to the roots opens after the transfer). The contract refuses zero
+ * roots, so it never names a real fragment.
+ */
+export const ROOT_LATER = `0x${'0'.repeat(64)}`

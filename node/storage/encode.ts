@@ -9,7 +9,7 @@ import type { AbortOptions } from '@libp2p/interface'
 import { FILE_CHUNK_SIZE } from '../crypto/constants.ts'
 import { ChunkEncryptor, ciphertextSize, generateFileKey } from '../crypto/file-cipher.ts'
 import type { ErasureCodec } from '../erasure/codec.ts'
-import { DEFAULT_SHARD_SIZE } from '../erasure/constants.ts'
+import { DEFAULT_SHARD_SIZE, RONOMON_CODEC } from '../erasure/constants.ts'
 import { ronomonCodec } from '../erasure/ronomon.ts'
 import { stripeLayout, type StripeLayout } from '../erasure/stripes.ts'
 import { TreeBuilder } from '../proofs/tree-builder.ts'
@@ -105,6 +105,28 @@ const EMPTY_TREE: StoredTree = { segments: 0, storedFrom: 0, levels: [], root: B
 
 export function hex (bytes: Uint8Array): `0x${string}` {
   return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`
+}
+
+/**
+ * How a `size`-byte file is coded, known before any pass over it: everything but the roots. An
+ * upload needs the fragment size to choose suppliers before it reads the file.
+ */
+export function codingFor (size: number, options: Pick<EncodeOptions, 'k' | 'm' | 'shardSize' | 'chunkSize' | 'codec'> = {}): Omit<CodingParams, 'roots'> {
+  const k = options.k ?? DEFAULT_K
+  const m = options.m ?? DEFAULT_M
+  const chunkSize = options.chunkSize ?? FILE_CHUNK_SIZE
+  const layout = stripeLayout(ciphertextSize(size, chunkSize), k, m, options.shardSize ?? DEFAULT_SHARD_SIZE)
+  return {
+    format: FRAGMENT_FORMAT_VERSION,
+    codec: options.codec?.name ?? RONOMON_CODEC,
+    k,
+    m,
+    shardSize: layout.shardSize,
+    chunkSize,
+    size,
+    contentSize: layout.contentSize,
+    fragmentSize: layout.fragmentSize,
+  }
 }
 
 /**

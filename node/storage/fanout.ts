@@ -5,9 +5,10 @@
  * supplier failed) is detached and the others go on. Nothing is written to disk, so a file of
  * any size uploads without local space for its fragments.
  *
- * The pass re-encrypts with the key and salt of an earlier pass (the one whose roots opened the
- * deal): same file, same bytes. A file changed in between gives fragments that fail the
- * suppliers' root check; `checkUnchanged` refuses earlier, by size and modification time.
+ * Every pass of an upload encrypts with the same key and salt: same file, same bytes, so a later
+ * pass (a replacement supplier, a resumed upload) gives the fragments whose roots the deal holds.
+ * A file changed in between gives fragments that fail the suppliers' root check;
+ * `checkUnchanged` refuses earlier, by size and modification time.
  */
 import { stat } from 'node:fs/promises'
 import type { AbortOptions } from '@libp2p/interface'
@@ -142,9 +143,11 @@ export interface FanOut {
 /**
  * Starts one pass over `path` that feeds the fragments in `indices` (the others are dropped as
  * they are made: Reed-Solomon computes every shard of a stripe anyway). The pass stops early if
- * every reader detaches, or when `signal` aborts.
+ * every reader detaches, or when `signal` aborts. With `trees`, it also hashes every fragment
+ * (requested or not) and `done` gives their roots: the pass of a new upload, whose deal opens
+ * with the roots once the fragments are sent.
  */
-export function encodeFanOut (path: string, p: ReencodeParams, indices: number[], options: AbortOptions = {}): FanOut {
+export function encodeFanOut (path: string, p: ReencodeParams, indices: number[], options: AbortOptions & { trees?: boolean } = {}): FanOut {
   const streams = new Map(indices.map((i) => [i, new ShardQueue(QUEUE_SHARDS, { copy: false })]))
   const ac = new AbortController()
   const signal = options.signal != null ? AbortSignal.any([options.signal, ac.signal]) : ac.signal
@@ -161,7 +164,7 @@ export function encodeFanOut (path: string, p: ReencodeParams, indices: number[]
       abort: async (err) => { await q.abort(err) },
     }
   }
-  const done = encodeFileTo(path, sinkFor, { k: p.k, m: p.m, shardSize: p.shardSize, chunkSize: p.chunkSize, key: p.key, salt: p.salt, trees: false, sinksKeepBytes: true, signal })
+  const done = encodeFileTo(path, sinkFor, { k: p.k, m: p.m, shardSize: p.shardSize, chunkSize: p.chunkSize, key: p.key, salt: p.salt, trees: options.trees ?? false, sinksKeepBytes: true, signal })
     .then((r): EncodeResult | undefined => r, (err: unknown) => {
       // Stopped because every reader left: each reader has its own error to report.
       if (ac.signal.aborted && options.signal?.aborted !== true) return undefined

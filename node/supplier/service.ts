@@ -26,6 +26,7 @@ import { MANIFEST_SLOT } from '../consumer/manifests.ts'
 import { repairSlot } from '../repair/index.ts'
 import { rebuildFragment } from '../repair/rebuild.ts'
 import { TreeBuilder } from '../proofs/tree-builder.ts'
+import { ROOT_LATER } from '../proofs/constants.ts'
 import { log } from '../log.ts'
 import { Prover, concatProofs } from './prover.ts'
 import type { SlotRef } from './types.ts'
@@ -117,11 +118,16 @@ export class SupplierService implements NodeService {
         if (meta.slot === MANIFEST_SLOT && await store.has(meta.dealId, meta.slot)) return
         await store.check(meta, options)
       },
-      accept: async (meta, data, options) => {
+      accept: async (meta, data, options = {}) => {
         await guard(meta)
         // The owner replaces its manifest when it shares the file (a new grant inside).
         if (meta.slot === MANIFEST_SLOT) await store.delete(meta.dealId, meta.slot)
-        const stored = await store.accept(meta, data, options)
+        // Sent ahead of its deal: kept once the consumer commits to the root we hashed and the
+        // deal on chain names that root for this slot.
+        const confirm = options.confirm
+        const stored = await store.accept(meta, data, confirm === undefined
+          ? options
+          : { ...options, confirm: async (root) => { await confirm(root); await this.checkCommitted({ ...meta, root }) } })
         if (meta.slot !== MANIFEST_SLOT) void this.fillAfterAccept({ dealId: meta.dealId as Hex, index: meta.slot })
         return stored
       },
@@ -129,10 +135,33 @@ export class SupplierService implements NodeService {
     }
   }
 
+  /**
+   * The chain check of a fragment that arrived before its deal, once the consumer commits: the
+   * deal was opened just before, and this supplier's RPC endpoint may be a block or two behind.
+   */
+  private async checkCommitted (meta: FragmentMeta): Promise<void> {
+    const until = Date.now() + 30_000
+    for (;;) {
+      try {
+        await this.checkSlot(meta)
+        return
+      } catch (err) {
+        if (!(err instanceof SlotNotOpenError) || !err.message.startsWith('There is no deal') || Date.now() > until) throw err
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+      }
+    }
+  }
+
   private async checkSlot (meta: FragmentMeta): Promise<void> {
     const m = this.c.chain.market
+    const later = meta.root === ROOT_LATER
+    if (later && meta.slot === MANIFEST_SLOT) throw new SlotNotOpenError('A sealed manifest is sent with its root.')
     const deal = await m.getDeal(meta.dealId as Hex)
-    if (deal.consumer === zeroAddress) throw new SlotNotOpenError(`There is no deal ${meta.dealId} on chain.`)
+    if (deal.consumer === zeroAddress) {
+      // Taken within the quota like any fragment; kept only if the deal opens (checkCommitted).
+      if (later) return
+      throw new SlotNotOpenError(`There is no deal ${meta.dealId} on chain.`)
+    }
     if (deal.consumer.toLowerCase() !== meta.owner.toLowerCase()) throw new SlotNotOpenError(`Deal ${meta.dealId} belongs to ${deal.consumer}, not ${meta.owner}.`)
     if (meta.slot === MANIFEST_SLOT) {
       if (meta.size > 512 * 1024) throw new SlotNotOpenError('A sealed manifest is at most 512 KiB.')
@@ -142,7 +171,7 @@ export class SupplierService implements NodeService {
     if (BigInt(meta.size) !== deal.fragmentSize) throw new SlotNotOpenError(`Slot ${meta.slot} holds ${deal.fragmentSize} bytes, not ${meta.size}.`)
     const slot = await m.getSlot(meta.dealId as Hex, meta.slot)
     if (slot.holder !== zeroAddress) throw new SlotNotOpenError(`Slot ${meta.slot} of ${meta.dealId} is already held.`)
-    if (slot.root.toLowerCase() !== meta.root.toLowerCase()) throw new SlotNotOpenError(`Slot ${meta.slot} of ${meta.dealId} has another root on chain.`)
+    if (!later && slot.root.toLowerCase() !== meta.root.toLowerCase()) throw new SlotNotOpenError(`Slot ${meta.slot} of ${meta.dealId} has another root on chain.`)
     const status = await m.dealStatus(meta.dealId as Hex)
     if (status !== 'Filling' && status !== 'Active') throw new SlotNotOpenError(`Deal ${meta.dealId} is ${status.toLowerCase()}.`)
   }

@@ -11,7 +11,10 @@ export interface FragmentMeta {
   slot: number
   /** Bytes; a non-zero multiple of the proof segment size. */
   size: number
-  /** Merkle root (bytes32, 0x-hex lowercase) of the fragment under the proof convention. */
+  /**
+   * Merkle root (bytes32, 0x-hex lowercase) of the fragment under the proof convention; ROOT_LATER
+   * on a put whose root the consumer confirms after the transfer (AcceptOptions.confirm).
+   */
   root: string
   /** Chain address (0x-hex lowercase) of the consumer that owns the deal. */
   owner: string
@@ -22,6 +25,14 @@ export interface MerklePath {
   path: Uint8Array[]
 }
 
+export interface AcceptOptions extends AbortOptions {
+  /**
+   * For meta.root = ROOT_LATER: called with the root of the bytes once they are all in and hashed,
+   * before anything is kept. The fragment is kept, under that root, only if this resolves.
+   */
+  confirm?: (root: string) => Promise<void>
+}
+
 export interface FragmentBackend {
   /**
    * Throws QuotaExceededError / FragmentExistsError / NotAcceptingError before any byte is sent.
@@ -30,10 +41,11 @@ export interface FragmentBackend {
   check?: (meta: FragmentMeta, options?: AbortOptions) => Promise<void>
   /**
    * Streams `data` (exactly meta.size bytes) to storage and keeps it only if its Merkle root is
-   * meta.root; otherwise throws FragmentRootMismatchError (or QuotaExceededError,
-   * FragmentSizeMismatchError) and leaves nothing behind. Aborting `signal` also leaves nothing.
+   * meta.root (or options.confirm accepts it); otherwise throws FragmentRootMismatchError (or
+   * QuotaExceededError, FragmentSizeMismatchError) and leaves nothing behind. Aborting `signal`
+   * also leaves nothing.
    */
-  accept: (meta: FragmentMeta, data: AsyncIterable<Uint8Array>, options?: AbortOptions) => Promise<FragmentMeta>
+  accept: (meta: FragmentMeta, data: AsyncIterable<Uint8Array>, options?: AcceptOptions) => Promise<FragmentMeta>
   /** Metadata of a stored fragment, or FragmentNotFoundError. */
   stat: (dealId: string, slot: number, options?: AbortOptions) => Promise<FragmentMeta>
   /** Bytes [offset, offset + length) of a stored fragment. */

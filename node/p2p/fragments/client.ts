@@ -3,14 +3,14 @@
  * receipts and lists must be signed by the peer it talked to, and fetched bytes must match the
  * root it already knows from the deal (whole fragments) or carry valid Merkle paths (ranges).
  */
-import { SEGMENT_SIZE } from '../../proofs/constants.ts'
+import { ROOT_LATER, SEGMENT_SIZE } from '../../proofs/constants.ts'
 import { computeRoot, segmentCount, treeDepth } from '../../proofs/merkle.ts'
 import { PROTOCOL_FRAGMENT_GET, PROTOCOL_FRAGMENT_LIST, PROTOCOL_FRAGMENT_PUT, WRITE_CHUNK } from '../constants.ts'
-import { FragmentRootMismatchError, FragmentSizeMismatchError, InvalidRangeError, InvalidSignatureError, PeerTimeoutError, StreamEndedError } from '../errors.ts'
+import { codeOf, FragmentRootMismatchError, FragmentSizeMismatchError, InvalidRangeError, InvalidSignatureError, PeerTimeoutError, StreamEndedError, UnexpectedMessageError } from '../errors.ts'
 import { verifyByPeer } from '../peer-identity.ts'
 import { decodeOneOf, signable } from '../wire/codec.ts'
 import { Framed } from '../wire/framed.ts'
-import { decodeReply, ErrorReply, FragmentList, GetReply, GetRequest, ListRequest, ListResult, PutProgressMsg, PutReady, PutRequest, PutResult, Receipt } from '../wire/messages.ts'
+import { decodeReply, ErrorReply, FragmentList, GetReply, GetRequest, ListRequest, ListResult, PutCommit, PutHashed, PutProgressMsg, PutReady, PutRequest, PutResult, Receipt } from '../wire/messages.ts'
 import { TreeBuilder } from '../../proofs/tree-builder.ts'
 import { fromHex, toHex } from '../wire/hex.ts'
 import { LIST_DOMAIN, RECEIPT_DOMAIN } from './server.ts'
@@ -41,6 +41,12 @@ export interface GetOptions extends AbortOptions {
 export interface PutOptions extends AbortOptions {
   onProgress?: (event: PutProgress) => void
   idleTimeoutMs?: number
+  /**
+   * Required for meta.root = ROOT_LATER: called with the root the supplier hashed once it has
+   * every byte. Resolve to have it keep the fragment under that root (the deal naming it is open);
+   * throw to have it drop the fragment.
+   */
+  commit?: (root: string) => Promise<void>
 }
 
 export interface GetRange {
@@ -68,10 +74,13 @@ async function * chunked (source: AsyncIterable<Uint8Array> | Iterable<Uint8Arra
   }
 }
 
-/** A progress report or the result of a put; a supplier's error is thrown as its class. */
-function decodePutReply (frame: Uint8Array): { received: number } | InferSchema<typeof PutResult.schema> {
-  const { def, value } = decodeOneOf(frame, PutProgressMsg, PutResult, ErrorReply)
+type PutReply = { received: number } | { hashed: string } | InferSchema<typeof PutResult.schema>
+
+/** A progress report, the hashed root, or the result of a put; a supplier's error is thrown as its class. */
+function decodePutReply (frame: Uint8Array): PutReply {
+  const { def, value } = decodeOneOf(frame, PutProgressMsg, PutHashed, PutResult, ErrorReply)
   if (def.type === PutProgressMsg.type) return value as { received: number }
+  if (def.type === PutHashed.type) return { hashed: (value as { root: string }).root }
   return decodeReply(frame, PutResult)
 }
 
@@ -82,6 +91,9 @@ export async function verifyReceipt (r: SignedReceipt, supplier: string): Promis
 }
 
 export async function putFragment (open: StreamOpener, supplier: string, meta: FragmentMeta, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: PutOptions = {}): Promise<SignedReceipt> {
+  const later = meta.root === ROOT_LATER
+  const commit = options.commit
+  if (later && commit === undefined) throw new TypeError('A put with ROOT_LATER needs options.commit')
   const stream = await open(PROTOCOL_FRAGMENT_PUT, options)
   const io = new Framed(stream, { idleTimeoutMs: options.idleTimeoutMs })
   try {
@@ -113,17 +125,30 @@ export async function putFragment (open: StreamOpener, supplier: string, meta: F
     // The supplier reports progress while it drains what is still in flight; the idle timeout
     // applies between those reports, not to the whole wait for the receipt.
     let result: InferSchema<typeof PutResult.schema> | undefined
+    let root = later ? undefined : meta.root
     while (result == null) {
       const reply = decodePutReply(await io.readFrame(undefined, options))
       if ('received' in reply) {
         received = reply.received
         options.onProgress?.({ type: 'fragment:put:bytes', sent, received, total: meta.size })
+      } else if ('hashed' in reply) {
+        if (!later || root !== undefined || commit === undefined) throw new UnexpectedMessageError('The supplier reported a root nobody asked for.')
+        options.onProgress?.({ type: 'fragment:put:bytes', sent, received: meta.size, total: meta.size })
+        try {
+          await commit(reply.hashed)
+        } catch (err) {
+          // Tell the supplier why, so it drops the fragment now rather than at its timeout.
+          await io.writeFrame(ErrorReply.encode({ code: codeOf(err), message: String((err as Error).message ?? err).slice(0, 1024) }), { signal: AbortSignal.timeout(2000) }).catch(() => {})
+          throw err
+        }
+        root = reply.hashed
+        await io.writeFrame(PutCommit.encode({ root }), options)
       } else {
         result = reply
       }
     }
     const r = result.receipt
-    if (r.dealId !== meta.dealId || r.slot !== meta.slot || r.root !== meta.root || r.size !== meta.size) {
+    if (r.dealId !== meta.dealId || r.slot !== meta.slot || r.root !== root || r.size !== meta.size) {
       throw new InvalidSignatureError('The receipt does not describe the fragment that was sent.')
     }
     await verifyReceipt(result, supplier)

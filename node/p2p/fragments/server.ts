@@ -2,13 +2,13 @@
  * Supplier side of fragment put / get / list. Every handler reads bounded frames with an idle
  * timeout, answers failures with a typed error code, and never buffers a whole fragment.
  */
-import { SEGMENT_SIZE } from '../../proofs/constants.ts'
-import { DEFAULT_IDLE_TIMEOUT_MS, MAX_LIST_ENTRIES, MAX_PROVEN_SEGMENTS, PROTOCOL_FRAGMENT_GET, PROTOCOL_FRAGMENT_LIST, PROTOCOL_FRAGMENT_PUT, PUT_PROGRESS_EVERY } from '../constants.ts'
-import { codeOf, FragmentSizeMismatchError, InvalidRangeError } from '../errors.ts'
+import { ROOT_LATER, SEGMENT_SIZE } from '../../proofs/constants.ts'
+import { COMMIT_WAIT_MS, DEFAULT_IDLE_TIMEOUT_MS, MAX_LIST_ENTRIES, MAX_PROVEN_SEGMENTS, PROTOCOL_FRAGMENT_GET, PROTOCOL_FRAGMENT_LIST, PROTOCOL_FRAGMENT_PUT, PUT_PROGRESS_EVERY } from '../constants.ts'
+import { codeOf, FragmentRootMismatchError, FragmentSizeMismatchError, InvalidRangeError } from '../errors.ts'
 import { signBytes } from '../peer-identity.ts'
 import { signable } from '../wire/codec.ts'
 import { Framed } from '../wire/framed.ts'
-import { ErrorReply, FragmentList, GetReply, GetRequest, ListRequest, ListResult, PutProgressMsg, PutReady, PutRequest, PutResult, Receipt } from '../wire/messages.ts'
+import { decodeReply, ErrorReply, FragmentList, GetReply, GetRequest, ListRequest, ListResult, PutCommit, PutHashed, PutProgressMsg, PutReady, PutRequest, PutResult, Receipt } from '../wire/messages.ts'
 import { toHex } from '../wire/hex.ts'
 import type { FragmentBackend, FragmentMeta } from './backend.ts'
 import type { Logger } from '../../log.ts'
@@ -19,6 +19,8 @@ export const LIST_DOMAIN = 'bitdust:fragment-list:v1'
 
 export interface FragmentServerInit {
   idleTimeoutMs?: number
+  /** How long a fragment sent before its root is known waits for the consumer's commit. */
+  commitWaitMs?: number
 }
 
 export interface FragmentServerComponents {
@@ -46,10 +48,12 @@ async function replyError (io: Framed, err: unknown, log: Logger): Promise<void>
 export class FragmentServer {
   private readonly c: FragmentServerComponents
   private readonly idleTimeoutMs: number
+  private readonly commitWaitMs: number
 
   constructor (c: FragmentServerComponents, init: FragmentServerInit = {}) {
     this.c = c
     this.idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+    this.commitWaitMs = init.commitWaitMs ?? COMMIT_WAIT_MS
   }
 
   async register (registrar: Registrar): Promise<void> {
@@ -72,7 +76,16 @@ export class FragmentServer {
       if (req.size % SEGMENT_SIZE !== 0) throw new FragmentSizeMismatchError(`A fragment is a multiple of ${SEGMENT_SIZE} bytes; ${req.size} is not.`)
       await this.c.backend.check?.(meta)
       await io.writeFrame(PutReady.encode({}))
-      const stored = await this.c.backend.accept(meta, this.counted(io, req.size, ac.signal), { signal: ac.signal })
+      // A fragment sent before its deal: report the root we hashed, keep it only once the
+      // consumer commits to that same root (after opening the deal that names it).
+      const confirm = meta.root !== ROOT_LATER
+        ? undefined
+        : async (root: string): Promise<void> => {
+          await io.writeFrame(PutHashed.encode({ root }), { signal: ac.signal })
+          const commit = decodeReply(await io.readFrame(undefined, { signal: ac.signal, idleTimeoutMs: this.commitWaitMs }), PutCommit)
+          if (commit.root !== root) throw new FragmentRootMismatchError(`The consumer committed to root ${commit.root}, the bytes received hash to ${root}.`)
+        }
+      const stored = await this.c.backend.accept(meta, this.counted(io, req.size, ac.signal), { signal: ac.signal, ...(confirm !== undefined ? { confirm } : {}) })
       const receipt = { dealId: stored.dealId, slot: stored.slot, root: stored.root, size: stored.size, supplier: this.c.peerId, time: Date.now() }
       const sig = await signBytes(this.c.privateKey, signable(RECEIPT_DOMAIN, Receipt, receipt))
       await io.writeFrame(PutResult.encode({ receipt, sig }))

@@ -13,6 +13,11 @@ export interface FramedInit {
   idleTimeoutMs?: number
 }
 
+export interface ReadOptions extends AbortOptions {
+  /** This read's idle limit instead of the stream's (a reply that legitimately takes long). */
+  idleTimeoutMs?: number
+}
+
 interface Deferred { promise: Promise<void>, resolve: () => void, reject: (e: unknown) => void }
 
 function deferred (): Deferred {
@@ -77,7 +82,8 @@ export class Framed {
   }
 
   /** Waits until at least `n` bytes are buffered; throws if the stream ends first. */
-  private async need (n: number, options: AbortOptions): Promise<void> {
+  private async need (n: number, options: ReadOptions): Promise<void> {
+    const idleMs = options.idleTimeoutMs ?? this.idleTimeoutMs
     while (this.buffered < n) {
       if (this.error != null) throw new StreamEndedError(`The peer's stream failed: ${this.error.message}`)
       if (this.ended) throw new StreamEndedError(`The peer closed the stream after ${this.buffered} of ${n} expected bytes.`)
@@ -86,7 +92,7 @@ export class Framed {
       const waiter = this.waiter
       let timer: NodeJS.Timeout | undefined
       const timeout = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new PeerTimeoutError(`The peer sent nothing for ${this.idleTimeoutMs} ms; it is stalled or gone, try another peer.`)), this.idleTimeoutMs)
+        timer = setTimeout(() => reject(new PeerTimeoutError(`The peer sent nothing for ${idleMs} ms; it is stalled or gone, try another peer.`)), idleMs)
       })
       const onAbort = (): void => waiter.reject(options.signal?.reason)
       options.signal?.addEventListener('abort', onAbort, { once: true })
@@ -131,7 +137,7 @@ export class Framed {
   }
 
   /** Reads one length-prefixed frame of at most `max` bytes. */
-  async readFrame (max: number = MAX_MESSAGE_SIZE, options: AbortOptions = {}): Promise<Uint8Array> {
+  async readFrame (max: number = MAX_MESSAGE_SIZE, options: ReadOptions = {}): Promise<Uint8Array> {
     await this.need(4, options)
     const head = this.take(4, true)
     const len = new DataView(head.buffer, head.byteOffset, 4).getUint32(0)

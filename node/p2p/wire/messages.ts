@@ -28,6 +28,13 @@ export const Receipt = defineMessage('receipt', { dealId: bytes32, slot, root: b
 export const PutResult = defineMessage('put-result', { receipt: f.obj(Receipt.schema), sig })
 /** Sent by the supplier every few MiB it has taken in, so a sender waiting for its receipt can tell slow from dead. */
 export const PutProgressMsg = defineMessage('put-progress', { received: f.int(MAX_FRAGMENT_SIZE) })
+/**
+ * A put announced with ROOT_LATER: the supplier has every byte and reports the root it hashed;
+ * it keeps the fragment only if the consumer answers with put-commit naming the same root, once
+ * the deal that commits to it is open on chain.
+ */
+export const PutHashed = defineMessage('put-hashed', { root: bytes32 })
+export const PutCommit = defineMessage('put-commit', { root: bytes32 })
 
 /* fragment get */
 export const GetRequest = defineMessage('get', { dealId: bytes32, slot, offset: f.int(MAX_FRAGMENT_SIZE), length: f.int(MAX_FRAGMENT_SIZE), proofs: f.bool() })

@@ -57,6 +57,11 @@ export type PutProgressEvent = { type: 'fragment:received', bytes: number, total
 
 export interface PutOptions extends AbortOptions {
   onProgress?: (event: PutProgressEvent) => void
+  /**
+   * Required when meta.root is ROOT_LATER: called with the root of the bytes once all are in and
+   * hashed, before the fragment is kept; it is kept under that root only if this resolves.
+   */
+  confirm?: (root: string) => Promise<void>
 }
 
 export interface FragmentStore extends Startable {

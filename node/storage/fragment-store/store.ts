@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { AbortOptions } from '@libp2p/interface'
 import { DEFAULT_QUOTA } from '../../config/constants.ts'
 import { log } from '../../log.ts'
-import { SEGMENT_SIZE } from '../../proofs/constants.ts'
+import { ROOT_LATER, SEGMENT_SIZE } from '../../proofs/constants.ts'
 import type { MerkleProof } from '../../proofs/merkle.ts'
 import { blockOf, decodeStoredTree, encodeStoredTree, proveFromStoredTree, verifyBlocks, type StoredTree } from '../../proofs/stored-tree.ts'
 import { TreeBuilder } from '../../proofs/tree-builder.ts'
@@ -117,6 +117,8 @@ export class DiskFragmentStore implements FragmentStore {
     if (!this.started) throw new Error('FragmentStore: start() it first')
     meta = { ...meta, dealId: meta.dealId.toLowerCase(), root: meta.root.toLowerCase(), owner: meta.owner.toLowerCase() }
     await this.check(meta)
+    const confirm = options.confirm
+    if (meta.root === ROOT_LATER && confirm === undefined) throw new InvalidFragmentError('A fragment sent before its root is known needs a confirmation of the root')
     const id = this.id(meta.dealId, meta.slot)
     this.reserved.set(id, meta.size + treeFileSize(meta.size))
     const tag = randomBytes(4).toString('hex')
@@ -210,9 +212,19 @@ export class DiskFragmentStore implements FragmentStore {
         await flushing.catch(() => {})
       }
       await flushing
+      // Every byte is written: the stages go back now, not after a confirmation that may take minutes.
+      if (pooled) { for (const b of stages) stagePool.give(b); pooled = false }
       if (received !== meta.size) throw new FragmentSizeMismatchError(`Fragment ${id}`, meta.size, `only ${received} arrived`)
       const tree = await builder.digest()
-      if (hex(tree.root) !== meta.root) throw new FragmentRootMismatchError(`Fragment ${id}`)
+      const root = hex(tree.root)
+      if (meta.root === ROOT_LATER && confirm !== undefined) {
+        // The data is all on disk (not yet synced): the sender confirms this root, or it goes.
+        await confirm(root)
+        options.signal?.throwIfAborted()
+        meta = { ...meta, root }
+      } else if (root !== meta.root) {
+        throw new FragmentRootMismatchError(`Fragment ${id}`)
+      }
       if (padded) await fh.truncate(meta.size)
       if (this.durable) await fh.sync()
       await fh.close()

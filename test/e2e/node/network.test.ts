@@ -279,31 +279,48 @@ describe('BitDust network end to end', function () {
     interface ResumeJob { state: string, result?: { resumed: boolean, dealId?: string, rolledBack?: string | null } }
 
     /**
-     * Starts uploading `name` (`size` random bytes), kills the node as soon as fragments move,
-     * runs `meanwhile`, restarts it and returns the resume job once it has ended.
+     * Starts uploading `name` (`size` random bytes) and kills the node either while the fragments
+     * stream out, before the deal exists ('sending'), or once the deal is open and paid for
+     * ('deal-open'); runs `meanwhile` and restarts the node.
      */
-    const interruptedUpload = async (name: string, size: number, meanwhile: (path: string) => void = () => {}) => {
+    const interruptedUpload = async (name: string, size: number, killWhen: 'sending' | 'deal-open', meanwhile: (path: string) => void | Promise<void> = () => {}) => {
       const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
       const me = user.status.address
       const before = await chain.token.balanceOf(me)
       const path = await randomFile(join(work, name), size)
       const job = await user.api.call<{ id: string }>('POST', '/files', { path })
-      await until('the transfer to start', async () => (await user.api.call<{ progress?: { stage: string } }>('GET', `/jobs/${job.id}`)).progress?.stage === 'transfer', 120_000, 50)
+      if (killWhen === 'sending') {
+        await until('the transfer to start', async () => (await user.api.call<{ progress?: { stage: string } }>('GET', `/jobs/${job.id}`)).progress?.stage === 'transfer', 120_000, 50)
+      } else {
+        // openDeal takes the escrow in the same transaction.
+        await until('the deal to be paid for', async () => await chain.token.balanceOf(me) < before, 120_000, 50)
+      }
       net.supervisor.kill(user)
       await until('the user node to die', async () => user.child.exitCode !== null || user.child.signalCode !== null)
-      meanwhile(path)
+      await meanwhile(path)
       user = await net.supervisor.start(user.spec)
-      const resume = await until('the resume job to end', async () => {
+      const resumeJob = async (): Promise<ResumeJob> => await until('the resume job to end', async () => {
         const jobs = await user.api.call<Array<ResumeJob & { kind: string }>>('GET', '/jobs')
         const r = jobs.find((j) => j.kind === 'resume-upload')
         return r !== undefined && r.state !== 'running' ? r : undefined
       }, 300_000, 1000)
-      const escrowBack = async (): Promise<void> => { await until('the escrow to come back', async () => await chain.token.balanceOf(me) === before, 300_000, 1000) }
-      return { path, resume, escrowBack }
+      const balance = async (): Promise<bigint> => await chain.token.balanceOf(me)
+      const escrowBack = async (): Promise<void> => { await until('the escrow to come back', async () => await balance() === before, 300_000, 1000) }
+      return { path, resumeJob, escrowBack, balance, before }
     }
 
-    it('a node killed in the middle of an upload resumes it or rolls it back after restart, and loses no tokens', async () => {
-      const { path, resume, escrowBack } = await interruptedUpload('interrupted.bin', 48 << 20)
+    it('a node killed while its fragments stream out, before the deal opened, has paid nothing and leaves nothing pending', async () => {
+      const { balance, before } = await interruptedUpload('unsent.bin', 48 << 20, 'sending')
+      expect(await balance()).to.equal(before)
+      const jobs = await user.api.call<Array<{ kind: string }>>('GET', '/jobs')
+      expect(jobs.map((j) => j.kind)).to.not.include('resume-upload')
+      const files = await ok<Array<{ name: string }>>(user.spec.datadir, ['ls'])
+      expect(files.map((f) => f.name)).to.not.include('unsent.bin')
+    })
+
+    it('a node killed after its deal opened resumes the upload or rolls it back after restart, and loses no tokens', async () => {
+      const { path, resumeJob, escrowBack } = await interruptedUpload('interrupted.bin', 48 << 20, 'deal-open')
+      const resume = await resumeJob()
       expect(resume.state).to.equal('done')
       if (resume.result?.resumed === true) {
         const files = await ok<Array<{ id: string, name: string, health: string }>>(user.spec.datadir, ['ls'])
@@ -315,16 +332,27 @@ describe('BitDust network end to end', function () {
       }
     })
 
-    it('an interrupted upload whose file changed meanwhile is rolled back after restart, and loses no tokens', async () => {
-      // The deal commits to roots of the old bytes: a resumed upload would send fragments no
-      // supplier accepts, so the node must give the escrow back instead.
-      const { resume, escrowBack } = await interruptedUpload('changed.bin', 96 << 20, (path) => { appendFileSync(path, 'changed') })
+    it('an interrupted upload whose file changed meanwhile is completed if every slot was filled, else rolled back, and loses no tokens', async () => {
+      // The deal commits to roots of the old bytes. If every supplier filled its slot before the
+      // crash the upload is whole (the old bytes, which download); otherwise a resumed upload
+      // would send fragments no supplier accepts, so the node gives the escrow back instead.
+      let original = ''
+      const { resumeJob, escrowBack } = await interruptedUpload('changed.bin', 96 << 20, 'deal-open', async (path) => {
+        original = await sha256File(path)
+        appendFileSync(path, 'changed')
+      })
+      const resume = await resumeJob()
       expect(resume.state).to.equal('done')
-      expect(resume.result?.resumed).to.equal(false)
-      expect(resume.result?.rolledBack).to.match(/^0x[0-9a-f]{64}$/)
-      const files = await ok<Array<{ name: string }>>(user.spec.datadir, ['ls'])
-      expect(files.map((f) => f.name)).to.not.include('changed.bin')
-      await escrowBack()
+      const files = await ok<Array<{ id: string, name: string, health: string }>>(user.spec.datadir, ['ls'])
+      const f = files.find((x) => x.name === 'changed.bin')
+      if (resume.result?.resumed === true) {
+        expect(f?.health).to.equal('healthy')
+        expect(await download(user, f?.id as string, join(work, 'changed.out'))).to.equal(original)
+      } else {
+        expect(resume.result?.rolledBack).to.match(/^0x[0-9a-f]{64}$/)
+        expect(f).to.equal(undefined)
+        await escrowBack()
+      }
     })
   })
 })

@@ -44,7 +44,9 @@ describe('chain: views for the supplier and consumer modules', function () {
   })
 
   it('opens a deal and reports its holders and deadline (upload view)', async function () {
-    dealId = await upload.openDeal({ k: 1, m: 1, fragmentSize: 512n, periods: 10, price: 10n ** 12n, collateralPerByte: 10n ** 12n }, fragments.map((f) => f.root))
+    const salt = `0x${'5a'.repeat(32)}` as Hex
+    dealId = await upload.openDeal({ k: 1, m: 1, fragmentSize: 512n, periods: 10, price: 10n ** 12n, collateralPerByte: 10n ** 12n }, fragments.map((f) => f.root), salt)
+    expect(dealId).to.equal(upload.dealIdFor(salt))
     expect(await upload.slotHolders(dealId)).to.deep.equal([undefined, undefined])
     expect(await upload.deadlineBlock(dealId)).to.be.greaterThan(await upload.blockNumber())
   })

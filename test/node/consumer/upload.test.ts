@@ -1,66 +1,94 @@
+import { createHash } from 'node:crypto'
 import { expect } from 'chai'
 import type { Address, Hex } from 'viem'
 import { place } from '../../../node/consumer/upload.ts'
 import type { FragmentPass, FragmentSource, UploadChain, UploadNet } from '../../../node/consumer/upload.ts'
 import type { DealTerms, SupplierOffer } from '../../../node/consumer/types.ts'
+import { ROOT_LATER } from '../../../node/proofs/constants.ts'
 
 const addr = (i: number): Address => `0x${i.toString(16).padStart(40, '0')}` as Address
 const offer = (i: number): SupplierOffer => ({ peerId: `peer-${i}`, address: addr(i), capacity: 10n ** 9n, price: 1n, stake: 10n ** 24n })
 const terms = { k: 2, m: 1, periods: 10, price: 1n, collateralPerByte: 1n }
 
+const DEAL = `0x${'de'.repeat(32)}` as Hex
+const fragment = (i: number): Buffer => Buffer.alloc(1024, i + 1)
+const rootOf = (bytes: Uint8Array): Hex => `0x${createHash('sha256').update(bytes).digest('hex')}`
+
 class Chain implements UploadChain {
   readonly address = addr(999)
   holders: Array<Address | undefined> = []
-  opened: Array<{ terms: DealTerms, roots: Hex[] }> = []
+  opened: Array<{ terms: DealTerms, roots: Hex[], salt: Hex }> = []
+  revert: Error | undefined
   block = 10n
-  async openDeal (t: DealTerms, roots: Hex[]): Promise<Hex> {
-    this.opened.push({ terms: t, roots }); this.holders = roots.map(() => undefined)
-    return `0x${'de'.repeat(32)}` as Hex
+  dealIdFor (): Hex { return DEAL }
+  async openDeal (t: DealTerms, roots: Hex[], salt: Hex): Promise<Hex> {
+    if (this.revert !== undefined) throw this.revert
+    this.opened.push({ terms: t, roots, salt }); this.holders = roots.map(() => undefined)
+    return DEAL
   }
   async slotHolders (): Promise<Array<Address | undefined>> { return [...this.holders] }
   async blockNumber (): Promise<bigint> { return this.block++ }
   async deadlineBlock (): Promise<bigint> { return 10_000n }
 }
 
+/** Suppliers in memory: they hash what arrives, and a put announced with ROOT_LATER waits for the commit. */
 class Net implements UploadNet {
   offerList: SupplierOffer[]
   received = new Map<string, Buffer>()
+  /** Each put: who, which slot, the root announced, and how many deals were open when it was kept. */
+  puts: Array<{ peerId: string, slot: number, root: Hex, openAtCommit?: number }> = []
   failing = new Set<string>()
   silent = new Set<string>()
+  /** Suppliers whose copy is damaged (they hash other bytes than were sent). */
+  corrupt = new Set<string>()
   private readonly chain: Chain
   constructor (chain: Chain, n: number) { this.chain = chain; this.offerList = Array.from({ length: n }, (_, i) => offer(i + 1)) }
   async offers (): Promise<SupplierOffer[]> { return this.offerList }
-  async putFragment (peerId: string, meta: { dealId: Hex, slot: number, size: number, root: Hex }, source: AsyncIterable<Uint8Array>, options: { onBytes?: (n: number) => void }) {
+  async putFragment (peerId: string, meta: { dealId: Hex, slot: number, size: number, root: Hex }, source: AsyncIterable<Uint8Array>, options: { onBytes?: (n: number) => void, commit?: (root: string) => Promise<void> }) {
+    const put: { peerId: string, slot: number, root: Hex, openAtCommit?: number } = { peerId, slot: meta.slot, root: meta.root }
+    this.puts.push(put)
     const chunks: Buffer[] = []
     let n = 0
     for await (const c of source) {
       chunks.push(Buffer.from(c)); n += c.length; options.onBytes?.(n)
       if (this.failing.has(peerId)) throw new Error('connection reset')
     }
-    this.received.set(`${peerId}:${meta.slot}`, Buffer.concat(chunks))
+    const bytes = Buffer.concat(chunks)
+    if (this.corrupt.has(peerId)) bytes.writeUInt8((bytes[0] ?? 0) ^ 1, 0)
+    const root = rootOf(bytes)
+    if (meta.root === ROOT_LATER) {
+      await (options.commit as (root: string) => Promise<void>)(root)
+      put.openAtCommit = this.chain.opened.length
+    } else if (root !== meta.root) {
+      throw new Error('root mismatch')
+    }
+    this.received.set(`${peerId}:${meta.slot}`, bytes)
     const o = this.offerList.find((x) => x.peerId === peerId) as SupplierOffer
     // A good supplier fills its slot on chain right after accepting; a silent one never does.
     if (!this.silent.has(peerId)) this.chain.holders[meta.slot] = o.address
-    return { peerId, dealId: meta.dealId, slot: meta.slot, root: meta.root }
+    return { peerId, dealId: meta.dealId, slot: meta.slot, root: root as Hex }
   }
 }
 
-/** Fragments from memory; records each pass (which fragments it was asked for). */
+/** Fragments from memory; records each pass (which fragments it was asked for, whether it hashed). */
 class Source implements FragmentSource {
   size = 3000
   fragmentSize = 1024
-  roots = [0, 1, 2].map((i) => `0x${String(i).repeat(64)}` as Hex)
+  roots?: Hex[]
+  readonly realRoots = [0, 1, 2].map((i) => rootOf(fragment(i)))
   passes: number[][] = []
+  hashed: boolean[] = []
   failPass: Error | undefined
-  async open (indices: number[]): Promise<FragmentPass> {
+  async open (indices: number[], o: { roots: boolean }): Promise<FragmentPass> {
     this.passes.push(indices)
+    this.hashed.push(o.roots)
     const fail = this.failPass
     const streams = new Map(indices.map((i) => [i, (async function * () {
       if (fail !== undefined) throw fail
-      yield Buffer.alloc(512, i + 1)
-      yield Buffer.alloc(512, i + 1)
+      yield fragment(i).subarray(0, 512)
+      yield fragment(i).subarray(512)
     })()]))
-    return { streams, done: fail !== undefined ? Promise.reject(fail) : Promise.resolve() }
+    return { streams, done: fail !== undefined ? Promise.reject(fail) : Promise.resolve({ roots: this.realRoots }) }
   }
 }
 
@@ -68,18 +96,51 @@ describe('consumer/upload place', () => {
   let encoded: Source
   beforeEach(() => { encoded = new Source() })
 
-  it('opens one deal with every root and puts each fragment on a different supplier', async () => {
+  it('sends every fragment in one hashing pass, opens the deal with its roots, then has each supplier keep its fragment', async () => {
     const chain = new Chain()
     const net = new Net(chain, 3)
     const stages = new Set<string>()
     const placed = await place(encoded, chain, net, { terms, onProgress: (e) => stages.add(e.stage), pollMs: 1 })
     expect(chain.opened).to.have.length(1)
-    expect(chain.opened[0]?.roots).to.deep.equal(encoded.roots)
+    expect(chain.opened[0]?.roots).to.deep.equal(encoded.realRoots)
     expect(chain.opened[0]?.terms.fragmentSize).to.equal(1024n)
+    expect(chain.opened[0]?.salt).to.match(/^0x[0-9a-f]{64}$/)
+    expect(placed.dealId).to.equal(DEAL)
     expect(new Set(placed.holders).size).to.equal(3)
     for (const r of placed.receipts) expect(net.received.get(`${r.peerId}:${r.slot}`)?.[0]).to.equal(r.slot + 1)
     expect([...stages]).to.include.members(['suppliers', 'deal', 'transfer', 'fill'])
     expect(encoded.passes).to.deep.equal([[0, 1, 2]]) // one pass over the file feeds every supplier
+    expect(encoded.hashed).to.deep.equal([true])
+    // Sent before the deal existed; each commit came only once the deal was open.
+    expect(net.puts.map((p) => p.root)).to.deep.equal([ROOT_LATER, ROOT_LATER, ROOT_LATER])
+    expect(net.puts.map((p) => p.openAtCommit)).to.deep.equal([1, 1, 1])
+  })
+
+  it('replaces a supplier whose copy hashes to another root, sending the known root to the next', async () => {
+    const chain = new Chain()
+    const net = new Net(chain, 4)
+    net.corrupt.add('peer-2')
+    ;(net.offerList[3] as SupplierOffer).price = 2n
+    const placed = await place(encoded, chain, net, { terms: { ...terms, price: 2n }, pollMs: 1 })
+    expect(chain.opened).to.have.length(1)
+    expect(placed.receipts.map((r) => r.peerId)).to.not.include('peer-2')
+    expect(encoded.hashed).to.deep.equal([true, false])
+    const retry = net.puts.find((p) => p.peerId === 'peer-4')
+    expect(retry?.root).to.equal(encoded.realRoots[retry?.slot ?? -1])
+  })
+
+  it('a deal that cannot be opened (the chain reverts) fails the upload with that error and no supplier keeps anything', async () => {
+    const chain = new Chain()
+    const net = new Net(chain, 6)
+    chain.revert = Object.assign(new Error('insufficient allowance'), { name: 'ChainRevertError' })
+    try {
+      await place(encoded, chain, net, { terms, pollMs: 1 })
+      expect.fail('should fail')
+    } catch (err) {
+      expect((err as Error).message).to.equal('insufficient allowance')
+    }
+    expect(net.received.size).to.equal(0)
+    expect(encoded.passes).to.have.length(1)
   })
 
   it('replaces a supplier that drops the transfer midway', async () => {
@@ -125,11 +186,14 @@ describe('consumer/upload place', () => {
   it('resumes into an existing deal, placing only its free slots on new suppliers', async () => {
     const chain = new Chain()
     const net = new Net(chain, 4)
-    await chain.openDeal({ ...terms, fragmentSize: 1024n }, encoded.roots)
+    encoded.roots = encoded.realRoots
+    await chain.openDeal({ ...terms, fragmentSize: 1024n }, encoded.roots, DEAL)
     chain.opened = []
     chain.holders[1] = addr(1) // placed before the restart
-    const placed = await place(encoded, chain, net, { terms, pollMs: 1, dealId: `0x${'de'.repeat(32)}` as Hex })
+    const placed = await place(encoded, chain, net, { terms, pollMs: 1, dealId: DEAL })
     expect(chain.opened).to.have.length(0)
+    expect(encoded.hashed).to.deep.equal([false])
+    expect(net.puts.map((p) => p.root)).to.deep.equal([encoded.realRoots[0], encoded.realRoots[2]])
     expect(placed.receipts.map((r) => r.slot).sort()).to.deep.equal([0, 2])
     expect(placed.receipts.map((r) => r.peerId)).to.not.include('peer-1')
     expect(placed.holders[1]).to.equal(addr(1))

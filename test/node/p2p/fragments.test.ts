@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { Framed } from '../../../node/p2p/wire/framed.ts'
-import { decodeReply, PutReady, PutRequest, PutResult } from '../../../node/p2p/wire/messages.ts'
+import { decodeReply, PutCommit, PutHashed, PutReady, PutRequest, PutResult } from '../../../node/p2p/wire/messages.ts'
+import { ROOT_LATER } from '../../../node/proofs/constants.ts'
 import { PROTOCOL_FRAGMENT_PUT } from '../../../node/p2p/constants.ts'
 import { Cleanup, collect, fragment, startNode, tempDir, waitFor } from './helpers/nodes.ts'
 import { DirBackend } from './helpers/dir-backend.ts'
@@ -25,7 +26,7 @@ describe('p2p fragment protocols (two real libp2p nodes)', function () {
 
   beforeEach(async () => {
     backend = new DirBackend(await tempDir(cleanup), { quota: 16 * 1024 * 1024 })
-    supplier = await startNode(cleanup, { idleTimeoutMs: 1000 }, { fragments: backend })
+    supplier = await startNode(cleanup, { idleTimeoutMs: 1000, commitWaitMs: 1500 }, { fragments: backend })
     consumer = await startNode(cleanup)
     await consumer.connect(supplier.multiaddrs()[0] as string)
   })
@@ -48,6 +49,44 @@ describe('p2p fragment protocols (two real libp2p nodes)', function () {
       await consumer.putFragment(supplier.peerId, meta, [bytes], { onProgress: (e) => { if (e.received > 0) received.push(e.received) } })
       expect(received.length).to.be.greaterThan(0)
       expect(received.every((r) => r >= 4 * 1024 * 1024 && r < meta.size)).to.equal(true)
+    })
+
+    it('takes a fragment sent before its root is known and keeps it under the root it hashed once the consumer commits', async () => {
+      const { bytes, meta } = fragment(64)
+      const committed: string[] = []
+      // The commit comes later than the supplier's idle limit: it waits for it longer (commitWaitMs).
+      const r = await consumer.putFragment(supplier.peerId, { ...meta, root: ROOT_LATER }, [bytes], {
+        commit: async (root) => { committed.push(root); await new Promise((resolve) => setTimeout(resolve, 1200)) },
+      })
+      expect(committed).to.deep.equal([meta.root])
+      expect(r.receipt.root).to.equal(meta.root)
+      expect((await backend.stat(meta.dealId, meta.slot)).root).to.equal(meta.root)
+    })
+
+    it('a consumer that does not commit to the hashed root leaves nothing behind, and says why', async () => {
+      const { bytes, meta } = fragment(64)
+      const err = await rejects(consumer.putFragment(supplier.peerId, { ...meta, root: ROOT_LATER }, [bytes], {
+        commit: async () => { throw Object.assign(new Error('the deal could not be opened'), { name: 'ChainRevertError' }) },
+      }), 'ChainRevertError')
+      expect(err.message).to.equal('the deal could not be opened')
+      await waitFor(async () => (await backend.files()).length === 0, 5000, 'temp file removed')
+      expect(await backend.list(meta.owner)).to.deep.equal([])
+    })
+
+    it('drops a fragment whose commit never comes, or names another root', async () => {
+      for (const commit of [undefined, `0x${'ab'.repeat(32)}`]) {
+        const { bytes, meta } = fragment(64)
+        const stream = await consumer.openStream(supplier.peerId, PROTOCOL_FRAGMENT_PUT)
+        const io = new Framed(stream, { idleTimeoutMs: 10_000 })
+        await io.writeFrame(PutRequest.encode({ ...meta, root: ROOT_LATER }))
+        decodeReply(await io.readFrame(), PutReady)
+        await io.write(bytes)
+        expect(decodeReply(await io.readFrame(), PutHashed).root).to.equal(meta.root)
+        if (commit !== undefined) await io.writeFrame(PutCommit.encode({ root: commit }))
+        await rejects(io.readFrame().then((b) => decodeReply(b, PutResult)), commit === undefined ? 'PeerTimeoutError' : 'FragmentRootMismatchError')
+        await waitFor(async () => (await backend.files()).length === 0, 5000, 'temp file removed')
+        expect(await backend.list(meta.owner)).to.deep.equal([])
+      }
     })
 
     it('refuses a fragment that does not match its root and keeps nothing', async () => {

@@ -58,12 +58,16 @@ describe('storage/fanout: a second encoding pass streamed to readers', function 
     })
   })
 
-  it('feeds only the fragments asked for', async () => {
-    const pass = encodeFanOut(file, paramsOf(first), [1, 4])
-    expect([...pass.streams.keys()]).to.deep.equal([1, 4])
-    expect((await collect(pass.streams.get(4) as ShardQueue)).equals(fragments[4] as Buffer)).to.equal(true)
-    expect((await collect(pass.streams.get(1) as ShardQueue)).equals(fragments[1] as Buffer)).to.equal(true)
-    await pass.done
+  it('feeds only the fragments asked for; with trees, it gives the roots of all of them', async () => {
+    for (const trees of [false, true]) {
+      const pass = encodeFanOut(file, paramsOf(first), [1, 4], { trees })
+      expect([...pass.streams.keys()]).to.deep.equal([1, 4])
+      expect((await collect(pass.streams.get(4) as ShardQueue)).equals(fragments[4] as Buffer)).to.equal(true)
+      expect((await collect(pass.streams.get(1) as ShardQueue)).equals(fragments[1] as Buffer)).to.equal(true)
+      const roots = (await pass.done)?.roots
+      if (trees) expect(roots).to.deep.equal(first.roots)
+      else expect(roots).to.not.deep.equal(first.roots)
+    }
   })
 
   it('a reader that gives up does not stall the others; when all give up the pass stops', async () => {

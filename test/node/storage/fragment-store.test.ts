@@ -6,7 +6,7 @@ import { mkdtemp, open as openFile, readdir, readFile, rm, stat, writeFile } fro
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Level } from 'level'
-import { SEGMENT_SIZE } from '../../../node/proofs/constants.ts'
+import { ROOT_LATER, SEGMENT_SIZE } from '../../../node/proofs/constants.ts'
 import { merkleRoot, verifyProof } from '../../../node/proofs/merkle.ts'
 import { AlignedPool, DIRECT_ALIGN, supportsDirectIo } from '../../../node/storage/direct-io.ts'
 import { fragmentStore, type FragmentMeta, type FragmentStore } from '../../../node/storage/fragment-store/index.ts'
@@ -93,11 +93,27 @@ describe('storage/fragment-store', () => {
 
   it('refuses a fragment whose root does not match, leaving nothing behind', async () => {
     const frag = randomBytes(64 * SEGMENT_SIZE)
-    const meta = { ...metaFor(frag), root: `0x${'00'.repeat(32)}` }
+    const meta = { ...metaFor(frag), root: `0x${'ab'.repeat(32)}` }
     await rejects(store.put(meta, chunks(frag)), 'FragmentRootMismatchError')
     expect(await readdir(join(dir, 'fragments'))).to.deep.equal([])
     expect(await store.list()).to.deep.equal([])
     expect(store.usage().used).to.equal(0)
+  })
+
+  it('a fragment sent before its root is known is kept under the root it hashes to, only once that root is confirmed', async () => {
+    const bytes = randomBytes(64 * SEGMENT_SIZE + 3 * 4096)
+    const meta = metaFor(bytes)
+    await rejects(store.accept({ ...meta, root: ROOT_LATER }, chunks(bytes)), 'InvalidFragmentError')
+    await rejects(store.accept({ ...meta, root: ROOT_LATER }, chunks(bytes), { confirm: async () => { throw new Error('the deal did not open') } }), 'Error')
+    expect(await readdir(join(dir, 'fragments'))).to.deep.equal([])
+    expect(store.usage().used).to.equal(0)
+    const confirmed: string[] = []
+    const stored = await store.accept({ ...meta, root: ROOT_LATER }, chunks(bytes), { confirm: async (root) => { confirmed.push(root) } })
+    expect(confirmed).to.deep.equal([meta.root])
+    expect(stored.root).to.equal(meta.root)
+    expect((await store.stat(DEAL, 0)).root).to.equal(meta.root)
+    expect((await collect(store.read(DEAL, 0, 0, bytes.length))).equals(bytes)).to.equal(true)
+    expect(verifyProof(merkleRoot(bytes), bytes.length, await store.proof(DEAL, 0, 5))).to.equal(true)
   })
 
   it('refuses too many or too few bytes and duplicates', async () => {

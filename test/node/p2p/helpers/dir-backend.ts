@@ -11,7 +11,8 @@ import { FragmentExistsError, FragmentNotFoundError, FragmentRootMismatchError, 
 import { toHex } from '../../../../node/p2p/wire/hex.ts'
 import { TreeBuilder } from '../../../../node/proofs/tree-builder.ts'
 import { buildLevels, hashLeaves, proofPath } from '../../../../node/proofs/merkle.ts'
-import type { FragmentBackend, FragmentMeta } from '../../../../node/p2p/fragments/backend.ts'
+import type { AcceptOptions, FragmentBackend, FragmentMeta } from '../../../../node/p2p/fragments/backend.ts'
+import { ROOT_LATER } from '../../../../node/proofs/constants.ts'
 import type { AbortOptions } from '@libp2p/interface'
 
 export interface DirBackendInit {
@@ -40,7 +41,7 @@ export class DirBackend implements FragmentBackend {
     if (this.used + this.reserved + meta.size > this.quota) throw new QuotaExceededError(`This supplier has ${this.quota - this.used - this.reserved} bytes free, the fragment needs ${meta.size}; pick another supplier.`)
   }
 
-  async accept (meta: FragmentMeta, data: AsyncIterable<Uint8Array>, options: AbortOptions = {}): Promise<FragmentMeta> {
+  async accept (meta: FragmentMeta, data: AsyncIterable<Uint8Array>, options: AcceptOptions = {}): Promise<FragmentMeta> {
     await this.check(meta)
     this.reserved += meta.size
     if (!this.discard) await mkdir(this.dir, { recursive: true })
@@ -62,7 +63,10 @@ export class DirBackend implements FragmentBackend {
       if (writeError != null) throw writeError
       if (tree.size !== meta.size) throw new FragmentSizeMismatchError(`got ${tree.size} of ${meta.size} bytes`)
       const root = (await tree.digest()).root
-      if (root == null || toHex(root) !== meta.root) throw new FragmentRootMismatchError(`Fragment ${meta.dealId}/${meta.slot} does not match its Merkle root; it was not stored.`)
+      if (meta.root === ROOT_LATER && options.confirm !== undefined) {
+        await options.confirm(toHex(root))
+        meta = { ...meta, root: toHex(root) }
+      } else if (root == null || toHex(root) !== meta.root) throw new FragmentRootMismatchError(`Fragment ${meta.dealId}/${meta.slot} does not match its Merkle root; it was not stored.`)
       if (out != null) await rename(tmp, join(this.dir, key))
       this.metas.set(key, { ...meta })
       this.used += meta.size
