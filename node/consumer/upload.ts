@@ -70,6 +70,7 @@ export interface UploadOptions {
   offerWaitMs?: number
   /** How long to wait for a placed fragment's slot to be filled before replacing its supplier. */
   fillTimeoutMs?: number
+  /** How often offers and slot holders are polled (default 250 ms; one shared read for all slots). */
   pollMs?: number
 }
 
@@ -85,6 +86,7 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
   const onProgress = options.onProgress ?? (() => {})
   const n = terms.k + terms.m
   if (options.dealId !== undefined && source.roots?.length !== n) throw new UploadFailedError(`resuming deal ${options.dealId} needs its ${n} roots`)
+  const pollMs = options.pollMs ?? 250
   const fragmentSize = BigInt(source.fragmentSize)
   const needs = { fragmentSize, maxPrice: terms.price, collateral: terms.collateralPerByte * fragmentSize }
 
@@ -102,7 +104,7 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
     } catch (err) {
       if ((err as Error).name !== 'NotEnoughSuppliersError' || Date.now() > waitUntil) throw err
       onProgress({ stage: 'suppliers', message: 'waiting for supplier offers' })
-      await sleep(options.pollMs ?? 500, signal)
+      await sleep(pollMs, signal)
     }
   }
 
@@ -152,7 +154,7 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
   // (each read is k+m+1 calls, and 14 waiters polling on their own were a load on the endpoint).
   let polled: { at: number, holders: Promise<Array<Address | undefined>> } | undefined
   const pollHolders = async (): Promise<Array<Address | undefined>> => {
-    if (polled === undefined || Date.now() - polled.at >= (options.pollMs ?? 500) / 2) polled = { at: Date.now(), holders: chain.slotHolders(deal) }
+    if (polled === undefined || Date.now() - polled.at >= pollMs / 2) polled = { at: Date.now(), holders: chain.slotHolders(deal) }
     return await polled.holders
   }
 
@@ -167,7 +169,7 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
       }
       if (Date.now() > until) throw new UploadFailedError(`the supplier accepted fragment ${i} but did not fill its slot in time`)
       if (deadline !== undefined && await chain.blockNumber() >= deadline) throw new UploadFailedError(`the deal's fill deadline (block ${deadline}) passed`)
-      await sleep(options.pollMs ?? 500, signal)
+      await sleep(pollMs, signal)
     }
   }
 

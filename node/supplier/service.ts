@@ -19,7 +19,7 @@ import type { NodeService, NodeServices } from '../node.ts'
 import type { BitDustChain } from '../chain/client.ts'
 import { supplierView } from '../chain/views.ts'
 import { fragmentStore } from '../storage/fragment-store/index.ts'
-import type { FragmentMeta, FragmentStore } from '../storage/fragment-store/index.ts'
+import type { FragmentMeta, FragmentStore, StoredFragment } from '../storage/fragment-store/index.ts'
 import { FRAGMENTS_DIR } from '../config/constants.ts'
 import { DEFAULT_SHARD_SIZE } from '../erasure/constants.ts'
 import { MANIFEST_SLOT } from '../consumer/manifests.ts'
@@ -32,6 +32,9 @@ import { Prover, concatProofs } from './prover.ts'
 import type { SlotRef } from './types.ts'
 
 const logger = log('supplier')
+
+/** Share of the quota that fragments of deals not yet opened may take at once. */
+const UNOPENED_SHARE = 0.25
 
 export class SlotNotOpenError extends Error {
   override name = 'NotAcceptingError'
@@ -76,6 +79,8 @@ export class SupplierService implements NodeService {
   /** Maintenance passes since the last sweep of ended deals (a sweep reads every held deal). */
   private sinceSweep = 0
   private readonly repairing = new Set<string>()
+  /** Bytes being taken in for deals not yet open (put with ROOT_LATER): bounded, see checkSlot. */
+  private unopenedBytes = 0
   private stats = { proofs: 0, answers: 0, fills: 0, repairs: 0, errors: 0, lastError: '' }
 
   constructor (c: SupplierComponents, init: SupplierInit = {}) {
@@ -125,9 +130,16 @@ export class SupplierService implements NodeService {
         // Sent ahead of its deal: kept once the consumer commits to the root we hashed and the
         // deal on chain names that root for this slot.
         const confirm = options.confirm
-        const stored = await store.accept(meta, data, confirm === undefined
-          ? options
-          : { ...options, confirm: async (root) => { await confirm(root); await this.checkCommitted({ ...meta, root }) } })
+        const later = meta.root === ROOT_LATER
+        if (later) this.unopenedBytes += meta.size
+        let stored: StoredFragment
+        try {
+          stored = await store.accept(meta, data, confirm === undefined
+            ? options
+            : { ...options, confirm: async (root) => { await confirm(root); await this.checkCommitted({ ...meta, root }) } })
+        } finally {
+          if (later) this.unopenedBytes -= meta.size
+        }
         if (meta.slot !== MANIFEST_SLOT) void this.fillAfterAccept({ dealId: meta.dealId as Hex, index: meta.slot })
         return stored
       },
@@ -158,8 +170,14 @@ export class SupplierService implements NodeService {
     if (later && meta.slot === MANIFEST_SLOT) throw new SlotNotOpenError('A sealed manifest is sent with its root.')
     const deal = await m.getDeal(meta.dealId as Hex)
     if (deal.consumer === zeroAddress) {
-      // Taken within the quota like any fragment; kept only if the deal opens (checkCommitted).
-      if (later) return
+      // Kept only if the deal opens (checkCommitted). Anyone can send such a fragment without
+      // paying, so they may take only part of the space: paid deals always find room.
+      if (later) {
+        const { quota } = this.store.usage()
+        const cap = quota * UNOPENED_SHARE
+        if (this.unopenedBytes + meta.size > cap) throw new SlotNotOpenError(`This supplier is already taking in ${this.unopenedBytes} bytes for deals not yet opened (at most ${Math.floor(cap)}); open the deal first or try another supplier.`)
+        return
+      }
       throw new SlotNotOpenError(`There is no deal ${meta.dealId} on chain.`)
     }
     if (deal.consumer.toLowerCase() !== meta.owner.toLowerCase()) throw new SlotNotOpenError(`Deal ${meta.dealId} belongs to ${deal.consumer}, not ${meta.owner}.`)
