@@ -123,6 +123,8 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
   const tried = new Set<string>(picked.map((o) => o.peerId))
   for (const a of taken) tried.add(a)
   const receipts = new Array<PutReceipt | undefined>(n)
+  /** Fragments whose supplier refused them only because their deal was not open yet. */
+  const ahead = new Set<number>()
   const failures = new Map<number, string[]>()
 
   const replacement = async (): Promise<SupplierOffer | undefined> => {
@@ -199,6 +201,12 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
       if (signal?.aborted === true) throw err
       if (opening !== undefined) await opening.catch(() => {})
       if (openFailed !== undefined) throw openFailed
+      // Refused only because the deal was not open yet: the same supplier gets it with its root.
+      if (opening !== undefined && (err as Error).name === 'NotAcceptingError') {
+        ahead.add(i)
+        logger('fragment %d: %s refuses it ahead of the deal: %s', i, offer.peerId, (err as Error).message)
+        return false
+      }
       logger('fragment %d on %s failed: %s', i, offer.peerId, (err as Error).message)
       failures.set(i, [...(failures.get(i) ?? []), `${offer.peerId.slice(-8)}: ${(err as Error).message}`])
       onProgress({ stage: 'transfer', message: `supplier ${offer.peerId.slice(-8)} failed for fragment ${i} (${(err as Error).message}); trying another` })
@@ -212,8 +220,18 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
   // supplier failed go to a replacement in the next round. Until a pass has given the roots and
   // the deal is open, passes also hash, and their fragments wait for the deal at the supplier.
   let round: Array<[number, SupplierOffer]> = todo.map((slot, j) => [slot, picked[j] as SupplierOffer])
+  let first = true
   while (round.length > 0) {
     signal?.throwIfAborted()
+    if (roots === undefined && !first) {
+      // Every supplier refused or dropped its fragment before the pass was over (a supplier
+      // limits what it takes for deals not yet open): a pass only for the roots opens the deal,
+      // and the fragments then go as they do into an open deal.
+      onProgress({ stage: 'encode', message: 'hashing the fragments to open the deal first' })
+      const hashing = await source.open([], { roots: true, ...(signal ? { signal } : {}) })
+      if (!await openWith(hashing)) throw new UploadFailedError('the pass over the file for the fragments\' roots stopped early')
+    }
+    first = false
     const pass = await source.open(round.map(([i]) => i), { roots: roots === undefined, ...(signal ? { signal } : {}) })
     let opening: Promise<boolean> | undefined
     if (roots === undefined) {
@@ -225,8 +243,9 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
     await pass.done
     if (opening !== undefined) await opening
     const next: Array<[number, SupplierOffer]> = []
-    for (const [j, [i]] of round.entries()) {
+    for (const [j, [i, same]] of round.entries()) {
       if (placed[j] === true) continue
+      if (ahead.delete(i)) { next.push([i, same]); continue }
       const offer = await replacement()
       if (offer === undefined) {
         const refund = roots === undefined ? 'no deal was opened' : `the deal ${deal} will be refunded after block ${deadline}`

@@ -41,12 +41,15 @@ class Net implements UploadNet {
   silent = new Set<string>()
   /** Suppliers whose copy is damaged (they hash other bytes than were sent). */
   corrupt = new Set<string>()
+  /** Every supplier refuses puts ahead of their deal (ROOT_LATER) before taking a byte. */
+  refuseAhead = false
   private readonly chain: Chain
   constructor (chain: Chain, n: number) { this.chain = chain; this.offerList = Array.from({ length: n }, (_, i) => offer(i + 1)) }
   async offers (): Promise<SupplierOffer[]> { return this.offerList }
   async putFragment (peerId: string, meta: { dealId: Hex, slot: number, size: number, root: Hex }, source: AsyncIterable<Uint8Array>, options: { onBytes?: (n: number) => void, commit?: (root: string) => Promise<void> }) {
     const put: { peerId: string, slot: number, root: Hex, openAtCommit?: number } = { peerId, slot: meta.slot, root: meta.root }
     this.puts.push(put)
+    if (this.refuseAhead && meta.root === ROOT_LATER) throw Object.assign(new Error('too much taken in for deals not yet opened'), { name: 'NotAcceptingError' })
     const chunks: Buffer[] = []
     let n = 0
     for await (const c of source) {
@@ -79,9 +82,14 @@ class Source implements FragmentSource {
   passes: number[][] = []
   hashed: boolean[] = []
   failPass: Error | undefined
+  /** The first pass stops early, as a real one does when every reader left before the end. */
+  firstEndsEarly = false
   async open (indices: number[], o: { roots: boolean }): Promise<FragmentPass> {
     this.passes.push(indices)
     this.hashed.push(o.roots)
+    if (this.firstEndsEarly && this.passes.length === 1) {
+      return { streams: new Map(indices.map((i) => [i, (async function * () { yield fragment(i).subarray(0, 512) })()])), done: Promise.resolve(undefined) }
+    }
     const fail = this.failPass
     const streams = new Map(indices.map((i) => [i, (async function * () {
       if (fail !== undefined) throw fail
@@ -127,6 +135,19 @@ describe('consumer/upload place', () => {
     expect(encoded.hashed).to.deep.equal([true, false])
     const retry = net.puts.find((p) => p.peerId === 'peer-4')
     expect(retry?.root).to.equal(encoded.realRoots[retry?.slot ?? -1])
+  })
+
+  it('when every supplier refuses fragments ahead of the deal, a pass only for the roots opens it and they go with their roots', async () => {
+    const chain = new Chain()
+    const net = new Net(chain, 3)
+    net.refuseAhead = true
+    encoded.firstEndsEarly = true
+    const placed = await place(encoded, chain, net, { terms, pollMs: 1 })
+    expect(encoded.passes).to.deep.equal([[0, 1, 2], [], [0, 1, 2]])
+    expect(encoded.hashed).to.deep.equal([true, true, false])
+    expect(chain.opened).to.have.length(1)
+    expect(net.puts.filter((p) => p.root !== ROOT_LATER).map((p) => p.root).sort()).to.deep.equal([...encoded.realRoots].sort())
+    expect(new Set(placed.holders).size).to.equal(3)
   })
 
   it('a deal that cannot be opened (the chain reverts) fails the upload with that error and no supplier keeps anything', async () => {
