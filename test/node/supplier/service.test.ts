@@ -1,0 +1,119 @@
+/**
+ * The supplier's fragment backend against the real contracts on a local chain: what it takes in
+ * for a deal that is not open yet, and what it keeps once the consumer commits.
+ */
+import { expect } from 'chai'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { Level } from 'level'
+import type { Hex } from 'viem'
+import { DEVNET_PARAMS } from '../../../node/chain/deploy-params.ts'
+import { uploadView } from '../../../node/chain/views.ts'
+import type { NodeServices } from '../../../node/node.ts'
+import { ROOT_LATER } from '../../../node/proofs/constants.ts'
+import { SupplierService } from '../../../node/supplier/service.ts'
+import type { FragmentStore } from '../../../node/storage/fragment-store/index.ts'
+import { randomFragment, startTestNetwork } from '../chain/helpers/network.ts'
+import type { TestNetwork } from '../chain/helpers/network.ts'
+
+const KiB = 1024
+
+async function * once (bytes: Uint8Array): AsyncGenerator<Uint8Array> { yield bytes }
+
+/** A source that yields `bytes` once `release` resolves: a put held open mid-transfer. */
+async function * held (bytes: Uint8Array, release: Promise<void>): AsyncGenerator<Uint8Array> {
+  yield bytes.subarray(0, 256)
+  await release
+  yield bytes.subarray(256)
+}
+
+describe('supplier/service: fragments sent before their deal opens', function () {
+  this.timeout(120_000)
+  let net: TestNetwork
+  let dir: string
+  let db: Level<string, string>
+  let service: SupplierService
+  let backend: FragmentStore
+
+  before(async function () {
+    net = await startTestNetwork(DEVNET_PARAMS, 0)
+    dir = await mkdtemp(join(tmpdir(), 'bitdust-supplier-'))
+    db = new Level<string, string>(join(dir, 'db'))
+    // 4 MiB donated: at most 1 MiB may be taken in for deals not yet open.
+    const config = { datadir: dir, supply: { enabled: true, quota: 4n * 1024n * 1024n, price: 1n, stake: 0n } }
+    service = new SupplierService({ chain: net.supplierA, db, config, identity: undefined, jobs: undefined } as unknown as NodeServices & { chain: typeof net.supplierA })
+    await service.store.start()
+    backend = service.backend
+  })
+  after(async function () {
+    await service?.store.stop()
+    await db?.close()
+    await net?.stop()
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('takes a fragment for a deal not open yet and keeps it once the deal names the root it hashed', async () => {
+    const f = randomFragment(2048) // 512 KiB
+    const salt = `0x${randomBytes(32).toString('hex')}` as Hex
+    const upload = uploadView(net.consumer)
+    const dealId = upload.dealIdFor(salt)
+    const owner = net.consumer.address!.toLowerCase()
+    const meta = { dealId, slot: 0, size: f.data.length, root: ROOT_LATER, owner }
+    await backend.check(meta)
+    const hashed: string[] = []
+    const stored = await backend.accept(meta, once(f.data), {
+      confirm: async (root) => {
+        hashed.push(root)
+        // The consumer opens the deal with the roots, then commits.
+        await upload.openDeal({ k: 1, m: 1, fragmentSize: BigInt(f.data.length), periods: 10, price: 1n, collateralPerByte: 1n }, [root as Hex, f.root], salt)
+      },
+    })
+    expect(hashed).to.deep.equal([f.root])
+    expect(stored.root).to.equal(f.root)
+    expect((await backend.stat(dealId, 0)).root).to.equal(f.root)
+  })
+
+  it('refuses, before any byte, more than a quarter of its space for deals not open yet, and frees it when such a fragment goes', async () => {
+    const owner = net.consumer.address!.toLowerCase()
+    const big = randomFragment(3 * 1024) // 768 KiB
+    const first = { dealId: `0x${randomBytes(32).toString('hex')}`, slot: 0, size: big.data.length, root: ROOT_LATER, owner }
+    let release!: () => void
+    const released = new Promise<void>((resolve) => { release = resolve })
+    const taking = backend.accept(first, held(big.data, released), { confirm: async () => { throw new Error('the consumer went away') } })
+    taking.catch(() => {})
+    // While 768 KiB are being taken in, another 768 KiB would pass the 1 MiB share.
+    const second = { ...first, dealId: `0x${randomBytes(32).toString('hex')}` }
+    let refused: Error | undefined
+    await backend.check(second).catch((err: Error) => { refused = err })
+    expect(refused?.name).to.equal('NotAcceptingError')
+    expect(refused?.message).to.match(/deals not yet opened/)
+    release()
+    await taking.then(() => expect.fail('kept without a commit'), (err: Error) => { expect(err.message).to.equal('the consumer went away') })
+    // Nothing kept, and the share is free again.
+    expect((await readdir(join(dir, 'fragments'))).filter((n) => n.includes(first.dealId.slice(2, 10)))).to.deep.equal([])
+    await backend.check(second)
+  })
+
+  it('drops a fragment whose consumer commits but whose deal names another root for its slot', async () => {
+    const f = randomFragment(16)
+    const other = randomFragment(16)
+    const salt = `0x${randomBytes(32).toString('hex')}` as Hex
+    const upload = uploadView(net.consumer)
+    const meta = { dealId: upload.dealIdFor(salt), slot: 0, size: f.data.length, root: ROOT_LATER, owner: net.consumer.address!.toLowerCase() }
+    const err = await backend.accept(meta, once(f.data), {
+      confirm: async () => { await upload.openDeal({ k: 1, m: 1, fragmentSize: BigInt(f.data.length), periods: 10, price: 1n, collateralPerByte: 1n }, [other.root, other.root], salt) },
+    }).then(() => undefined, (e: Error) => e)
+    expect(err?.message).to.match(/another root on chain/)
+    expect(await backend.has(meta.dealId, 0)).to.equal(false)
+  })
+
+  it('refuses a fragment for a deal that is not open unless it is sent ahead of it (ROOT_LATER)', async () => {
+    const f = randomFragment(4)
+    const meta = { dealId: `0x${randomBytes(32).toString('hex')}`, slot: 0, size: f.data.length, root: f.root, owner: net.consumer.address!.toLowerCase() }
+    let refused: Error | undefined
+    await backend.check(meta).catch((err: Error) => { refused = err })
+    expect(refused?.message).to.match(/There is no deal/)
+  })
+})
