@@ -207,10 +207,11 @@ export class ConsumerService implements NodeService {
     // The pending record is written just before openDeal is sent: the deal may not exist.
     const status = p.dealId === undefined ? 'None' : await this.c.chain.market.dealStatus(p.dealId)
     const giveUp = async (): Promise<{ resumed: false, rolledBack: Hex | null }> => {
+      const opened = p.dealId !== undefined && status !== 'None'
+      // Rolled back (and recorded for finalization) before the pending record goes.
+      if (opened) await this.rollback(p.dealId as Hex, manifest)
       await this.files.delPending(uploadId)
-      if (p.dealId === undefined || status === 'None') return { resumed: false, rolledBack: null }
-      await this.rollback(p.dealId)
-      return { resumed: false, rolledBack: p.dealId }
+      return { resumed: false, rolledBack: opened ? p.dealId as Hex : null }
     }
     if (p.dealId === undefined || p.salt === undefined) return await giveUp()
     if (status !== 'Filling' && status !== 'Active') return await giveUp()
@@ -227,11 +228,16 @@ export class ConsumerService implements NodeService {
     return { resumed: true, dealId: p.dealId }
   }
 
-  /** Cancels a deal that cannot be completed; the escrow comes back once its holders release. */
-  private async rollback (dealId: Hex): Promise<void> {
+  /**
+   * Cancels a deal that cannot be completed; the escrow comes back once its holders release.
+   * Holders that filled their slots release later, so the deal is kept as a removed file: the
+   * watch loop finalizes it then, as it does for `rm`.
+   */
+  private async rollback (dealId: Hex, manifest: Manifest): Promise<void> {
     const status = await this.c.chain.market.dealStatus(dealId)
     if (status === 'Filling' || status === 'Active') await this.c.chain.market.cancelDeal(dealId)
-    await this.finalizeIfReleased(dealId)
+    if (await this.finalizeIfReleased(dealId)) return
+    await this.files.put({ id: dealId, name: manifest.name, size: manifest.size, manifest: { ...manifest, dealId }, origin: 'own', state: 'removed', created: Date.now() })
   }
 
   private async finalizeIfReleased (dealId: Hex): Promise<boolean> {

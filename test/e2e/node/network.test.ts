@@ -289,9 +289,14 @@ describe('BitDust network end to end', function () {
       const before = await chain.token.balanceOf(me)
       const path = await randomFile(join(work, name), size)
       const job = await user.api.call<{ id: string }>('POST', '/files', { path })
+      let stalled: RunningNode | undefined
       if (killWhen === 'sending') {
         await until('the transfer to start', async () => (await user.api.call<{ progress?: { stage: string } }>('GET', `/jobs/${job.id}`)).progress?.stage === 'transfer', 120_000, 50)
       } else {
+        // One supplier of this upload is stopped while it holds the fragment uncommitted (its
+        // temp file), so its slot is still free when the node dies after the deal opened.
+        stalled = await until('a supplier to be taking in a fragment', async () => net.suppliers.find((s) => readdirSync(join(s.spec.datadir, 'fragments')).some((f) => f.endsWith('.part'))), 120_000, 20)
+        process.kill(stalled.child.pid as number, 'SIGSTOP')
         // openDeal takes the escrow in the same transaction.
         await until('the deal to be paid for', async () => await chain.token.balanceOf(me) < before, 120_000, 50)
       }
@@ -299,14 +304,31 @@ describe('BitDust network end to end', function () {
       await until('the user node to die', async () => user.child.exitCode !== null || user.child.signalCode !== null)
       await meanwhile(path)
       user = await net.supervisor.start(user.spec)
-      const resumeJob = async (): Promise<ResumeJob> => await until('the resume job to end', async () => {
-        const jobs = await user.api.call<Array<ResumeJob & { kind: string }>>('GET', '/jobs')
-        const r = jobs.find((j) => j.kind === 'resume-upload')
-        return r !== undefined && r.state !== 'running' ? r : undefined
-      }, 300_000, 1000)
+      const resumeJob = async (): Promise<ResumeJob> => {
+        try {
+          return await until('the resume job to end', async () => {
+            const jobs = await user.api.call<Array<ResumeJob & { kind: string }>>('GET', '/jobs')
+            const r = jobs.find((j) => j.kind === 'resume-upload')
+            return r !== undefined && r.state !== 'running' ? r : undefined
+          }, 300_000, 1000)
+        } finally {
+          if (stalled !== undefined) process.kill(stalled.child.pid as number, 'SIGCONT')
+        }
+      }
       const balance = async (): Promise<bigint> => await chain.token.balanceOf(me)
-      const escrowBack = async (): Promise<void> => { await until('the escrow to come back', async () => await balance() === before, 300_000, 1000) }
-      return { path, resumeJob, escrowBack, balance, before }
+      /**
+       * A rolled-back deal is finalized once its holders released, and the consumer is out only
+       * what holders that had filled their slots earned meanwhile; audit finds no difference.
+       */
+      const rolledBack = async (dealId: string): Promise<void> => {
+        await until('the rolled-back deal to be finalized', async () => await chain.market.dealStatus(dealId as Hex) === 'Finalized', 300_000, 1000)
+        const settled = (await chain.getEvents({ fromBlock: chain.deployBlock, contracts: ['market'], eventNames: ['SlotSettled'] })).filter((e) => e.args.dealId === dealId)
+        const earned = settled.reduce((a, e) => a + (e.args.amount as bigint), 0n)
+        expect(before - await balance()).to.equal(earned)
+        const audit = await cli(user.spec.datadir, ['audit'])
+        expect(audit.code, audit.stdout).to.equal(0)
+      }
+      return { path, resumeJob, rolledBack, balance, before }
     }
 
     it('a node killed while its fragments stream out, before the deal opened, has paid nothing and leaves nothing pending', async () => {
@@ -318,41 +340,29 @@ describe('BitDust network end to end', function () {
       expect(files.map((f) => f.name)).to.not.include('unsent.bin')
     })
 
-    it('a node killed after its deal opened resumes the upload or rolls it back after restart, and loses no tokens', async () => {
-      const { path, resumeJob, escrowBack } = await interruptedUpload('interrupted.bin', 48 << 20, 'deal-open')
+    it('a node killed after its deal opened, with a slot still free, resumes the upload after restart', async () => {
+      const { path, resumeJob } = await interruptedUpload('interrupted.bin', 48 << 20, 'deal-open')
       const resume = await resumeJob()
       expect(resume.state).to.equal('done')
-      if (resume.result?.resumed === true) {
-        const files = await ok<Array<{ id: string, name: string, health: string }>>(user.spec.datadir, ['ls'])
-        const f = files.find((x) => x.name === 'interrupted.bin')
-        expect(f?.health).to.equal('healthy')
-        expect(await download(user, f?.id as string, join(work, 'interrupted.out'))).to.equal(await sha256File(path))
-      } else {
-        await escrowBack()
-      }
+      expect(resume.result?.resumed).to.equal(true)
+      const files = await ok<Array<{ id: string, name: string, health: string }>>(user.spec.datadir, ['ls'])
+      const f = files.find((x) => x.name === 'interrupted.bin')
+      expect(f?.health).to.equal('healthy')
+      expect(await download(user, f?.id as string, join(work, 'interrupted.out'))).to.equal(await sha256File(path))
     })
 
-    it('an interrupted upload whose file changed meanwhile is completed if every slot was filled, else rolled back, and loses no tokens', async () => {
-      // The deal commits to roots of the old bytes. If every supplier filled its slot before the
-      // crash the upload is whole (the old bytes, which download); otherwise a resumed upload
-      // would send fragments no supplier accepts, so the node gives the escrow back instead.
-      let original = ''
-      const { resumeJob, escrowBack } = await interruptedUpload('changed.bin', 96 << 20, 'deal-open', async (path) => {
-        original = await sha256File(path)
-        appendFileSync(path, 'changed')
-      })
+    it('an interrupted upload whose file changed meanwhile is rolled back after restart; the consumer pays only what holders earned', async () => {
+      // The deal commits to roots of the old bytes and a slot is still free: a resumed upload
+      // would send fragments no supplier accepts, so the node cancels the deal instead, and
+      // finalizes it once the holders that had filled their slots released them.
+      const { resumeJob, rolledBack } = await interruptedUpload('changed.bin', 96 << 20, 'deal-open', (path) => { appendFileSync(path, 'changed') })
       const resume = await resumeJob()
       expect(resume.state).to.equal('done')
-      const files = await ok<Array<{ id: string, name: string, health: string }>>(user.spec.datadir, ['ls'])
-      const f = files.find((x) => x.name === 'changed.bin')
-      if (resume.result?.resumed === true) {
-        expect(f?.health).to.equal('healthy')
-        expect(await download(user, f?.id as string, join(work, 'changed.out'))).to.equal(original)
-      } else {
-        expect(resume.result?.rolledBack).to.match(/^0x[0-9a-f]{64}$/)
-        expect(f).to.equal(undefined)
-        await escrowBack()
-      }
+      expect(resume.result?.resumed).to.equal(false)
+      expect(resume.result?.rolledBack).to.match(/^0x[0-9a-f]{64}$/)
+      const files = await ok<Array<{ name: string }>>(user.spec.datadir, ['ls'])
+      expect(files.map((f) => f.name)).to.not.include('changed.bin')
+      await rolledBack(resume.result?.rolledBack as string)
     })
   })
 })
