@@ -100,6 +100,11 @@ class Source implements FragmentSource {
   }
 }
 
+/** The error a placement fails with; fails the test if it succeeds. */
+async function failure (p: Promise<unknown>): Promise<Error> {
+  return await p.then(() => expect.fail('should fail'), (err: unknown) => err as Error)
+}
+
 describe('consumer/upload place', () => {
   let encoded: Source
   beforeEach(() => { encoded = new Source() })
@@ -154,12 +159,8 @@ describe('consumer/upload place', () => {
     const chain = new Chain()
     const net = new Net(chain, 6)
     chain.revert = Object.assign(new Error('insufficient allowance'), { name: 'ChainRevertError' })
-    try {
-      await place(encoded, chain, net, { terms, pollMs: 1 })
-      expect.fail('should fail')
-    } catch (err) {
-      expect((err as Error).message).to.equal('insufficient allowance')
-    }
+    const err = await failure(place(encoded, chain, net, { terms, pollMs: 1 }))
+    expect(err.message).to.equal('insufficient allowance')
     expect(net.received.size).to.equal(0)
     expect(encoded.passes).to.have.length(1)
   })
@@ -195,13 +196,9 @@ describe('consumer/upload place', () => {
     const chain = new Chain()
     const net = new Net(chain, 3)
     net.failing.add('peer-3')
-    try {
-      await place(encoded, chain, net, { terms, pollMs: 1 })
-      expect.fail('should fail')
-    } catch (err) {
-      expect((err as Error).name).to.equal('UploadFailedError')
-      expect((err as Error).message).to.match(/refunded/)
-    }
+    const err = await failure(place(encoded, chain, net, { terms, pollMs: 1 }))
+    expect(err.name).to.equal('UploadFailedError')
+    expect(err.message).to.match(/refunded/)
   })
 
   it('resumes into an existing deal, placing only its free slots on new suppliers', async () => {
@@ -224,12 +221,8 @@ describe('consumer/upload place', () => {
   it('refuses before opening a deal when there are too few suppliers', async () => {
     const chain = new Chain()
     const net = new Net(chain, 2)
-    try {
-      await place(encoded, chain, net, { terms, offerWaitMs: 50, pollMs: 5 })
-      expect.fail('should fail')
-    } catch (err) {
-      expect((err as Error).name).to.equal('NotEnoughSuppliersError')
-    }
+    const err = await failure(place(encoded, chain, net, { terms, offerWaitMs: 50, pollMs: 5 }))
+    expect(err.name).to.equal('NotEnoughSuppliersError')
     expect(chain.opened).to.have.length(0)
   })
 
@@ -237,12 +230,8 @@ describe('consumer/upload place', () => {
     const chain = new Chain()
     const net = new Net(chain, 6)
     encoded.failPass = Object.assign(new Error('the file changed'), { name: 'FileChangedError' })
-    try {
-      await place(encoded, chain, net, { terms, pollMs: 1 })
-      expect.fail('should fail')
-    } catch (err) {
-      expect((err as Error).name).to.equal('FileChangedError')
-    }
+    const err = await failure(place(encoded, chain, net, { terms, pollMs: 1 }))
+    expect(err.name).to.equal('FileChangedError')
     expect(encoded.passes).to.have.length(1)
   })
 })
