@@ -11,7 +11,7 @@ import { ChunkEncryptor, ciphertextSize, generateFileKey } from '../crypto/file-
 import type { ErasureCodec } from '../erasure/codec.ts'
 import { DEFAULT_SHARD_SIZE, RONOMON_CODEC } from '../erasure/constants.ts'
 import { ronomonCodec } from '../erasure/ronomon.ts'
-import { stripeLayout, type StripeLayout } from '../erasure/stripes.ts'
+import { stripeLayout } from '../erasure/stripes.ts'
 import { TreeBuilder } from '../proofs/tree-builder.ts'
 import type { StoredTree } from '../proofs/stored-tree.ts'
 import { DEFAULT_K, DEFAULT_M } from '../config/constants.ts'
@@ -139,20 +139,17 @@ async function encodeCore (
   sinkFor: (index: number) => FragmentSink | Promise<FragmentSink>,
   options: EncodeOptions,
 ): Promise<EncodeResult> {
-  const k = options.k ?? DEFAULT_K
-  const m = options.m ?? DEFAULT_M
+  const coding = codingFor(size, options)
+  const { k, m, chunkSize, shardSize } = coding
   const codec = options.codec ?? ronomonCodec(k, m)
-  const chunkSize = options.chunkSize ?? FILE_CHUNK_SIZE
   const key = options.key ?? generateFileKey()
-  const layout: StripeLayout = stripeLayout(ciphertextSize(size, chunkSize), k, m, options.shardSize ?? DEFAULT_SHARD_SIZE)
-  const { shardSize } = layout
   const n = k + m
   const enc = new ChunkEncryptor(key, size, { chunkSize, ...(options.salt !== undefined ? { salt: options.salt } : {}) })
   const sinks: FragmentSink[] = []
   const trees = options.trees ?? true
   const builders = Array.from({ length: n }, () => new TreeBuilder())
   const signal = options.signal
-  options.onProgress?.({ type: 'encode:start', size, fragments: n, fragmentSize: layout.fragmentSize })
+  options.onProgress?.({ type: 'encode:start', size, fragments: n, fragmentSize: coding.fragmentSize })
 
   const inflight: Array<Promise<void>> = []
   let tail: Promise<void> = Promise.resolve()
@@ -236,19 +233,11 @@ async function encodeCore (
     for (let i = 0; i < n; i++) {
       const tree = trees ? await (builders[i] as TreeBuilder).digest() : EMPTY_TREE
       await (sinks[i] as FragmentSink).close(tree)
-      fragments.push({ index: i, size: layout.fragmentSize, root: hex(tree.root) })
+      fragments.push({ index: i, size: coding.fragmentSize, root: hex(tree.root) })
     }
     options.onProgress?.({ type: 'encode:done', size })
     return {
-      format: FRAGMENT_FORMAT_VERSION,
-      codec: codec.name,
-      k,
-      m,
-      shardSize,
-      chunkSize,
-      size,
-      contentSize: layout.contentSize,
-      fragmentSize: layout.fragmentSize,
+      ...coding,
       roots: fragments.map((f) => f.root),
       key,
       salt: enc.salt,
