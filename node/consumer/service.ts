@@ -203,7 +203,6 @@ export class ConsumerService implements NodeService {
     // Uploads from versions that spooled fragments to disk: remove the spool, never resume.
     if (p.dir !== undefined) await rm(p.dir, { recursive: true, force: true })
     const manifest = JSON.parse(p.encoded) as Manifest
-    const unchanged = p.path !== undefined && p.stamp !== undefined && await checkUnchanged(p.path, p.stamp).then(() => true, () => false)
     // The pending record is written just before openDeal is sent: the deal may not exist.
     const status = p.dealId === undefined ? 'None' : await this.c.chain.market.dealStatus(p.dealId)
     const giveUp = async (): Promise<{ resumed: false, rolledBack: Hex | null }> => {
@@ -219,7 +218,8 @@ export class ConsumerService implements NodeService {
     // file; only the manifest and the record are left to do. Otherwise the free slots need the
     // same bytes again, which a changed file cannot give.
     const free = (await uploadView(this.c.chain).slotHolders(p.dealId)).some((h) => h === undefined)
-    if (free && !unchanged) return await giveUp()
+    const unchanged = async (): Promise<boolean> => p.path !== undefined && p.stamp !== undefined && await checkUnchanged(p.path, p.stamp).then(() => true, () => false)
+    if (free && !await unchanged()) return await giveUp()
     // Same bytes, same deal: place what is still free (nothing, if it filled while we were down).
     const deal = await this.c.chain.market.getDeal(p.dealId)
     const key = openFileKey(manifest, this.c.identity.privateKey)

@@ -53,7 +53,7 @@ export class InvalidFragmentError extends Error {
   override name = 'InvalidFragmentError'
 }
 
-/** The file being uploaded changed between the pass that fixed its roots and the one that sends it. */
+/** The file being uploaded changed since the upload began: a later pass would not give the bytes the deal committed to. */
 export class FileChangedError extends Error {
   override name = 'FileChangedError'
   constructor (path: string, how: string) {
