@@ -40,6 +40,9 @@ export class SlotNotOpenError extends Error {
   override name = 'NotAcceptingError'
 }
 
+/** The deal a fragment names is not on chain (yet: this endpoint may lag the consumer's). */
+class DealNotOnChainError extends SlotNotOpenError {}
+
 /** What the supplier needs of the peer network. */
 export interface SupplierNet {
   peerId: string
@@ -158,7 +161,7 @@ export class SupplierService implements NodeService {
         await this.checkSlot(meta)
         return
       } catch (err) {
-        if (!(err instanceof SlotNotOpenError) || !err.message.startsWith('There is no deal') || Date.now() > until) throw err
+        if (!(err instanceof DealNotOnChainError) || Date.now() > until) throw err
         await new Promise((resolve) => setTimeout(resolve, 1000))
       }
     }
@@ -178,7 +181,7 @@ export class SupplierService implements NodeService {
         if (this.unopenedBytes + meta.size > cap) throw new SlotNotOpenError(`This supplier is already taking in ${this.unopenedBytes} bytes for deals not yet opened (at most ${Math.floor(cap)}); open the deal first or try another supplier.`)
         return
       }
-      throw new SlotNotOpenError(`There is no deal ${meta.dealId} on chain.`)
+      throw new DealNotOnChainError(`There is no deal ${meta.dealId} on chain.`)
     }
     if (deal.consumer.toLowerCase() !== meta.owner.toLowerCase()) throw new SlotNotOpenError(`Deal ${meta.dealId} belongs to ${deal.consumer}, not ${meta.owner}.`)
     if (meta.slot === MANIFEST_SLOT) {
