@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { randomBytes } from 'node:crypto'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { noiseCrypto, noiseStats } from '../../../node/p2p/noise-crypto.ts'
+import { noiseCrypto, noiseStats, uint16Length } from '../../../node/p2p/noise-crypto.ts'
 import { Cleanup, collect, fragment, startNode, tempDir } from './helpers/nodes.ts'
 import { DirBackend } from './helpers/dir-backend.ts'
 
@@ -50,6 +50,14 @@ describe('p2p: noise ChaCha20-Poly1305 with a prepared key', () => {
     const b = bytes(noiseCrypto.chaCha20Poly1305Encrypt(pt, nonce, ad, k2))
     expect(a.equals(b)).to.equal(false)
     expect(b.equals(bytes(defaultCrypto.chaCha20Poly1305Encrypt(pt, nonce, ad, k2)))).to.equal(true)
+  })
+
+  it('message lengths: read across list parts, and a short buffer is a RangeError (what the decoder waits on)', () => {
+    expect(uint16Length(new Uint8Array([0xff, 0xef, 9]))).to.equal(65519)
+    expect(uint16Length(new Uint8ArrayList(new Uint8Array([0x01]), new Uint8Array([0x02, 3])))).to.equal(0x0102)
+    for (const short of [new Uint8Array(0), new Uint8Array([1]), new Uint8ArrayList(new Uint8Array([1]))]) {
+      expect(() => uint16Length(short)).to.throw(RangeError)
+    }
   })
 
   describe('on real connections', function () {
