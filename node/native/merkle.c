@@ -161,6 +161,8 @@ static napi_value TreeLevels(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+void bitdust_register_aead(napi_env env, napi_value exports);
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_value fn, flag;
 #ifdef BITDUST_HAVE_SHA_NI
@@ -170,5 +172,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_set_named_property(env, exports, "shaNi", flag);
   napi_create_function(env, "treeLevels", NAPI_AUTO_LENGTH, TreeLevels, NULL, &fn);
   napi_set_named_property(env, exports, "treeLevels", fn);
+  bitdust_register_aead(env, exports);
   return exports;
 }

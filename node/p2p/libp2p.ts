@@ -19,6 +19,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { halfWindowUpdates } from './yamux-window.ts'
 import { DEFAULT_LISTEN, DHT_PROTOCOL, MAX_PAUSED_BUFFER, RELAY_INBOUND_THRESHOLD, STREAM_WINDOW } from './constants.ts'
 import { FaultTolerance } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -111,6 +112,7 @@ export async function buildLibp2p (init: Libp2pInit): Promise<BitDustLibp2p> {
     })
   }
   const peerDiscovery = (init.bootstrap ?? []).length > 0 ? [bootstrap({ list: init.bootstrap ?? [] })] : []
+  halfWindowUpdates()
   const node = await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen, announce: init.announce ?? [] },

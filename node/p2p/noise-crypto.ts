@@ -11,6 +11,7 @@ import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
 import type { ConnectionEncrypter, MessageStream, SecureConnectionOptions, SecuredConnection } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { nativeAddon } from '../util/native.ts'
 
 const ALGORITHM = 'chacha20-poly1305'
 const TAG = 16
@@ -28,9 +29,38 @@ function keyObject (k: Uint8Array): KeyObject {
   return key
 }
 
+/** The addon's AEAD, when it was built: noise transport messages without allocations. */
+const seal = nativeAddon?.aeadSeal
+const open = nativeAddon?.aeadOpen
+/** The addon takes a message in at most this many pieces (a message split finer uses node's cipher). */
+const MAX_PARTS = 64
+
+/**
+ * Set only while this module's own transport encryption or decryption calls into the library's
+ * cipher state (which owns the key and the nonce counter): where the next message's ciphertext
+ * goes, and that the ciphertext being decrypted may be overwritten with its plaintext. The
+ * handshake goes through the same functions and must keep its ciphertext (it hashes it after
+ * decrypting), so outside these calls everything behaves as the library's own crypto.
+ */
+let sealInto: Uint8Array | undefined
+let openInPlace = false
+
+/** The buffers a message lies in (a list's parts are views: writing them writes the message). */
+function pieces (x: Uint8Array | Uint8ArrayList): Uint8Array[] {
+  return x instanceof Uint8Array ? [x] : Array.from(x)
+}
+
 export const noiseCrypto: ICryptoInterface = {
   ...defaultCrypto,
   chaCha20Poly1305Encrypt (plaintext, nonce, ad, k) {
+    const into = sealInto
+    if (seal !== undefined && into !== undefined && into.byteLength === plaintext.byteLength + TAG) {
+      const parts = pieces(plaintext)
+      if (parts.length <= MAX_PARTS) {
+        seal(k, nonce, ad, parts, into)
+        return into
+      }
+    }
     if (plaintext.byteLength < SMALL) return defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
     const cipher = createCipheriv(ALGORITHM, keyObject(k), nonce, { authTagLength: TAG })
     cipher.setAAD(ad, { plaintextLength: plaintext.byteLength })
@@ -47,6 +77,16 @@ export const noiseCrypto: ICryptoInterface = {
     return out
   },
   chaCha20Poly1305Decrypt (ciphertext, nonce, ad, k, dst) {
+    if (open !== undefined && openInPlace && ciphertext.byteLength >= TAG) {
+      const bodyLength = ciphertext.byteLength - TAG
+      const body = ciphertext instanceof Uint8Array ? ciphertext.subarray(0, bodyLength) : ciphertext.sublist(0, bodyLength)
+      const parts = pieces(body)
+      if (parts.length <= MAX_PARTS) {
+        // The tag is read before the body is overwritten; it lies past the body either way.
+        if (!open(k, nonce, ad, parts, ciphertext.subarray(bodyLength))) throw new Error('Invalid chacha20poly1305 decryption')
+        return body
+      }
+    }
     if (ciphertext.byteLength < SMALL) return defaultCrypto.chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst)
     const decipher = createDecipheriv(ALGORITHM, keyObject(k), nonce, { authTagLength: TAG })
     const bodyLength = ciphertext.byteLength - TAG
@@ -71,14 +111,19 @@ const NOISE_MAX_MESSAGE = 65535
 /** The parts of the library's encrypted stream that the patches use (checked before use). */
 interface NoiseStreamInternals {
   decrypt: (chunk: Uint8Array | Uint8ArrayList) => Uint8ArrayList
-  handshake: { decrypt: (ciphertext: Uint8Array | Uint8ArrayList, dst?: Uint8Array) => Uint8Array | Uint8ArrayList }
+  encrypt: (chunk: Uint8Array | Uint8ArrayList) => Uint8Array | Uint8ArrayList
+  handshake: {
+    decrypt: (ciphertext: Uint8Array | Uint8ArrayList, dst?: Uint8Array) => Uint8Array | Uint8ArrayList
+    encrypt: (plaintext: Uint8Array | Uint8ArrayList) => Uint8Array | Uint8ArrayList
+  }
   decoder: { lengthDecoder: (data: Uint8Array | Uint8ArrayList) => number }
-  metrics?: { decryptedPackets: { increment: () => void }, decryptErrors: { increment: () => void } }
+  metrics?: { decryptedPackets: { increment: () => void }, decryptErrors: { increment: () => void }, encryptedPackets: { increment: () => void } }
 }
 
 function hasNoiseInternals (c: unknown): c is NoiseStreamInternals {
   const x = c as Partial<NoiseStreamInternals> | null
-  return typeof x?.decrypt === 'function' && typeof x.handshake?.decrypt === 'function' &&
+  return typeof x?.decrypt === 'function' && typeof x.encrypt === 'function' &&
+    typeof x.handshake?.decrypt === 'function' && typeof x.handshake.encrypt === 'function' &&
     typeof x.decoder?.lengthDecoder === 'function'
 }
 
@@ -112,15 +157,51 @@ function decryptWithoutCopy (this: NoiseStreamInternals, chunk: Uint8Array | Uin
     const encrypted = chunk instanceof Uint8Array ? chunk.subarray(i, end) : chunk.sublist(i, end)
     // A contiguous message may still be decrypted in place, as the library does.
     const dst = encrypted instanceof Uint8Array ? encrypted.subarray(0, encrypted.byteLength - TAG) : undefined
+    openInPlace = true
     try {
       output.append(this.handshake.decrypt(encrypted, dst))
       this.metrics?.decryptedPackets.increment()
     } catch (err) {
       this.metrics?.decryptErrors.increment()
       throw err
+    } finally {
+      openInPlace = false
     }
   }
   return output
+}
+
+/** Noise's largest plaintext per transport message (the message limit less the tag). */
+const NOISE_MAX_PLAINTEXT = NOISE_MAX_MESSAGE - TAG
+
+/**
+ * The library's stream encryption, as one buffer per write: every message's 2-byte length,
+ * ciphertext and tag are written in place into a single allocation, where the library built a
+ * list of three pieces per message (and node's cipher allocated and copied the ciphertext).
+ */
+function encryptToOneBuffer (this: NoiseStreamInternals, chunk: Uint8Array | Uint8ArrayList): Uint8Array {
+  const n = chunk.byteLength
+  const out = Buffer.allocUnsafe(n + Math.ceil(n / NOISE_MAX_PLAINTEXT) * (2 + TAG))
+  let o = 0
+  for (let i = 0; i < n; i += NOISE_MAX_PLAINTEXT) {
+    const end = Math.min(i + NOISE_MAX_PLAINTEXT, n)
+    const length = end - i + TAG
+    out[o] = length >>> 8
+    out[o + 1] = length & 0xff
+    const target = out.subarray(o + 2, o + 2 + length)
+    sealInto = target
+    let sealed: Uint8Array | Uint8ArrayList
+    try {
+      sealed = this.handshake.encrypt(chunk instanceof Uint8Array ? chunk.subarray(i, end) : chunk.sublist(i, end))
+    } finally {
+      sealInto = undefined
+    }
+    // Sealed elsewhere only if the message came in too many pieces for the addon.
+    if (sealed !== target) target.set(sealed instanceof Uint8Array ? sealed : sealed.subarray())
+    this.metrics?.encryptedPackets.increment()
+    o += 2 + length
+  }
+  return out
 }
 
 /** Connections whose decryption was replaced (tests check the replacement takes). */
@@ -139,6 +220,7 @@ export function withCopylessDecrypt<C, E extends ConnectionEncrypter> (factory: 
       const conn: MessageStream = secured.connection
       if (hasNoiseInternals(conn)) {
         conn.decrypt = decryptWithoutCopy
+        if (seal !== undefined) conn.encrypt = encryptToOneBuffer
         conn.decoder.lengthDecoder = uint16Length
         noiseStats.patched++
       } else {

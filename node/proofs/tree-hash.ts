@@ -3,34 +3,13 @@
  * OpenSSL addon in node/native when it was built (many leaves per call, off the main thread),
  * else the same computation in JS with node's crypto. Both give identical bytes (tested).
  */
-import { createRequire } from 'node:module'
 import { hash } from 'node:crypto'
-import { log } from '../log.ts'
+import { nativeAddon } from '../util/native.ts'
 import { SEGMENT_SIZE } from './constants.ts'
 
 const HASH = 32
-const debug = log('proofs:tree-hash')
 
-interface Native {
-  shaNi?: boolean
-  treeLevels: (data: Uint8Array, segments: number, height: number, fromLevel: number, out: Uint8Array, async?: boolean) => Promise<void> | undefined
-}
-
-function loadNative (): Native | undefined {
-  if (process.env.BITDUST_NO_NATIVE === '1') return undefined
-  const require = createRequire(import.meta.url)
-  for (const id of ['@bitdust/native', '../native/index.cjs']) {
-    try {
-      const mod = require(id) as Native
-      if (typeof mod.treeLevels === 'function') return mod
-    } catch (err) {
-      debug('native addon %s not loadable: %s', id, (err as Error).message)
-    }
-  }
-  return undefined
-}
-
-const native = loadNative()
+const native = nativeAddon
 
 /** Which implementation hashes trees in this process. */
 export const treeHashBackend: 'native' | 'js' = native != null ? 'native' : 'js'

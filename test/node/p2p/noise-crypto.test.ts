@@ -1,10 +1,11 @@
 import { expect } from 'chai'
-import { randomBytes } from 'node:crypto'
+import { createCipheriv, randomBytes } from 'node:crypto'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { noiseCrypto, noiseStats, uint16Length } from '../../../node/p2p/noise-crypto.ts'
 import { Cleanup, collect, fragment, startNode, tempDir } from './helpers/nodes.ts'
 import { DirBackend } from './helpers/dir-backend.ts'
+import { nativeAddon } from '../../../node/util/native.ts'
 
 const bytes = (x: Uint8Array | Uint8ArrayList): Buffer => Buffer.from(x instanceof Uint8Array ? x : x.subarray())
 
@@ -50,6 +51,57 @@ describe('p2p: noise ChaCha20-Poly1305 with a prepared key', () => {
     const b = bytes(noiseCrypto.chaCha20Poly1305Encrypt(pt, nonce, ad, k2))
     expect(a.equals(b)).to.equal(false)
     expect(b.equals(bytes(defaultCrypto.chaCha20Poly1305Encrypt(pt, nonce, ad, k2)))).to.equal(true)
+  })
+
+  describe('the addon\'s ChaCha20-Poly1305 (transport messages)', () => {
+    const seal = nativeAddon?.aeadSeal
+    const open = nativeAddon?.aeadOpen
+    const nodeSeal = (pt: Uint8Array): Buffer => {
+      const c = createCipheriv('chacha20-poly1305', k, nonce, { authTagLength: 16 })
+      c.setAAD(ad, { plaintextLength: pt.byteLength })
+      return Buffer.concat([c.update(pt), c.final(), c.getAuthTag()])
+    }
+
+    it('is built (CI builds node/native; without it noise falls back to node\'s cipher)', () => {
+      expect(seal).to.be.a('function')
+      expect(open).to.be.a('function')
+    })
+
+    for (const cuts of [[], [1], [7, 4096], [65518]]) {
+      it(`seals a message given in ${cuts.length + 1} piece(s) exactly as node does, and opens it in place`, () => {
+        const pt = new Uint8Array(randomBytes(65519))
+        const parts = [0, ...cuts, pt.length].slice(1).map((end, i, ends) => pt.subarray(i === 0 ? 0 : ends[i - 1], end))
+        const out = new Uint8Array(pt.length + 16)
+        seal!(k, nonce, ad, parts, out)
+        expect(Buffer.from(out).equals(nodeSeal(pt))).to.equal(true)
+
+        const body = out.subarray(0, pt.length)
+        const pieces = [0, ...cuts, pt.length].slice(1).map((end, i, ends) => body.subarray(i === 0 ? 0 : ends[i - 1], end))
+        expect(open!(k, nonce, ad, pieces, out.subarray(pt.length))).to.equal(true)
+        expect(Buffer.from(body).equals(Buffer.from(pt))).to.equal(true)
+      })
+    }
+
+    it('refuses a message whose tag, body or additional data was changed', () => {
+      const pt = new Uint8Array(randomBytes(3000))
+      for (const change of ['tag', 'body', 'ad'] as const) {
+        const out = new Uint8Array(pt.length + 16)
+        seal!(k, nonce, ad, [pt], out)
+        const ad2 = new Uint8Array(ad)
+        if (change === 'tag') out[pt.length + 3]! ^= 1
+        if (change === 'body') out[10]! ^= 1
+        if (change === 'ad') ad2[0]! ^= 1
+        expect(open!(k, nonce, ad2, [out.subarray(0, pt.length)], out.subarray(pt.length)), change).to.equal(false)
+      }
+    })
+
+    it('rejects arguments of the wrong shape with a RangeError instead of touching memory', () => {
+      const out = new Uint8Array(16 + 4)
+      expect(() => { seal!(k.subarray(1), nonce, ad, [new Uint8Array(4)], out) }).to.throw(RangeError, /key/)
+      expect(() => { seal!(k, nonce, ad, [new Uint8Array(5)], out) }).to.throw(RangeError, /out/)
+      expect(() => { open!(k, nonce, ad, [new Uint8Array(4)], new Uint8Array(15)) }).to.throw(RangeError, /tag/)
+      expect(() => { seal!(k, nonce, ad, Array.from({ length: 65 }, () => new Uint8Array(0)), new Uint8Array(16)) }).to.throw(RangeError, /parts/)
+    })
   })
 
   it('message lengths: read across list parts, and a short buffer is a RangeError (what the decoder waits on)', () => {
