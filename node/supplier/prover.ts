@@ -34,6 +34,8 @@ export class Prover {
   private clock: Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint }> | undefined
   /** Last period known proven (or with nothing to prove): no chain reads until the next one. */
   private settled = -1n
+  /** The block at which a whole tick last succeeded: nothing can be new until the next block. */
+  private quietAt: bigint | undefined
 
   constructor (components: ProverComponents, events: ProverEvents = {}) {
     this.chain = components.chain
@@ -50,10 +52,25 @@ export class Prover {
     this.slotsById.delete(this.chain.slotId(slot).toLowerCase())
   }
 
-  /** One pass: the period proof if it is due, then targeted challenges. Safe to call often. */
+  /**
+   * One pass: the period proof if it is due, then targeted challenges. Safe to call often: once
+   * a pass has found nothing left to do, further calls cost one block-number read until a new
+   * block arrives (a devnet ticks twice per block, and every read is an RPC call). A pass that
+   * failed is retried on the next call whatever the block.
+   */
   async tick (): Promise<void> {
-    await this.provePeriodIfDue().catch((err: unknown) => { this.fail('period proof', err) })
-    await this.answerChallenges().catch((err: unknown) => { this.fail('challenge answers', err) })
+    let block: bigint
+    try {
+      block = await this.chain.blockNumber()
+    } catch (err) {
+      this.fail('block number', err)
+      return
+    }
+    if (block === this.quietAt) return
+    let ok = true
+    await this.provePeriodIfDue(block).catch((err: unknown) => { ok = false; this.fail('period proof', err) })
+    await this.answerChallenges().catch((err: unknown) => { ok = false; this.fail('challenge answers', err) })
+    if (ok) this.quietAt = block
   }
 
   /**
@@ -61,10 +78,10 @@ export class Prover {
    * once, so an idle tick costs one block-number call: proofs have a window of a few blocks and
    * must not queue behind a busy RPC endpoint.
    */
-  async provePeriodIfDue (): Promise<boolean> {
+  async provePeriodIfDue (head?: bigint): Promise<boolean> {
     this.clock ??= this.chain.schedule()
     const { genesisBlock, periodBlocks, proofWindow } = await this.clock.catch((err: unknown) => { this.clock = undefined; throw err })
-    const block = await this.chain.blockNumber()
+    const block = head ?? await this.chain.blockNumber()
     if (block < genesisBlock) return false
     const period = (block - genesisBlock) / periodBlocks
     if (period <= this.settled) return false

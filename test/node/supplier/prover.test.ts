@@ -51,7 +51,13 @@ class FakeChain implements SupplierChain {
   }
   async fillSegment (_slot: SlotRef, seedBlock: bigint): Promise<number> { return Number(seedBlock % BigInt(SEGMENTS)) }
   async fillSlot (slot: SlotRef, seedBlock: bigint, proof: Uint8Array): Promise<void> { this.fills.push({ slot, seedBlock, proof }); this.slots++ }
-  async openChallenges (): Promise<Array<SlotRef & { segment: number, deadlineBlock: bigint }>> { return this.challenges }
+  challengeReads = 0
+  failNextChallengeRead = false
+  async openChallenges (): Promise<Array<SlotRef & { segment: number, deadlineBlock: bigint }>> {
+    this.challengeReads++
+    if (this.failNextChallengeRead) { this.failNextChallengeRead = false; throw new Error('rpc down') }
+    return this.challenges
+  }
   async answerChallenge (slot: SlotRef, proof: Uint8Array): Promise<void> { this.answers.push({ slot, proof }) }
   slotId (slot: SlotRef): Hex { return ('0x' + createHash('sha256').update(`${slot.dealId}:${slot.index}`).digest('hex')) as Hex }
 }
@@ -147,5 +153,22 @@ describe('supplier/prover', () => {
     expect(await prover.answerChallenges()).to.equal(1)
     expect(await prover.answerChallenges()).to.equal(0)
     expect(checkPacked(chain.answers[0]?.proof as Uint8Array, [{ root: f.root, segment: 5 }])).to.equal(true)
+  })
+
+  it('reads challenges again only at a new block, unless the last pass failed', async () => {
+    store.add(slotB)
+    await prover.fill(slotB)
+    await prover.tick()
+    const reads = chain.challengeReads
+    await prover.tick()
+    expect(chain.challengeReads).to.equal(reads) // same block: nothing can be new
+    chain.challenges = [{ ...slotB, segment: 5, deadlineBlock: 200n }]
+    chain.block++
+    chain.failNextChallengeRead = true
+    await prover.tick()
+    expect(chain.answers).to.have.length(0)
+    await prover.tick() // same block, but the last pass failed: try again
+    expect(chain.answers).to.have.length(1)
+    expect(chain.challengeReads).to.equal(reads + 2)
   })
 })
