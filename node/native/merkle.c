@@ -162,6 +162,7 @@ static napi_value TreeLevels(napi_env env, napi_callback_info info) {
 }
 
 void bitdust_register_aead(napi_env env, napi_value exports);
+void bitdust_register_malloc(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_value fn, flag;
@@ -173,5 +174,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_create_function(env, "treeLevels", NAPI_AUTO_LENGTH, TreeLevels, NULL, &fn);
   napi_set_named_property(env, exports, "treeLevels", fn);
   bitdust_register_aead(env, exports);
+  bitdust_register_malloc(env, exports);
   return exports;
 }

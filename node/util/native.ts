@@ -1,6 +1,6 @@
 /**
- * The optional N-API addon in node/native (OpenSSL from the node binary): batched Merkle hashing
- * and allocation-free ChaCha20-Poly1305. Loaded once; every user has a pure-JS fallback, so a
+ * The optional N-API addon in node/native (OpenSSL from the node binary): batched Merkle hashing,
+ * allocation-free ChaCha20-Poly1305 and malloc thresholds. Loaded once; every user has a pure-JS fallback, so a
  * machine where it did not build still works, only slower. BITDUST_NO_NATIVE=1 turns it off.
  */
 import { createRequire } from 'node:module'
@@ -15,6 +15,8 @@ export interface NativeAddon {
   aeadSeal?: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, parts: Uint8Array[], out: Uint8Array) => void
   /** Decrypts the parts in place; false if the tag does not authenticate them. */
   aeadOpen?: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, parts: Uint8Array[], tag: Uint8Array) => boolean
+  /** glibc's mmap and trim thresholds (mallopt); false where that is not possible. */
+  tuneMalloc?: (mmapThreshold: number, trimThreshold: number) => boolean
 }
 
 function load (): NativeAddon | undefined {
