@@ -89,7 +89,12 @@ async function runLayout (k: number, m: number, dir: string): Promise<Row> {
     if (await sha256File(out) !== await sha256File(file)) throw new Error('the download differs from the upload')
 
     const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
-    const events = await chain.getEvents({ fromBlock: chain.deployBlock, contracts: ['market'] })
+    // A fast run can end before the first period proof (a period is 20 blocks): wait for one.
+    let events = await chain.getEvents({ fromBlock: chain.deployBlock, contracts: ['market'] })
+    for (const until = Date.now() + 60_000; !events.some((e) => e.eventName === 'PeriodProven') && Date.now() < until;) {
+      await new Promise((resolve) => setTimeout(resolve, 2000))
+      events = await chain.getEvents({ fromBlock: chain.deployBlock, contracts: ['market'] })
+    }
     const gasOf = async (hash: Hex): Promise<bigint> => (await chain.clients.publicClient.getTransactionReceipt({ hash })).gasUsed
     const opened = events.find((e) => e.eventName === 'DealOpened' && e.args.dealId === id)
     const fills = events.filter((e) => e.eventName === 'SlotFilled' && e.args.dealId === id)
@@ -123,7 +128,7 @@ async function main (): Promise<void> {
     // At the default parameters a period is one day: every holder sends one period proof a day,
     // whatever it holds, so the cost per GiB falls as holders hold more; here: this file alone.
     const fragmentGiB = Number(SIZE) / r.suppliers / Number(GiB) * (r.suppliers / Number(r.layout.split('+')[0]))
-    return fragmentGiB > 0 ? (Number(r.gasProof) * r.suppliers / (SIZE / Number(GiB))).toFixed(0) : '-'
+    return fragmentGiB > 0 && r.gasProof > 0n ? (Number(r.gasProof) * r.suppliers / (SIZE / Number(GiB))).toFixed(0) : '-'
   }
   writeSection('node', [
     '## Whole system (`npm run bench -- node`)',
@@ -138,7 +143,7 @@ async function main (): Promise<void> {
     'Gas, measured from the receipts of this run (devnet parameters):',
     '',
     table(['layout', 'openDeal', 'all fills', 'period proof (avg)', 'proof gas per GiB-day, this file alone, 1-day periods'],
-      rows.map((r) => [r.layout, String(r.gasOpen), String(r.gasFill), String(r.gasProof), perGiBDay(r)])),
+      rows.map((r) => [r.layout, String(r.gasOpen), String(r.gasFill), r.gasProof > 0n ? String(r.gasProof) : '-', perGiBDay(r)])),
     '',
     'A holder proves once per period for everything it holds, so the proof gas per GiB-day shrinks with the data each supplier holds (see the gas section for 1 TiB).',
   ].join('\n'))
