@@ -58,13 +58,23 @@ static bool get_parts(napi_env env, napi_value arr, parts_t *parts) {
   return true;
 }
 
-/* Reads key, nonce, ad and parts (arguments 0-3); the fifth argument is left to the caller. */
-static const char *common(napi_env env, napi_value *argv, uint8_t **key, uint8_t **nonce, uint8_t **ad, size_t *ad_len, parts_t *parts) {
-  size_t n;
-  if (!bytes(env, argv[0], key, &n) || n != KEY) return "key must be a 32-byte Uint8Array";
-  if (!bytes(env, argv[1], nonce, &n) || n != NONCE) return "nonce must be a 12-byte Uint8Array";
-  if (!bytes(env, argv[2], ad, ad_len) || *ad_len > INT32_MAX) return "ad must be a Uint8Array";
-  if (!get_parts(env, argv[3], parts)) return "parts must be an array of at most 64 Uint8Arrays";
+/* The five arguments both functions take: key, nonce, ad, parts, and a last buffer (out or tag). */
+typedef struct {
+  uint8_t *key, *nonce, *ad, *last;
+  size_t ad_len, last_len;
+  parts_t parts;
+} aead_args_t;
+
+static const char *read_args(napi_env env, napi_callback_info info, const char *usage, aead_args_t *a) {
+  size_t argc = 5, n;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 5) return usage;
+  if (!bytes(env, argv[0], &a->key, &n) || n != KEY) return "key must be a 32-byte Uint8Array";
+  if (!bytes(env, argv[1], &a->nonce, &n) || n != NONCE) return "nonce must be a 12-byte Uint8Array";
+  if (!bytes(env, argv[2], &a->ad, &a->ad_len) || a->ad_len > INT32_MAX) return "ad must be a Uint8Array";
+  if (!get_parts(env, argv[3], &a->parts)) return "parts must be an array of at most 64 Uint8Arrays";
+  if (!bytes(env, argv[4], &a->last, &a->last_len)) a->last = NULL;
   return NULL;
 }
 
@@ -83,17 +93,13 @@ static EVP_CIPHER_CTX *start(int enc, const uint8_t *key, const uint8_t *nonce, 
 }
 
 static napi_value Seal(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 5) return throw_range(env, "aeadSeal(key, nonce, ad, parts, out)");
-  uint8_t *key, *nonce, *ad, *out;
-  size_t ad_len, out_len;
-  parts_t parts;
-  const char *err = common(env, argv, &key, &nonce, &ad, &ad_len, &parts);
+  aead_args_t a;
+  const char *err = read_args(env, info, "aeadSeal(key, nonce, ad, parts, out)", &a);
   if (err != NULL) return throw_range(env, err);
-  if (!bytes(env, argv[4], &out, &out_len) || out_len != parts.total + TAG) return throw_range(env, "out must be a Uint8Array of the parts' length + 16");
-  EVP_CIPHER_CTX *ctx = start(1, key, nonce, ad, ad_len);
+  if (a.last == NULL || a.last_len != a.parts.total + TAG) return throw_range(env, "out must be a Uint8Array of the parts' length + 16");
+  uint8_t *out = a.last;
+  parts_t parts = a.parts;
+  EVP_CIPHER_CTX *ctx = start(1, a.key, a.nonce, a.ad, a.ad_len);
   if (ctx == NULL) return throw_range(env, "aeadSeal: cipher setup failed");
   size_t off = 0;
   int outl = 0;
@@ -110,17 +116,13 @@ static napi_value Seal(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Open(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 5) return throw_range(env, "aeadOpen(key, nonce, ad, parts, tag)");
-  uint8_t *key, *nonce, *ad, *tag;
-  size_t ad_len, tag_len;
-  parts_t parts;
-  const char *err = common(env, argv, &key, &nonce, &ad, &ad_len, &parts);
+  aead_args_t a;
+  const char *err = read_args(env, info, "aeadOpen(key, nonce, ad, parts, tag)", &a);
   if (err != NULL) return throw_range(env, err);
-  if (!bytes(env, argv[4], &tag, &tag_len) || tag_len != TAG) return throw_range(env, "tag must be a 16-byte Uint8Array");
-  EVP_CIPHER_CTX *ctx = start(0, key, nonce, ad, ad_len);
+  if (a.last == NULL || a.last_len != TAG) return throw_range(env, "tag must be a 16-byte Uint8Array");
+  uint8_t *tag = a.last;
+  parts_t parts = a.parts;
+  EVP_CIPHER_CTX *ctx = start(0, a.key, a.nonce, a.ad, a.ad_len);
   if (ctx == NULL) return throw_range(env, "aeadOpen: cipher setup failed");
   int outl = 0;
   bool ok = true;
