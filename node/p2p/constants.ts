@@ -35,6 +35,13 @@ export const MAX_OFFER_ADDRS = 8
 export const MAX_OFFER_TTL_MS = 60 * 60 * 1000
 export const DEFAULT_OFFER_TTL_MS = 10 * 60 * 1000
 export const DEFAULT_OFFER_INTERVAL_MS = 60 * 1000
+/**
+ * A supplier's DHT provider record is sent again after this long even if nothing changed. The
+ * record lives 48 h on the peers that hold it and kad-dht renews its own records hourly; each
+ * provide is a lookup that decodes (and decompresses the key of) every peer it hears of, which on
+ * a devnet of 16 processes cost a burst of ~6 CPU-s whenever the offers were refreshed.
+ */
+export const PROVIDE_REFRESH_MS = 30 * 60 * 1000
 export const MAX_OFFER_CACHE = 10_000
 
 /** Bytes buffered from a stream before it is paused (backpressure to the sender). */

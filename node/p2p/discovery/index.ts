@@ -8,7 +8,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { DEFAULT_OFFER_INTERVAL_MS, DEFAULT_OFFER_TTL_MS, PROTOCOL_OFFER, SUPPLIERS_DHT_KEY, TOPIC_OFFERS } from '../constants.ts'
+import { DEFAULT_OFFER_INTERVAL_MS, DEFAULT_OFFER_TTL_MS, PROTOCOL_OFFER, PROVIDE_REFRESH_MS, SUPPLIERS_DHT_KEY, TOPIC_OFFERS } from '../constants.ts'
 import { Framed } from '../wire/framed.ts'
 import { decodeReply, ErrorReply, OfferRequest, SignedOffer } from '../wire/messages.ts'
 import { OfferCache } from './offer-cache.ts'
@@ -33,6 +33,8 @@ export async function suppliersKey (): Promise<CID> {
 export interface DiscoveryInit extends OfferCacheInit {
   intervalMs?: number
   ttlMs?: number
+  /** How long a provider record that reached the DHT stands before it is sent again unchanged. */
+  provideRefreshMs?: number
 }
 
 export interface DiscoveryComponents {
@@ -51,6 +53,10 @@ export class Discovery {
   private readonly c: DiscoveryComponents
   private readonly intervalMs: number
   private readonly ttlMs: number
+  private readonly provideRefreshMs: number
+  /** The last provide that reached at least one peer, and the addresses it carried. */
+  private provided: { at: number, addrs: string } | undefined
+  private providing = false
   private terms: OfferTerms | undefined
   private current: SignedSupplierOffer | undefined
   private timer: NodeJS.Timeout | undefined
@@ -64,6 +70,7 @@ export class Discovery {
     this.cache = new OfferCache(c.stake, init)
     this.intervalMs = init.intervalMs ?? DEFAULT_OFFER_INTERVAL_MS
     this.ttlMs = init.ttlMs ?? DEFAULT_OFFER_TTL_MS
+    this.provideRefreshMs = init.provideRefreshMs ?? PROVIDE_REFRESH_MS
   }
 
   async start (): Promise<void> {
@@ -110,9 +117,9 @@ export class Discovery {
   }
 
   /** Starts (or updates) advertising this node as a supplier; publishes at once and periodically. */
-  async publish (terms: OfferTerms, options: AbortOptions = {}): Promise<SignedSupplierOffer> {
+  async publish (terms: OfferTerms): Promise<SignedSupplierOffer> {
     this.terms = terms
-    const signed = await this.refresh(options)
+    const signed = await this.refresh()
     if (this.timer == null) {
       this.timer = setInterval(() => { void this.refresh().catch((err: Error) => { this.c.log('offer refresh failed: %s', err.message) }) }, this.intervalMs)
       this.timer.unref()
@@ -128,17 +135,44 @@ export class Discovery {
     this.current = undefined
   }
 
-  private async refresh (options: AbortOptions = {}): Promise<SignedSupplierOffer> {
+  private async refresh (): Promise<SignedSupplierOffer> {
     if (this.terms == null) throw new Error('no offer terms')
     const signed = await signOffer(this.c.privateKey, this.c.libp2p.peerId.toString(), this.terms, this.c.addrs(), this.ttlMs)
     this.current = signed
     const pubsub = this.c.libp2p.services.pubsub
     await pubsub.publish(TOPIC_OFFERS, SignedOffer.encode(signed)).catch((err: Error) => { this.c.log('offer gossip failed: %s', err.message) })
-    // Providing needs DHT peers; with none yet the next refresh will try again.
-    const cid = await suppliersKey()
-    void this.c.libp2p.contentRouting.provide(cid, { signal: options.signal ?? AbortSignal.timeout(30_000) })
-      .catch((err: Error) => { this.c.log('DHT provide failed: %s', err.message) })
+    this.provideIfStale()
     return signed
+  }
+
+  /**
+   * Offers are gossiped on every refresh, but the provider record only when no peer has taken
+   * it yet, our addresses changed, or it is older than provideRefreshMs: providing is a DHT
+   * lookup, far dearer than a gossip message, and the record itself does not expire for days.
+   */
+  private provideIfStale (): void {
+    const addrs = this.c.addrs().join(' ')
+    const last = this.provided
+    if (this.providing || (last !== undefined && last.addrs === addrs && Date.now() - last.at < this.provideRefreshMs)) return
+    this.providing = true
+    void this.provideOnce()
+      .then((reached) => {
+        // Providing needs DHT peers; with none yet the next refresh tries again.
+        if (reached > 0) this.provided = { at: Date.now(), addrs }
+        else this.c.log('DHT provide reached no peer yet')
+      })
+      .catch((err: Error) => { this.c.log('DHT provide failed: %s', err.message) })
+      .finally(() => { this.providing = false })
+  }
+
+  /** Sends our provider record to the closest peers; returns how many took it. */
+  private async provideOnce (): Promise<number> {
+    const cid = await suppliersKey()
+    let reached = 0
+    for await (const event of this.c.libp2p.services.dht.provide(cid, { signal: AbortSignal.timeout(30_000) })) {
+      if (event.name === 'PEER_RESPONSE' && event.messageName === 'ADD_PROVIDER') reached++
+    }
+    return reached
   }
 
   private async serveOffer (stream: Stream): Promise<void> {

@@ -138,6 +138,66 @@ describe('p2p discovery', function () {
       expect(r.receipt.supplier).to.equal(supplier.peerId)
     })
 
+    it('a supplier sends its DHT provider record until a peer takes it, then not on every offer refresh', async () => {
+      // Counts provides and how many peers each one reached, by wrapping the node's own DHT.
+      const watchProvides = (node: Awaited<ReturnType<typeof startNode>>): { reached: number[], running: () => boolean } => {
+        const dht = node.libp2p.services.dht
+        const provide = dht.provide.bind(dht)
+        const reached: number[] = []
+        let running = 0
+        dht.provide = async function * (...args: Parameters<typeof provide>) {
+          running++
+          let n = 0
+          try {
+            for await (const e of provide(...args)) {
+              if (e.name === 'PEER_RESPONSE' && e.messageName === 'ADD_PROVIDER') n++
+              yield e
+            }
+          } finally { running--; reached.push(n) }
+        }
+        return { reached, running: () => running > 0 }
+      }
+      const settle = async (w: { running: () => boolean }): Promise<void> => { await waitFor(() => !w.running(), 30_000, 'provide to end') }
+
+      const alone = await startNode(cleanup)
+      const w = watchProvides(alone)
+      await alone.discovery.publish(terms)
+      await settle(w)
+      await alone.discovery.publish(terms)
+      await settle(w)
+      expect(w.reached).to.deep.equal([0, 0]) // nobody to take it: every refresh tries again
+
+      const peer = await startNode(cleanup)
+      await alone.connect(peer.multiaddrs()[0] as string)
+      await waitFor(async () => {
+        await alone.discovery.publish(terms)
+        await settle(w)
+        return (w.reached.at(-1) ?? 0) > 0
+      }, 30_000, 'a provide that reaches the peer')
+      const sent = w.reached.length
+      const prices: bigint[] = []
+      for (let i = 0; i < 3; i++) {
+        prices.push((await alone.discovery.publish({ ...terms, price: BigInt(10 + i) })).offer.price)
+        await settle(w)
+      }
+      expect(prices).to.deep.equal([10n, 11n, 12n]) // each new offer was signed and gossiped...
+      expect(w.reached.length).to.equal(sent) // ...but the provider record was not sent again
+
+      // With no refresh period every publish provides again.
+      const eager = await startNode(cleanup, { discovery: { provideRefreshMs: 0 } })
+      const we = watchProvides(eager)
+      await eager.connect(peer.multiaddrs()[0] as string)
+      await waitFor(async () => {
+        await eager.discovery.publish(terms)
+        await settle(we)
+        return (we.reached.at(-1) ?? 0) > 0
+      }, 30_000, 'a provide that reaches the peer')
+      const before = we.reached.length
+      await eager.discovery.publish(terms)
+      await settle(we)
+      expect(we.reached.length).to.equal(before + 1)
+    })
+
     it('a consumer finds suppliers through DHT provider records, with no central list', async () => {
       const seed = await startNode(cleanup)
       const boot = [seed.multiaddrs()[0] as string]
