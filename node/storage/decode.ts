@@ -6,7 +6,7 @@
  * excluded and decodeFile tries again with others while at least k remain.
  */
 import { randomBytes } from 'node:crypto'
-import { open, rename, rm } from 'node:fs/promises'
+import { rename, rm } from 'node:fs/promises'
 import type { AbortOptions } from '@libp2p/interface'
 import { StreamDecryptor } from '../crypto/file-cipher.ts'
 import { UnsupportedVersionError } from '../crypto/errors.ts'
@@ -17,8 +17,9 @@ import { stripeContentBytes, stripeLayout } from '../erasure/stripes.ts'
 import { BLOCK_HEIGHT, TreeBuilder } from '../proofs/tree-builder.ts'
 import { FRAGMENT_FORMAT_VERSION } from './constants.ts'
 import { hex, type CodingParams } from './encode.ts'
-import { DiskFullError, InvalidFragmentError } from './errors.ts'
-import { isDiskFull, type WriteFn } from './fragment-files.ts'
+import { InvalidFragmentError } from './errors.ts'
+import type { WriteFn } from './fragment-files.ts'
+import { StagedWriter } from './staged-writer.ts'
 
 export interface FragmentSource {
   index: number
@@ -241,7 +242,6 @@ export async function * decodeStream (sources: FragmentSource[], params: CodingP
 export async function decodeFile (sources: FragmentSource[], params: CodingParams, key: Uint8Array, outputPath: string, options: DecodeOptions = {}): Promise<DecodeResult> {
   const { codec, candidates } = prepare(sources, params, options)
   const rejected: RejectedFragment[] = []
-  const writeFn: WriteFn = options.write ?? (async (h, data, offset, length) => h.write(data, offset, length))
   for (;;) {
     const usable = candidates.filter((c) => !rejected.some((r) => r.index === c.index))
     if (usable.length < params.k) {
@@ -250,7 +250,9 @@ export async function decodeFile (sources: FragmentSource[], params: CodingParam
     const set = usable.slice(0, params.k)
     options.onProgress?.({ type: 'decode:start', size: params.size, using: set.map((s) => s.index) })
     const tmp = `${outputPath}.${randomBytes(4).toString('hex')}.part`
-    const fh = await open(tmp, 'wx', 0o600)
+    // Past the page cache where the filesystem allows: buffered writes made the download wait
+    // on the kernel's writeback for most of its time, and staging lets decoding go on meanwhile.
+    const out = await StagedWriter.create(tmp, { direct: true, write: options.write, diskPath: outputPath })
     let result: PassResult | undefined
     let renamed = false
     try {
@@ -258,28 +260,18 @@ export async function decodeFile (sources: FragmentSource[], params: CodingParam
       for (;;) {
         const r = await pass.next()
         if (r.done === true) { result = r.value; break }
-        let o = 0
-        try {
-          while (o < r.value.length) o += (await writeFn(fh, r.value, o, r.value.length - o)).bytesWritten
-        } catch (err) {
-          if (isDiskFull(err)) throw new DiskFullError(outputPath)
-          throw err
-        }
+        await out.push(r.value)
       }
       if (result.complete) {
-        try {
-          await fh.sync()
-        } catch (err) {
-          if (isDiskFull(err)) throw new DiskFullError(outputPath)
-          throw err
-        }
-        await fh.close()
+        await out.end()
+        await out.sync()
+        await out.close()
         await rename(tmp, outputPath)
         renamed = true
       }
     } finally {
       if (!renamed) {
-        await fh.close().catch(() => {})
+        await out.close().catch(() => {})
         await rm(tmp, { force: true })
       }
     }

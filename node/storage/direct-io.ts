@@ -24,6 +24,8 @@ export const DIRECT_ALIGN = 4096
 const WASM_PAGE = 64 * 1024
 /** Undefined where the platform has no O_DIRECT (macOS, Windows): writes stay buffered there. */
 const O_DIRECT = (constants as { O_DIRECT?: number }).O_DIRECT
+/** Whether this platform has O_DIRECT at all (a filesystem may still refuse it). */
+export const hasDirectIo = O_DIRECT !== undefined
 
 export function alignUp (n: number, to = DIRECT_ALIGN): number {
   return Math.ceil(n / to) * to

@@ -13,7 +13,8 @@ import {
 } from '../errors.ts'
 import { hex } from '../encode.ts'
 import { isDiskFull, type ReadFn, type WriteFn } from '../fragment-files.ts'
-import { AlignedPool, alignUp, DIRECT_ALIGN, openDirect, openDirectForRead, supportsDirectIo } from '../direct-io.ts'
+import { alignUp, DIRECT_ALIGN, openDirectForRead, supportsDirectIo } from '../direct-io.ts'
+import { STAGE_BYTES, StagedWriter, stagePool } from '../staged-writer.ts'
 import type { FragmentMeta, FragmentStore, FragmentStoreComponents, FragmentStoreInit, MetaDb, PutOptions, StoredFragment } from './index.ts'
 
 const debug = log('storage:fragments')
@@ -22,12 +23,8 @@ const HEX32 = /^0x[0-9a-f]{64}$/
 const ADDRESS = /^0x[0-9a-f]{40}$/
 /** Bytes read per verified step of a ranged read (64 stored blocks). */
 const READ_STEP = 1024 * 1024
-/** Bytes staged per write while a fragment arrives (a multiple of the tree's 256 KiB block). */
-const STAGE_BYTES = 1024 * 1024
 /** Parsed trees kept in memory for proofs. */
 const TREE_CACHE = 32
-/** Aligned buffers for O_DIRECT writes and reads, shared by every store of the process. */
-const stagePool = new AlignedPool(STAGE_BYTES)
 
 /** Tree file bytes for a fragment of `size` (header + stored levels), for quota accounting. */
 export function treeFileSize (size: number, storedFrom = 6): number {
@@ -126,94 +123,29 @@ export class DiskFragmentStore implements FragmentStore {
     const tmpTree = join(this.dir, `${id}.tree.${tag}.part`)
     const fragPath = join(this.dir, `${id}.frag`)
     const treePath = join(this.dir, `${id}.tree`)
-    const tried = this.direct
-    const opened = tried ? await openDirect(tmp).catch(async (err: unknown) => await this.refused(err, 'open')) : undefined
-    let direct = opened !== undefined
-    let pooled = false
-    // A refused O_DIRECT open may already have created the (randomly named) temp file.
-    let fh: FileHandle = opened ?? await open(tmp, tried ? 'w' : 'wx', 0o600)
-    let padded = false
+    const builder = new TreeBuilder()
+    let out: StagedWriter | undefined
     let moved = false
-    let stages: Buffer[] = []
     try {
-      const builder = new TreeBuilder()
-      // Pieces arrive as the network delivers them (~64 KiB). They are staged into two reused
-      // 1 MiB buffers: one fills while the other is hashed and written, so disk and hashing
-      // overlap the network, each write is 1 MiB, the tree hashes whole blocks in place, and
-      // no per-piece Buffer is allocated (an allocation per piece cost full GCs, util/gc.ts).
-      // With O_DIRECT the buffers are page-aligned and the last write is padded to a whole block,
-      // then the file is cut back to the fragment's size.
-      if (direct) {
-        // Aligned memory can run out (each WebAssembly memory reserves ~10 GiB of address space):
-        // plain buffers then make the first write fail with EINVAL, which turns the store buffered.
-        try { stages = [stagePool.take(), stagePool.take()]; pooled = true } catch (err) { debug('no aligned buffers: %s', (err as Error).message) }
-      }
-      if (!pooled) stages = [Buffer.allocUnsafe(STAGE_BYTES), Buffer.allocUnsafe(STAGE_BYTES)]
-      let stage = 0
-      let staged = 0
-      let position = 0
-      let flushing: Promise<void> = Promise.resolve()
-      const flush = async (buf: Buffer, length: number): Promise<void> => {
-        const bytes = buf.subarray(0, length)
-        const hashing = builder.update(bytes)
-        try {
-          const span = direct ? alignUp(length) : length
-          if (span > length) { buf.fill(0, length, span); padded = true }
-          let o = 0
-          while (o < span) {
-            let written: number
-            try {
-              written = (await this.writeFn(fh, buf, o, span - o, position + o)).bytesWritten
-            } catch (err) {
-              if (!direct) throw err
-              // The filesystem took the probe but refuses this write: carry on buffered, in this
-              // file and from now on, rather than lose the fragment.
-              await this.refused(err, 'write')
-              direct = false
-              await fh.close()
-              fh = await open(tmp, 'r+')
-              continue
-            }
-            // A short O_DIRECT write leaves an unaligned remainder; on a regular file it only
-            // happens when the disk fills up.
-            if (direct && written < span - o) throw new DiskFullError(this.dir)
-            o += written
-          }
-          position += length
-        } finally {
-          await hashing
-        }
-      }
-      const startFlush = async (): Promise<void> => {
-        await flushing
-        flushing = flush(stages[stage] as Buffer, staged)
-        flushing.catch(() => {}) // surfaces at the next await of it
-        stage ^= 1
-        staged = 0
-      }
+      // Pieces arrive as the network delivers them (~64 KiB); the writer stages them into 1 MiB
+      // writes and the tree hashes each stage, whole blocks in place, while it is written.
+      out = await StagedWriter.create(tmp, {
+        direct: this.direct,
+        write: this.writeFn,
+        onStage: async (bytes) => { await builder.update(bytes) },
+        onRefused: (err, what) => { this.refused(err, what) },
+        diskPath: this.dir,
+      })
       let received = 0
-      try {
-        for await (const piece of data) {
-          options.signal?.throwIfAborted()
-          if (received + piece.length > meta.size) throw new FragmentSizeMismatchError(`Fragment ${id}`, meta.size, 'more arrived')
-          let o = 0
-          while (o < piece.length) {
-            const take = Math.min(STAGE_BYTES - staged, piece.length - o)
-            ;(stages[stage] as Buffer).set(piece.subarray(o, o + take), staged)
-            staged += take
-            o += take
-            if (staged === STAGE_BYTES) await startFlush()
-          }
-          received += piece.length
-          options.onProgress?.({ type: 'fragment:received', bytes: received, total: meta.size })
-        }
-        if (staged > 0) await startFlush()
-      } finally {
-        await flushing.catch(() => {})
+      for await (const piece of data) {
+        options.signal?.throwIfAborted()
+        if (received + piece.length > meta.size) throw new FragmentSizeMismatchError(`Fragment ${id}`, meta.size, 'more arrived')
+        await out.push(piece)
+        received += piece.length
+        options.onProgress?.({ type: 'fragment:received', bytes: received, total: meta.size })
       }
-      await flushing
       // Every byte is written: the stages go back now, not after a confirmation that may take minutes.
-      if (pooled) { for (const b of stages) stagePool.give(b); pooled = false }
+      await out.end()
       if (received !== meta.size) throw new FragmentSizeMismatchError(`Fragment ${id}`, meta.size, `only ${received} arrived`)
       const tree = await builder.digest()
       const root = hex(tree.root)
@@ -225,10 +157,8 @@ export class DiskFragmentStore implements FragmentStore {
       } else if (root !== meta.root) {
         throw new FragmentRootMismatchError(`Fragment ${id}`)
       }
-      if (padded) await fh.truncate(meta.size)
-      if (this.durable) await fh.sync()
-      await fh.close()
-      fh = undefined as unknown as typeof fh
+      if (this.durable) await out.sync()
+      await out.close()
       const tfh = await open(tmpTree, 'wx', 0o600)
       try {
         await tfh.writeFile(encodeStoredTree(tree))
@@ -247,7 +177,7 @@ export class DiskFragmentStore implements FragmentStore {
       debug('stored %s (%d bytes)', id, meta.size)
       return stored
     } catch (err) {
-      await fh?.close().catch(() => {})
+      await out?.close().catch(() => {})
       await rm(tmp, { force: true })
       await rm(tmpTree, { force: true })
       if (moved) {
@@ -257,8 +187,6 @@ export class DiskFragmentStore implements FragmentStore {
       if (isDiskFull(err)) throw new DiskFullError(this.dir)
       throw err
     } finally {
-      // Every write and hash of the stages has settled by now (both loops await `flushing`).
-      if (pooled) for (const b of stages) stagePool.give(b)
       this.reserved.delete(id)
     }
   }
@@ -389,7 +317,8 @@ export class DiskFragmentStore implements FragmentStore {
    * An O_DIRECT call failed: if the filesystem refused it (EINVAL), the store goes on buffered from
    * now on and the caller retries buffered (resolves undefined); any other error is rethrown.
    */
-  private async refused (err: unknown, what: string): Promise<undefined> {
+  /** O_DIRECT refused (EINVAL): this store goes buffered from now on; other errors are thrown. */
+  private refused (err: unknown, what: string): undefined {
     if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
     debug('O_DIRECT %s refused in %s (%s); buffered I/O from now on', what, this.dir, (err as Error).message)
     this.direct = false

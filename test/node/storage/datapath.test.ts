@@ -165,10 +165,10 @@ describe('storage/datapath: disk full', () => {
   afterEach(async () => { await rm(dir, { recursive: true, force: true }) })
   const enospc = (limit: number) => {
     let written = 0
-    return async (fh: import('node:fs/promises').FileHandle, data: Uint8Array, offset: number, length: number) => {
+    return async (fh: import('node:fs/promises').FileHandle, data: Uint8Array, offset: number, length: number, position?: number) => {
       if (written + length > limit) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })
       written += length
-      return fh.write(data, offset, length)
+      return fh.write(data, offset, length, position)
     }
   }
 
