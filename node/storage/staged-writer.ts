@@ -24,6 +24,8 @@ export interface StagedWriterInit {
   direct: boolean
   /** Replaces FileHandle.write: tests inject ENOSPC and EINVAL. */
   write?: WriteFn
+  /** Replaces the O_DIRECT open: tests inject a filesystem that refuses it. */
+  openDirect?: (path: string) => Promise<FileHandle>
   /** Runs on each stage's bytes, in order, while that stage is written. */
   onStage?: (bytes: Buffer) => Promise<void>
   /** Told when O_DIRECT was refused (EINVAL), so the owner can stop asking for it. */
@@ -73,7 +75,7 @@ export class StagedWriter {
   static async create (path: string, init: StagedWriterInit): Promise<StagedWriter> {
     if (init.direct && hasDirectIo) {
       try {
-        return new StagedWriter(path, await openDirect(path), true, init)
+        return new StagedWriter(path, await (init.openDirect ?? openDirect)(path), true, init)
       } catch (err) {
         const refused = refusal(err) // throws anything but EINVAL
         init.onRefused?.(refused, 'open')

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -66,6 +66,24 @@ describe('storage/staged-writer', function () {
     expect(writer.direct).to.equal(false)
     expect((await readFile(path)).equals(data)).to.equal(true)
     expect(seen.equals(data)).to.equal(true)
+  })
+
+  it('a filesystem that refuses the O_DIRECT open (even after creating the file) gets the file buffered', async () => {
+    const data = randomBytes(STAGE_BYTES + 4097)
+    const refused: string[] = []
+    const openDirect = async (path: string): Promise<FileHandle> => {
+      await writeFile(path, 'left by the refused open')
+      throw Object.assign(new Error('invalid argument'), { code: 'EINVAL' })
+    }
+    const { writer, seen, path } = await writeAll(data, { openDirect, onRefused: (_err, what) => { refused.push(what) } })
+    expect(refused).to.deep.equal(['open'])
+    expect(writer.direct).to.equal(false)
+    expect((await readFile(path)).equals(data)).to.equal(true)
+    expect(seen.equals(data)).to.equal(true)
+    // Any other failure of the open is the caller's to see.
+    const eacces = async (): Promise<FileHandle> => { throw Object.assign(new Error('permission denied'), { code: 'EACCES' }) }
+    const err = await StagedWriter.create(join(dir, 'other.part'), { direct: true, diskPath: dir, openDirect: eacces }).then(() => undefined, (e: unknown) => e as Error)
+    expect(err?.message).to.equal('permission denied')
   })
 
   it('a full disk is a DiskFullError naming where, and other write errors pass through', async () => {
