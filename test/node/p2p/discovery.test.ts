@@ -139,8 +139,9 @@ describe('p2p discovery', function () {
     })
 
     it('a supplier sends its DHT provider record until a peer takes it, then not on every offer refresh', async () => {
-      // Counts provides and how many peers each one reached, by wrapping the node's own DHT.
-      const watchProvides = (node: Awaited<ReturnType<typeof startNode>>): { reached: number[], running: () => boolean } => {
+      // Counts provides and how many peers each one reached, by wrapping the node's own DHT;
+      // `publish` returns once the provide it may have started has ended.
+      const watchProvides = (node: Awaited<ReturnType<typeof startNode>>) => {
         const dht = node.libp2p.services.dht
         const provide = dht.provide.bind(dht)
         const reached: number[] = []
@@ -155,31 +156,29 @@ describe('p2p discovery', function () {
             }
           } finally { running--; reached.push(n) }
         }
-        return { reached, running: () => running > 0 }
+        const publish = async (t: typeof terms) => {
+          const signed = await node.discovery.publish(t)
+          await waitFor(() => running === 0, 30_000, 'provide to end')
+          return signed
+        }
+        const publishUntilTaken = async (): Promise<void> => {
+          await waitFor(async () => { await publish(terms); return (reached.at(-1) ?? 0) > 0 }, 30_000, 'a provide that reaches the peer')
+        }
+        return { reached, publish, publishUntilTaken }
       }
-      const settle = async (w: { running: () => boolean }): Promise<void> => { await waitFor(() => !w.running(), 30_000, 'provide to end') }
 
       const alone = await startNode(cleanup)
       const w = watchProvides(alone)
-      await alone.discovery.publish(terms)
-      await settle(w)
-      await alone.discovery.publish(terms)
-      await settle(w)
+      await w.publish(terms)
+      await w.publish(terms)
       expect(w.reached).to.deep.equal([0, 0]) // nobody to take it: every refresh tries again
 
       const peer = await startNode(cleanup)
       await alone.connect(peer.multiaddrs()[0] as string)
-      await waitFor(async () => {
-        await alone.discovery.publish(terms)
-        await settle(w)
-        return (w.reached.at(-1) ?? 0) > 0
-      }, 30_000, 'a provide that reaches the peer')
+      await w.publishUntilTaken()
       const sent = w.reached.length
       const prices: bigint[] = []
-      for (let i = 0; i < 3; i++) {
-        prices.push((await alone.discovery.publish({ ...terms, price: BigInt(10 + i) })).offer.price)
-        await settle(w)
-      }
+      for (let i = 0; i < 3; i++) prices.push((await w.publish({ ...terms, price: BigInt(10 + i) })).offer.price)
       expect(prices).to.deep.equal([10n, 11n, 12n]) // each new offer was signed and gossiped...
       expect(w.reached.length).to.equal(sent) // ...but the provider record was not sent again
 
@@ -187,14 +186,9 @@ describe('p2p discovery', function () {
       const eager = await startNode(cleanup, { discovery: { provideRefreshMs: 0 } })
       const we = watchProvides(eager)
       await eager.connect(peer.multiaddrs()[0] as string)
-      await waitFor(async () => {
-        await eager.discovery.publish(terms)
-        await settle(we)
-        return (we.reached.at(-1) ?? 0) > 0
-      }, 30_000, 'a provide that reaches the peer')
+      await we.publishUntilTaken()
       const before = we.reached.length
-      await eager.discovery.publish(terms)
-      await settle(we)
+      await we.publish(terms)
       expect(we.reached.length).to.equal(before + 1)
     })
 
