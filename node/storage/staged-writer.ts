@@ -47,8 +47,8 @@ export class StagedWriter {
   private readonly init: StagedWriterInit
   private readonly writeFn: WriteFn
   private isDirect: boolean
-  private stages: Buffer[]
-  private pooled: boolean
+  private readonly stages: Buffer[]
+  private pooled = false
   private stage = 0
   private staged = 0
   private position = 0
@@ -61,14 +61,19 @@ export class StagedWriter {
     this.init = init
     this.writeFn = init.write ?? defaultWrite
     this.isDirect = direct
-    this.pooled = false
-    this.stages = []
-    if (direct) {
+    this.stages = direct ? this.alignedStages() : [Buffer.allocUnsafe(STAGE_BYTES), Buffer.allocUnsafe(STAGE_BYTES)]
+  }
+
+  private alignedStages (): Buffer[] {
+    try {
+      const stages = [stagePool.take(), stagePool.take()]
+      this.pooled = true
+      return stages
+    } catch {
       // Aligned memory can run out (each WebAssembly memory reserves ~10 GiB of address space):
       // plain buffers then make the first write fail with EINVAL, which turns the file buffered.
-      try { this.stages = [stagePool.take(), stagePool.take()]; this.pooled = true } catch {}
+      return [Buffer.allocUnsafe(STAGE_BYTES), Buffer.allocUnsafe(STAGE_BYTES)]
     }
-    if (!this.pooled) this.stages = [Buffer.allocUnsafe(STAGE_BYTES), Buffer.allocUnsafe(STAGE_BYTES)]
   }
 
   /** Creates `path`, which must not exist. */
@@ -88,9 +93,6 @@ export class StagedWriter {
 
   /** Whether the file is (still) written with O_DIRECT. */
   get direct (): boolean { return this.isDirect }
-
-  /** Bytes taken so far. */
-  get bytes (): number { return this.position + this.staged }
 
   /** Takes a piece (copied: the caller may reuse it); waits only while both stages are busy. */
   async push (piece: Uint8Array): Promise<void> {
