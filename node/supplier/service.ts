@@ -118,25 +118,25 @@ export class SupplierService implements NodeService {
   /** The fragment protocol's backend: the store, guarded by what the chain says about the slot. */
   get backend (): FragmentStore {
     const store = this.store
-    const guard = async (meta: FragmentMeta): Promise<void> => await this.checkSlot(meta)
     return {
       ...bindAll(store),
       check: async (meta, options) => {
-        await guard(meta)
+        await this.checkSlot(meta)
         if (meta.slot === MANIFEST_SLOT && await store.has(meta.dealId, meta.slot)) return
         await store.check(meta, options)
       },
       accept: async (meta, data, options = {}) => {
-        await guard(meta)
-        // The owner replaces its manifest when it shares the file (a new grant inside).
-        if (meta.slot === MANIFEST_SLOT) await store.delete(meta.dealId, meta.slot)
         // Sent ahead of its deal: kept once the consumer commits to the root we hashed and the
-        // deal on chain names that root for this slot.
-        const confirm = options.confirm
+        // deal on chain names that root for this slot. Counted before the chain check, so that
+        // concurrent puts see each other against the cap.
         const later = meta.root === ROOT_LATER
         if (later) this.unopenedBytes += meta.size
         let stored: StoredFragment
         try {
+          await this.checkSlot(meta, later ? meta.size : 0)
+          // The owner replaces its manifest when it shares the file (a new grant inside).
+          if (meta.slot === MANIFEST_SLOT) await store.delete(meta.dealId, meta.slot)
+          const confirm = options.confirm
           stored = await store.accept(meta, data, confirm === undefined
             ? options
             : { ...options, confirm: async (root) => { await confirm(root); await this.checkCommitted({ ...meta, root }) } })
@@ -167,7 +167,8 @@ export class SupplierService implements NodeService {
     }
   }
 
-  private async checkSlot (meta: FragmentMeta): Promise<void> {
+  /** `counted`: bytes of this fragment already in unopenedBytes (a put under way). */
+  private async checkSlot (meta: FragmentMeta, counted = 0): Promise<void> {
     const m = this.c.chain.market
     const later = meta.root === ROOT_LATER
     if (later && meta.slot === MANIFEST_SLOT) throw new SlotNotOpenError('A sealed manifest is sent with its root.')
@@ -178,7 +179,8 @@ export class SupplierService implements NodeService {
       if (later) {
         const { quota } = this.store.usage()
         const cap = quota * UNOPENED_SHARE
-        if (this.unopenedBytes + meta.size > cap) throw new SlotNotOpenError(`This supplier is already taking in ${this.unopenedBytes} bytes for deals not yet opened (at most ${Math.floor(cap)}); open the deal first or try another supplier.`)
+        const others = this.unopenedBytes - counted
+        if (others + meta.size > cap) throw new SlotNotOpenError(`This supplier is already taking in ${others} bytes for deals not yet opened (at most ${Math.floor(cap)}); open the deal first or try another supplier.`)
         return
       }
       throw new DealNotOnChainError(`There is no deal ${meta.dealId} on chain.`)
