@@ -6,11 +6,11 @@
 import { ROOT_LATER, SEGMENT_SIZE } from '../../proofs/constants.ts'
 import { computeRoot, segmentCount, treeDepth } from '../../proofs/merkle.ts'
 import { PROTOCOL_FRAGMENT_GET, PROTOCOL_FRAGMENT_LIST, PROTOCOL_FRAGMENT_PUT, WRITE_CHUNK } from '../constants.ts'
-import { codeOf, FragmentRootMismatchError, FragmentSizeMismatchError, InvalidRangeError, InvalidSignatureError, PeerTimeoutError, StreamEndedError, UnexpectedMessageError } from '../errors.ts'
+import { FragmentRootMismatchError, FragmentSizeMismatchError, InvalidRangeError, InvalidSignatureError, PeerTimeoutError, StreamEndedError, UnexpectedMessageError } from '../errors.ts'
 import { verifyByPeer } from '../peer-identity.ts'
 import { decodeOneOf, signable } from '../wire/codec.ts'
 import { Framed } from '../wire/framed.ts'
-import { decodeReply, ErrorReply, FragmentList, GetReply, GetRequest, ListRequest, ListResult, PutCommit, PutHashed, PutProgressMsg, PutReady, PutRequest, PutResult, Receipt } from '../wire/messages.ts'
+import { decodeReply, errorReply, ErrorReply, FragmentList, GetReply, GetRequest, ListRequest, ListResult, PutCommit, PutHashed, PutProgressMsg, PutReady, PutRequest, PutResult, Receipt } from '../wire/messages.ts'
 import { TreeBuilder } from '../../proofs/tree-builder.ts'
 import { fromHex, toHex } from '../wire/hex.ts'
 import { LIST_DOMAIN, RECEIPT_DOMAIN } from './server.ts'
@@ -138,7 +138,7 @@ export async function putFragment (open: StreamOpener, supplier: string, meta: F
           await commit(reply.hashed)
         } catch (err) {
           // Tell the supplier why, so it drops the fragment now rather than at its timeout.
-          await io.writeFrame(ErrorReply.encode({ code: codeOf(err), message: String((err as Error).message ?? err).slice(0, 1024) }), { signal: AbortSignal.timeout(2000) }).catch(() => {})
+          await io.writeFrame(errorReply(err), { signal: AbortSignal.timeout(2000) }).catch(() => {})
           throw err
         }
         root = reply.hashed

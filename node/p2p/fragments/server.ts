@@ -4,11 +4,11 @@
  */
 import { ROOT_LATER, SEGMENT_SIZE } from '../../proofs/constants.ts'
 import { COMMIT_WAIT_MS, DEFAULT_IDLE_TIMEOUT_MS, MAX_LIST_ENTRIES, MAX_PROVEN_SEGMENTS, PROTOCOL_FRAGMENT_GET, PROTOCOL_FRAGMENT_LIST, PROTOCOL_FRAGMENT_PUT, PUT_PROGRESS_EVERY } from '../constants.ts'
-import { codeOf, FragmentRootMismatchError, FragmentSizeMismatchError, InvalidRangeError } from '../errors.ts'
+import { FragmentRootMismatchError, FragmentSizeMismatchError, InvalidRangeError } from '../errors.ts'
 import { signBytes } from '../peer-identity.ts'
 import { signable } from '../wire/codec.ts'
 import { Framed } from '../wire/framed.ts'
-import { decodeReply, ErrorReply, FragmentList, GetReply, GetRequest, ListRequest, ListResult, PutCommit, PutHashed, PutProgressMsg, PutReady, PutRequest, PutResult, Receipt } from '../wire/messages.ts'
+import { decodeReply, errorReply, FragmentList, GetReply, GetRequest, ListRequest, ListResult, PutCommit, PutHashed, PutProgressMsg, PutReady, PutRequest, PutResult, Receipt } from '../wire/messages.ts'
 import { toHex } from '../wire/hex.ts'
 import type { FragmentBackend, FragmentMeta } from './backend.ts'
 import type { Logger } from '../../log.ts'
@@ -38,7 +38,7 @@ export interface Registrar {
 async function replyError (io: Framed, err: unknown, log: Logger): Promise<void> {
   log('fragment request failed: %s', (err as Error).message)
   try {
-    await io.writeFrame(ErrorReply.encode({ code: codeOf(err), message: String((err as Error).message ?? err).slice(0, 1024) }))
+    await io.writeFrame(errorReply(err))
     await io.closeWrite()
   } catch {
     io.abort(err as Error)

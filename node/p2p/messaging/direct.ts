@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto'
 import { open, seal } from '../../crypto/seal.ts'
 import { DEFAULT_MESSAGES_PER_MINUTE, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_RETRY_MAX_MS, DEFAULT_RETRY_MIN_MS, PROTOCOL_MESSAGE } from '../constants.ts'
-import { codeOf, InvalidSignatureError, MessageDecryptError, RateLimitedError } from '../errors.ts'
+import { InvalidSignatureError, MessageDecryptError, RateLimitedError } from '../errors.ts'
 import { publicKeyOfPeer } from '../peer-identity.ts'
 import { Framed } from '../wire/framed.ts'
-import { Ack, decodeReply, DirectMessage, DmPayload, ErrorReply } from '../wire/messages.ts'
+import { Ack, decodeReply, DirectMessage, DmPayload, errorReply } from '../wire/messages.ts'
 import type { MessageStore, StoredMessage } from './store.ts'
 import type { Logger } from '../../log.ts'
 import type { InferSchema } from '../wire/codec.ts'
@@ -222,7 +222,7 @@ export class DirectMessages implements Startable {
     } catch (err) {
       this.c.log('incoming message refused: %s', (err as Error).message)
       try {
-        await io.writeFrame(ErrorReply.encode({ code: codeOf(err), message: String((err as Error).message).slice(0, 1024) }))
+        await io.writeFrame(errorReply(err))
         await io.closeWrite()
       } catch {
         io.abort(err as Error)

@@ -10,11 +10,11 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { DEFAULT_REQUEST_TIMEOUT_MS, groupTopic, MAX_MESSAGE_TEXT, PROTOCOL_GROUP_HISTORY } from '../constants.ts'
-import { codeOf, InvalidSignatureError, MessageDecryptError, NotGroupMemberError } from '../errors.ts'
+import { InvalidSignatureError, MessageDecryptError, NotGroupMemberError } from '../errors.ts'
 import { signBytes, verifyByPeer } from '../peer-identity.ts'
 import { signable } from '../wire/codec.ts'
 import { Framed } from '../wire/framed.ts'
-import { decodeReply, ErrorReply, GroupMessage, HistoryReply, HistoryRequest } from '../wire/messages.ts'
+import { decodeReply, errorReply, GroupMessage, HistoryReply, HistoryRequest } from '../wire/messages.ts'
 import type { DirectMessages, DmContent } from './direct.ts'
 import type { MessageStore, StoredMessage } from './store.ts'
 import type { Logger } from '../../log.ts'
@@ -271,7 +271,7 @@ export class Groups implements Startable {
       await io.closeWrite()
     } catch (err) {
       try {
-        await io.writeFrame(ErrorReply.encode({ code: codeOf(err), message: String((err as Error).message).slice(0, 1024) }))
+        await io.writeFrame(errorReply(err))
         await io.closeWrite()
       } catch {
         io.abort(err as Error)

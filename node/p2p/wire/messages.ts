@@ -3,7 +3,7 @@
  * an address 20; peer ids are base58btc; amounts are decimal bigints (at most 78 digits = 2^256).
  */
 import { MAX_FRAGMENT_SIZE, MAX_LIST_ENTRIES, MAX_MESSAGE_SIZE, MAX_MESSAGE_TEXT, MAX_OFFER_ADDRS, MAX_PROVEN_SEGMENTS } from '../constants.ts'
-import { errorFromCode, UnexpectedMessageError } from '../errors.ts'
+import { codeOf, errorFromCode, UnexpectedMessageError } from '../errors.ts'
 import { decodeOneOf, defineMessage, f } from './codec.ts'
 import type { InferSchema, MessageDef, Schema } from './codec.ts'
 
@@ -20,6 +20,11 @@ export const ErrorReply = defineMessage('error', {
   code: f.str(64, /^[A-Za-z]+$/),
   message: f.str(1024)
 })
+
+/** The ErrorReply frame telling the peer why we failed: our error's wire code and message. */
+export function errorReply (err: unknown): Uint8Array {
+  return ErrorReply.encode({ code: codeOf(err), message: String((err as Error | undefined)?.message ?? err).slice(0, 1024) })
+}
 
 /* fragment put */
 export const PutRequest = defineMessage('put', { dealId: bytes32, slot, size, root: bytes32, owner: address })
