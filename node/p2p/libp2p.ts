@@ -8,7 +8,7 @@
  * asks peers to connect back to it.
  */
 import { noise } from '@chainsafe/libp2p-noise'
-import { noiseCrypto, withCopylessDecrypt } from './noise-crypto.ts'
+import { noiseCrypto, withNoiseFastPaths } from './noise-crypto.ts'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
@@ -117,7 +117,7 @@ export async function buildLibp2p (init: Libp2pInit): Promise<BitDustLibp2p> {
     privateKey: init.privateKey,
     addresses: { listen, announce: init.announce ?? [] },
     transports: [tcp(), circuitRelayTransport({ reservationConcurrency: 1 })],
-    connectionEncrypters: [withCopylessDecrypt(noise({ crypto: noiseCrypto }))],
+    connectionEncrypters: [withNoiseFastPaths(noise({ crypto: noiseCrypto }))],
     // A paused stream keeps receiving what the sender may still send; the read buffer must hold
     // it or libp2p resets the stream (its defaults: 16 MiB window, 4 MiB buffer). Under load we
     // saw a single 16 MiB frame arrive on a paused stream, hence the margin.

@@ -204,16 +204,16 @@ function encryptToOneBuffer (this: NoiseStreamInternals, chunk: Uint8Array | Uin
   return out
 }
 
-/** Connections whose decryption was replaced (tests check the replacement takes). */
+/** Connections whose transport paths were replaced (tests check the replacement takes). */
 export const noiseStats = { patched: 0, unpatched: 0 }
 
 /**
- * Wraps noise so that each secured connection decrypts without the extra copy and finds message
- * boundaries without throwing a fresh error per read. If a future
- * version of the library changes its stream's shape, connections keep the stock decryption
- * (counted in noiseStats.unpatched, which the tests require to stay at zero).
+ * Wraps noise so that each secured connection decrypts in place, encrypts into one buffer per
+ * write (with the addon), and finds message boundaries without throwing a fresh error per read.
+ * If a future version of the library changes its stream's shape, connections keep the stock
+ * paths (counted in noiseStats.unpatched, which the tests require to stay at zero).
  */
-export function withCopylessDecrypt<C, E extends ConnectionEncrypter> (factory: (components: C) => E): (components: C) => E {
+export function withNoiseFastPaths<C, E extends ConnectionEncrypter> (factory: (components: C) => E): (components: C) => E {
   return (components) => {
     const inner = factory(components)
     const patch = <T>(secured: SecuredConnection<T>): SecuredConnection<T> => {
