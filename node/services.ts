@@ -46,7 +46,7 @@ function peerDirectory (chain: BitDustChain): (address: Address) => Promise<stri
 
 function consumerNet (p2p: P2PNode, peerOf: (a: Address) => Promise<string>): ConsumerNet {
   return {
-    offers: async () => (await p2p.discovery.findSuppliers({})).map((o) => ({ peerId: o.peerId, address: o.address as Address, capacity: o.capacity, price: o.price, stake: o.stake })),
+    offers: async (atLeast) => (await p2p.discovery.findSuppliers(atLeast !== undefined ? { atLeast } : {})).map((o) => ({ peerId: o.peerId, address: o.address as Address, capacity: o.capacity, price: o.price, stake: o.stake })),
     peerOf,
     putFragment: async (peerId, meta, source, options) => {
       const r = await p2p.putFragment(peerId, { dealId: meta.dealId.toLowerCase(), slot: meta.slot, size: meta.size, root: meta.root.toLowerCase(), owner: p2p.address }, source, {

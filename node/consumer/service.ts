@@ -38,7 +38,6 @@ const logger = log('consumer')
 
 /** What the consumer needs of the peer network (node/services.ts adapts the P2P node). */
 export interface ConsumerNet extends UploadNet {
-  offers: () => Promise<SupplierOffer[]>
   /** The peer id a supplier registered on chain. */
   peerOf: (address: Address) => Promise<string>
   /** range.verify false: the caller hashes the whole fragment itself (the decoder does). */
@@ -250,7 +249,7 @@ export class ConsumerService implements NodeService {
 
   /** The price at which k+m distinct suppliers are available (the (k+m)-th cheapest offer). */
   private async marketPrice (n: number, fragmentSize: bigint): Promise<bigint> {
-    const prices = (await this.c.net.offers()).filter((o) => o.capacity >= fragmentSize).map((o) => o.price).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    const prices = (await this.c.net.offers(n)).filter((o) => o.capacity >= fragmentSize).map((o) => o.price).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
     return prices[Math.min(n, prices.length) - 1] ?? 1n
   }
 

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto'
 import type { Address, Hex } from 'viem'
 import { log } from '../log.ts'
 import { ROOT_LATER } from '../proofs/constants.ts'
-import { selectSuppliers } from './select.ts'
+import { eligible, selectSuppliers } from './select.ts'
 import type { DealTerms, Progress, PutReceipt, SupplierOffer } from './types.ts'
 
 const logger = log('consumer:upload')
@@ -51,7 +51,8 @@ export interface UploadChain {
 }
 
 export interface UploadNet {
-  offers: () => Promise<SupplierOffer[]>
+  /** Live offers; looks further (gossip aside) unless at least `atLeast` are known already. */
+  offers: (atLeast?: number) => Promise<SupplierOffer[]>
   /**
    * With root ROOT_LATER the supplier reports the root it hashed and keeps the fragment once
    * `commit` resolves (throwing drops it).
@@ -97,12 +98,16 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
   // Offers arrive by gossip and DHT lookups: a node that just started may not know enough yet.
   const waitUntil = Date.now() + (options.offerWaitMs ?? 30_000)
   let picked: SupplierOffer[]
+  let atLeast = todo.length + taken.size
   for (;;) {
+    const offers = await net.offers(atLeast)
     try {
-      picked = selectSuppliers(await net.offers(), { ...needs, count: todo.length, exclude: taken })
+      picked = selectSuppliers(offers, { ...needs, count: todo.length, exclude: taken })
       break
     } catch (err) {
       if ((err as Error).name !== 'NotEnoughSuppliersError' || Date.now() > waitUntil) throw err
+      // Those known cannot take it: ask for more than are known, which looks further.
+      atLeast = offers.length + 1
       onProgress({ stage: 'suppliers', message: 'waiting for supplier offers' })
       await sleep(pollMs, signal)
     }
@@ -128,8 +133,11 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
   const failures = new Map<number, string[]>()
 
   const replacement = async (): Promise<SupplierOffer | undefined> => {
+    // The offers known first; if none of them is left, look further once.
+    let offers = await net.offers(tried.size + 1)
+    if (eligible(offers, { ...needs, exclude: tried }).length === 0) offers = await net.offers(offers.length + 1)
     try {
-      const [next] = selectSuppliers(await net.offers(), { ...needs, count: 1, exclude: tried })
+      const [next] = selectSuppliers(offers, { ...needs, count: 1, exclude: tried })
       if (next !== undefined) tried.add(next.peerId)
       return next
     } catch {

@@ -42,7 +42,16 @@ export const DEFAULT_OFFER_INTERVAL_MS = 60 * 1000
  * a devnet of 16 processes cost a burst of ~6 CPU-s whenever the offers were refreshed.
  */
 export const PROVIDE_REFRESH_MS = 30 * 60 * 1000
+/** First retry of a provide that reached no peer (doubling up to the offer interval). */
+export const PROVIDE_RETRY_MS = 1000
 export const MAX_OFFER_CACHE = 10_000
+/**
+ * A consumer whose cache holds the offers it needs looks suppliers up again only after this long:
+ * gossip keeps the cache current in between, and a lookup walks the DHT.
+ */
+export const LOOKUP_FRESH_MS = 60 * 1000
+/** While the cache holds fewer offers than a caller needs, lookups are at least this far apart. */
+export const LOOKUP_GAP_MS = 2 * 1000
 
 /** Bytes buffered from a stream before it is paused (backpressure to the sender). */
 export const READ_HIGH_WATER = 4 * 1024 * 1024

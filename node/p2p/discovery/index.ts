@@ -1,14 +1,15 @@
 /**
  * Discovery without a central list: suppliers gossip signed offers on `bitdust/offers/1`, provide
  * a fixed CID in our DHT, and answer `/bitdust/offer` with their current offer; consumers collect
- * offers from gossip and from DHT providers into an OfferCache.
+ * offers from gossip, from the peers they are connected to, and from DHT providers into an
+ * OfferCache, and look up again only when the cache is short or stale.
  */
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { DEFAULT_OFFER_INTERVAL_MS, DEFAULT_OFFER_TTL_MS, PROTOCOL_OFFER, PROVIDE_REFRESH_MS, SUPPLIERS_DHT_KEY, TOPIC_OFFERS } from '../constants.ts'
+import { DEFAULT_OFFER_INTERVAL_MS, DEFAULT_OFFER_TTL_MS, LOOKUP_FRESH_MS, LOOKUP_GAP_MS, PROTOCOL_OFFER, PROVIDE_REFRESH_MS, PROVIDE_RETRY_MS, SUPPLIERS_DHT_KEY, TOPIC_OFFERS } from '../constants.ts'
 import { Framed } from '../wire/framed.ts'
 import { decodeReply, ErrorReply, OfferRequest, SignedOffer } from '../wire/messages.ts'
 import { OfferCache } from './offer-cache.ts'
@@ -35,6 +36,20 @@ export interface DiscoveryInit extends OfferCacheInit {
   ttlMs?: number
   /** How long a provider record that reached the DHT stands before it is sent again unchanged. */
   provideRefreshMs?: number
+  /** First wait before a provide that reached no peer is tried again; doubles up to intervalMs. */
+  provideRetryMs?: number
+  /** A lookup younger than this is not repeated for a caller the cache can already serve. */
+  lookupFreshMs?: number
+  /** Least time between two lookups for a caller the cache cannot serve yet (gossip fills it meanwhile). */
+  lookupGapMs?: number
+}
+
+/** What findSuppliers looks for: the cache's filters, and how many offers the caller needs. */
+export interface SupplierQuery extends OfferQuery {
+  /** Look up (again) unless the cache holds at least this many matching offers (default 1). */
+  atLeast?: number
+  /** DHT providers asked for their offer in one lookup (default 64). */
+  maxProviders?: number
 }
 
 export interface DiscoveryComponents {
@@ -54,9 +69,19 @@ export class Discovery {
   private readonly intervalMs: number
   private readonly ttlMs: number
   private readonly provideRefreshMs: number
+  private readonly lookupFreshMs: number
+  private readonly lookupGapMs: number
+  /** When the last lookup ended, and the one under way (callers share it). */
+  private lookedUpAt = -Infinity
+  private lookup: Promise<void> | undefined
+  /** Whether we answer /bitdust/offer: only while we have an offer, so peers' identify tells who supplies. */
+  private serving = false
   /** The last provide that reached at least one peer, and the addresses it carried. */
   private provided: { at: number, addrs: string } | undefined
   private providing = false
+  private readonly provideRetryMs: number
+  private retryIn: number
+  private retryTimer: NodeJS.Timeout | undefined
   private terms: OfferTerms | undefined
   private current: SignedSupplierOffer | undefined
   private timer: NodeJS.Timeout | undefined
@@ -71,6 +96,10 @@ export class Discovery {
     this.intervalMs = init.intervalMs ?? DEFAULT_OFFER_INTERVAL_MS
     this.ttlMs = init.ttlMs ?? DEFAULT_OFFER_TTL_MS
     this.provideRefreshMs = init.provideRefreshMs ?? PROVIDE_REFRESH_MS
+    this.provideRetryMs = init.provideRetryMs ?? PROVIDE_RETRY_MS
+    this.retryIn = this.provideRetryMs
+    this.lookupFreshMs = init.lookupFreshMs ?? LOOKUP_FRESH_MS
+    this.lookupGapMs = init.lookupGapMs ?? LOOKUP_GAP_MS
   }
 
   async start (): Promise<void> {
@@ -87,16 +116,22 @@ export class Discovery {
     })
     pubsub.subscribe(TOPIC_OFFERS)
     pubsub.addEventListener('message', this.onGossip as any)
-    await this.c.libp2p.handle(PROTOCOL_OFFER, async (stream) => { await this.serveOffer(stream) }, { runOnLimitedConnection: true })
   }
 
   async stop (): Promise<void> {
     clearInterval(this.timer)
     this.timer = undefined
+    clearTimeout(this.retryTimer)
     const pubsub = this.c.libp2p.services.pubsub
     pubsub.removeEventListener('message', this.onGossip as any)
     pubsub.topicValidators.delete(TOPIC_OFFERS)
     try { pubsub.unsubscribe(TOPIC_OFFERS) } catch {}
+    await this.stopServing()
+  }
+
+  private async stopServing (): Promise<void> {
+    if (!this.serving) return
+    this.serving = false
     await this.c.libp2p.unhandle(PROTOCOL_OFFER)
   }
 
@@ -119,6 +154,12 @@ export class Discovery {
   /** Starts (or updates) advertising this node as a supplier; publishes at once and periodically. */
   async publish (terms: OfferTerms): Promise<SignedSupplierOffer> {
     this.terms = terms
+    if (!this.serving) {
+      // Registering the protocol is announced to connected peers (identify push), which is how a
+      // consumer tells suppliers from other peers without asking each one.
+      this.serving = true
+      await this.c.libp2p.handle(PROTOCOL_OFFER, async (stream) => { await this.serveOffer(stream) }, { runOnLimitedConnection: true })
+    }
     const signed = await this.refresh()
     if (this.timer == null) {
       this.timer = setInterval(() => { void this.refresh().catch((err: Error) => { this.c.log('offer refresh failed: %s', err.message) }) }, this.intervalMs)
@@ -128,11 +169,13 @@ export class Discovery {
   }
 
   /** Stops advertising (the offer expires on its own elsewhere). */
-  unpublish (): void {
+  async unpublish (): Promise<void> {
     clearInterval(this.timer)
     this.timer = undefined
+    clearTimeout(this.retryTimer)
     this.terms = undefined
     this.current = undefined
+    await this.stopServing()
   }
 
   private async refresh (): Promise<SignedSupplierOffer> {
@@ -149,20 +192,38 @@ export class Discovery {
    * Offers are gossiped on every refresh, but the provider record only when no peer has taken
    * it yet, our addresses changed, or it is older than provideRefreshMs: providing is a DHT
    * lookup, far dearer than a gossip message, and the record itself does not expire for days.
+   * One that reached nobody (a node that just started has no DHT peers yet) is tried again
+   * after provideRetryMs, then twice as long each time, rather than at the next refresh only:
+   * until then, consumers not connected to us cannot find us.
    */
   private provideIfStale (): void {
     const addrs = this.c.addrs().join(' ')
     const last = this.provided
     if (this.providing || (last !== undefined && last.addrs === addrs && Date.now() - last.at < this.provideRefreshMs)) return
     this.providing = true
+    clearTimeout(this.retryTimer)
     void this.provideOnce()
       .then((reached) => {
-        // Providing needs DHT peers; with none yet the next refresh tries again.
-        if (reached > 0) this.provided = { at: Date.now(), addrs }
-        else this.c.log('DHT provide reached no peer yet')
+        if (reached > 0) {
+          this.provided = { at: Date.now(), addrs }
+          this.retryIn = this.provideRetryMs
+          return
+        }
+        this.c.log('DHT provide reached no peer yet')
+        this.retryLater()
       })
-      .catch((err: Error) => { this.c.log('DHT provide failed: %s', err.message) })
+      .catch((err: Error) => {
+        this.c.log('DHT provide failed: %s', err.message)
+        this.retryLater()
+      })
       .finally(() => { this.providing = false })
+  }
+
+  private retryLater (): void {
+    if (this.terms == null) return
+    this.retryTimer = setTimeout(() => { if (this.terms != null) this.provideIfStale() }, this.retryIn)
+    this.retryTimer.unref()
+    this.retryIn = Math.min(this.retryIn * 2, this.intervalMs)
   }
 
   /** Sends our provider record to the closest peers; returns how many took it. */
@@ -207,27 +268,52 @@ export class Discovery {
   }
 
   /**
-   * Looks suppliers up in the DHT, fetches each provider's offer, and returns the live offers
-   * (gossiped ones included), cheapest first.
+   * Live offers matching `query`, cheapest first. The cache (fed by gossip all along) answers on
+   * its own while it holds `atLeast` matches and the last lookup is younger than lookupFreshMs;
+   * otherwise this looks up once more (at most every lookupGapMs while the cache stays short):
+   * a lookup asks the connected peers that serve offers and walks the DHT for providers, which
+   * costs every process involved CPU and took 250–900 ms on a devnet, once or twice per upload.
    */
-  async findSuppliers (query: OfferQuery & { maxProviders?: number } = {}, options: AbortOptions = {}): Promise<SupplierOffer[]> {
-    const cid = await suppliersKey()
+  async findSuppliers (query: SupplierQuery = {}, options: AbortOptions = {}): Promise<SupplierOffer[]> {
+    const have = this.cache.list(query)
+    const age = Date.now() - this.lookedUpAt
+    if (age < (have.length >= (query.atLeast ?? 1) ? this.lookupFreshMs : this.lookupGapMs)) return have
+    this.lookup ??= this.lookUp(query.maxProviders ?? 64, options).finally(() => {
+      this.lookedUpAt = Date.now()
+      this.lookup = undefined
+    })
+    await this.lookup
+    return this.cache.list(query)
+  }
+
+  /** Fetches the offer of every connected supplier and DHT provider not already cached. */
+  private async lookUp (maxProviders: number, options: AbortOptions): Promise<void> {
     const self = this.c.libp2p.peerId.toString()
-    const max = query.maxProviders ?? 64
-    let seen = 0
     const fetches: Array<Promise<unknown>> = []
+    const ask = (id: string): void => {
+      if (id === self || this.cache.get(id) != null) return
+      fetches.push(this.fetchOffer(id, options).catch((err: Error) => { this.c.log('offer of %s refused: %s', id, err.message) }))
+    }
+    // A supplier whose gossip we missed (it published before we joined) and whose provider record
+    // has not reached the DHT yet is still found if we are connected to it.
+    const asked = new Set<string>()
+    for (const peer of this.c.libp2p.getPeers()) {
+      const known = await this.c.libp2p.peerStore.get(peer).catch(() => undefined)
+      if (known?.protocols.includes(PROTOCOL_OFFER) === true) { asked.add(peer.toString()); ask(peer.toString()) }
+    }
+    let seen = 0
     try {
-      for await (const prov of this.c.libp2p.contentRouting.findProviders(cid, options)) {
+      for await (const prov of this.c.libp2p.contentRouting.findProviders(await suppliersKey(), options)) {
         const id = (prov.id as PeerId).toString()
-        if (id === self || this.cache.get(id) != null) continue
-        if (prov.multiaddrs.length > 0) await this.c.libp2p.peerStore.merge(prov.id, { multiaddrs: prov.multiaddrs }).catch(() => {})
-        fetches.push(this.fetchOffer(id, options).catch((err: Error) => { this.c.log('offer of %s refused: %s', id, err.message) }))
-        if (++seen >= max) break
+        if (asked.has(id)) continue
+        asked.add(id)
+        if (prov.multiaddrs.length > 0 && this.cache.get(id) == null) await this.c.libp2p.peerStore.merge(prov.id, { multiaddrs: prov.multiaddrs }).catch(() => {})
+        ask(id)
+        if (++seen >= maxProviders) break
       }
     } catch (err) {
       this.c.log('DHT lookup ended: %s', (err as Error).message)
     }
     await Promise.all(fetches)
-    return this.cache.list(query)
   }
 }

@@ -45,7 +45,14 @@ class Net implements UploadNet {
   refuseAhead = false
   private readonly chain: Chain
   constructor (chain: Chain, n: number) { this.chain = chain; this.offerList = Array.from({ length: n }, (_, i) => offer(i + 1)) }
-  async offers (): Promise<SupplierOffer[]> { return this.offerList }
+  /** What each offers() call asked for, and offers found only by looking further than the cache. */
+  asked: Array<number | undefined> = []
+  further: SupplierOffer[] = []
+  async offers (atLeast?: number): Promise<SupplierOffer[]> {
+    this.asked.push(atLeast)
+    if (atLeast !== undefined && atLeast > this.offerList.length) this.offerList.push(...this.further.splice(0))
+    return this.offerList
+  }
   async putFragment (peerId: string, meta: { dealId: Hex, slot: number, size: number, root: Hex }, source: AsyncIterable<Uint8Array>, options: { onBytes?: (n: number) => void, commit?: (root: string) => Promise<void> }) {
     const put: { peerId: string, slot: number, root: Hex, openAtCommit?: number } = { peerId, slot: meta.slot, root: meta.root }
     this.puts.push(put)
@@ -224,6 +231,16 @@ describe('consumer/upload place', () => {
     const err = await failure(place(encoded, chain, net, { terms, offerWaitMs: 50, pollMs: 5 }))
     expect(err.name).to.equal('NotEnoughSuppliersError')
     expect(chain.opened).to.have.length(0)
+  })
+
+  it('asks for more offers than it knows when those it knows cannot take the upload', async () => {
+    const chain = new Chain()
+    const net = new Net(chain, 4)
+    ;(net.offerList[0] as SupplierOffer).price = 99n // above the price this upload pays
+    net.further = net.offerList.splice(3) // a supplier the cache has not heard of yet
+    const placed = await place(encoded, chain, net, { terms, offerWaitMs: 5000, pollMs: 1 })
+    expect(net.asked).to.deep.equal([3, 4])
+    expect(placed.receipts.map((r) => r.peerId).sort()).to.deep.equal(['peer-2', 'peer-3', 'peer-4'])
   })
 
   it('a pass that fails on its own (the file changed) fails the upload with that error, without trying other suppliers', async () => {

@@ -138,36 +138,36 @@ describe('p2p discovery', function () {
       expect(r.receipt.supplier).to.equal(supplier.peerId)
     })
 
-    it('a supplier sends its DHT provider record until a peer takes it, then not on every offer refresh', async () => {
-      // Counts provides and how many peers each one reached, by wrapping the node's own DHT;
-      // `publish` returns once the provide it may have started has ended.
-      const watchProvides = (node: Awaited<ReturnType<typeof startNode>>) => {
-        const dht = node.libp2p.services.dht
-        const provide = dht.provide.bind(dht)
-        const reached: number[] = []
-        let running = 0
-        dht.provide = async function * (...args: Parameters<typeof provide>) {
-          running++
-          let n = 0
-          try {
-            for await (const e of provide(...args)) {
-              if (e.name === 'PEER_RESPONSE' && e.messageName === 'ADD_PROVIDER') n++
-              yield e
-            }
-          } finally { running--; reached.push(n) }
-        }
-        const publish = async (t: typeof terms) => {
-          const signed = await node.discovery.publish(t)
-          await waitFor(() => running === 0, 30_000, 'provide to end')
-          return signed
-        }
-        const publishUntilTaken = async (): Promise<void> => {
-          await waitFor(async () => { await publish(terms); return (reached.at(-1) ?? 0) > 0 }, 30_000, 'a provide that reaches the peer')
-        }
-        return { reached, publish, publishUntilTaken }
+    // Counts provides and how many peers each one reached, by wrapping the node's own DHT;
+    // `publish` returns once the provide it may have started has ended.
+    const watchProvides = (node: Awaited<ReturnType<typeof startNode>>) => {
+      const dht = node.libp2p.services.dht
+      const provide = dht.provide.bind(dht)
+      const reached: number[] = []
+      let running = 0
+      dht.provide = async function * (...args: Parameters<typeof provide>) {
+        running++
+        let n = 0
+        try {
+          for await (const e of provide(...args)) {
+            if (e.name === 'PEER_RESPONSE' && e.messageName === 'ADD_PROVIDER') n++
+            yield e
+          }
+        } finally { running--; reached.push(n) }
       }
+      const publish = async (t: typeof terms) => {
+        const signed = await node.discovery.publish(t)
+        await waitFor(() => running === 0, 30_000, 'provide to end')
+        return signed
+      }
+      const publishUntilTaken = async (): Promise<void> => {
+        await waitFor(async () => { await publish(terms); return (reached.at(-1) ?? 0) > 0 }, 30_000, 'a provide that reaches the peer')
+      }
+      return { reached, publish, publishUntilTaken }
+    }
 
-      const alone = await startNode(cleanup)
+    it('a supplier sends its DHT provider record until a peer takes it, then not on every offer refresh', async () => {
+      const alone = await startNode(cleanup, { discovery: { provideRetryMs: 60_000 } })
       const w = watchProvides(alone)
       await w.publish(terms)
       await w.publish(terms)
@@ -192,6 +192,19 @@ describe('p2p discovery', function () {
       expect(we.reached.length).to.equal(before + 1)
     })
 
+    it('a provide that reached no peer is tried again soon, not only at the next offer refresh', async () => {
+      const node = await startNode(cleanup, { discovery: { provideRetryMs: 200 } })
+      const w = watchProvides(node)
+      await w.publish(terms)
+      expect(w.reached).to.deep.equal([0])
+      const peer = await startNode(cleanup)
+      await node.connect(peer.multiaddrs()[0] as string)
+      await waitFor(() => (w.reached.at(-1) ?? 0) > 0, 20_000, 'a retried provide that reaches the peer')
+      const taken = w.reached.length
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      expect(w.reached.length).to.equal(taken) // no more retries once a peer has it
+    })
+
     it('a consumer finds suppliers through DHT provider records, with no central list', async () => {
       const seed = await startNode(cleanup)
       const boot = [seed.multiaddrs()[0] as string]
@@ -206,10 +219,45 @@ describe('p2p discovery', function () {
       await consumer.connect(boot[0] as string)
       expect(consumer.discovery.cache.size).to.equal(0)
       await waitFor(async () => {
-        const offers = await consumer.discovery.findSuppliers({}, { signal: AbortSignal.timeout(5000) })
+        const offers = await consumer.discovery.findSuppliers({ atLeast: 2 }, { signal: AbortSignal.timeout(5000) })
         return offers.length >= 2
       }, 30_000, 'providers')
       expect(consumer.discovery.cache.list().map((o) => o.peerId)).to.deep.equal([s2.peerId, s1.peerId])
+    })
+
+    it('a consumer asks the suppliers it is connected to, and looks up again only when its cache is short or stale', async () => {
+      // The supplier announces while alone: its gossip and its provider record reach nobody.
+      const supplier = await startNode(cleanup)
+      await supplier.discovery.publish(terms)
+      const other = await startNode(cleanup)
+      const consumer = await startNode(cleanup, { discovery: { lookupFreshMs: 60_000, lookupGapMs: 1000 } })
+      // A DHT that holds no provider record yet; counts the walks.
+      let walks = 0
+      consumer.libp2p.contentRouting.findProviders = async function * () { walks++ }
+      const fetched: string[] = []
+      const fetchOffer = consumer.discovery.fetchOffer.bind(consumer.discovery)
+      consumer.discovery.fetchOffer = async (peer, options) => { fetched.push(peer); return await fetchOffer(peer, options) }
+      await consumer.connect(supplier.multiaddrs()[0] as string)
+      await consumer.connect(other.multiaddrs()[0] as string)
+      // Only a node with an offer serves the offer protocol, which identify tells its peers.
+      const { PROTOCOL_OFFER } = await import('../../../node/p2p/constants.ts')
+      const protocols = async (n: typeof supplier) => (await consumer.libp2p.peerStore.get(n.libp2p.peerId)).protocols
+      await waitFor(async () => (await protocols(supplier)).includes(PROTOCOL_OFFER) && (await protocols(other)).length > 0, 20_000, 'identify')
+      expect(await protocols(other)).to.not.include(PROTOCOL_OFFER)
+
+      // Two callers at once share one lookup, which asks the connected supplier and no one else.
+      const [a, b] = await Promise.all([consumer.discovery.findSuppliers(), consumer.discovery.findSuppliers()])
+      expect(a.map((o) => o.peerId)).to.deep.equal([supplier.peerId])
+      expect(b.map((o) => o.peerId)).to.deep.equal([supplier.peerId])
+      expect({ walks, fetched }).to.deep.equal({ walks: 1, fetched: [supplier.peerId] })
+      // The cache serves a caller it can satisfy, and one it cannot until the gap has passed.
+      await consumer.discovery.findSuppliers({ atLeast: 1 })
+      expect(await consumer.discovery.findSuppliers({ atLeast: 2 })).to.have.length(1)
+      expect(walks).to.equal(1)
+      await new Promise((resolve) => setTimeout(resolve, 1100))
+      await consumer.discovery.findSuppliers({ atLeast: 2 })
+      expect(walks).to.equal(2)
+      expect(fetched).to.deep.equal([supplier.peerId]) // a cached offer is not fetched again
     })
   })
 })
