@@ -54,8 +54,8 @@ export function supplierView (chain: BitDustChain) {
     fillSegment: async (slot: SlotRef, seedBlock: bigint): Promise<number> => Number(await m.fillSegment(slot.dealId, slot.index, address, seedBlock)),
     fillSlot: async (slot: SlotRef, seedBlock: bigint, proof: Uint8Array): Promise<void> => { await m.fillSlot(slot.dealId, slot.index, seedBlock, proof) },
     /** Pending challenges on this supplier's slots, found from ChallengeIssued events of the last challenge window. */
-    openChallenges: async (): Promise<Array<SlotRef & { segment: number, deadlineBlock: bigint }>> => {
-      const head = await chain.blockNumber()
+    openChallenges: async (known?: bigint): Promise<Array<SlotRef & { segment: number, deadlineBlock: bigint }>> => {
+      const head = known ?? await chain.blockNumber()
       const window = (await cfg()).challengeWindow
       const from = head > window + 1n ? head - window - 1n : chain.deployBlock
       const events = await chain.getEvents({ fromBlock: from > chain.deployBlock ? from : chain.deployBlock, toBlock: head, contracts: ['market'], eventNames: ['ChallengeIssued'] })

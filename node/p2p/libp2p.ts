@@ -130,10 +130,12 @@ export async function buildLibp2p (init: Libp2pInit): Promise<BitDustLibp2p> {
     // A relay that is down must not stop a public node from starting; a hidden node checks
     // for its reservation itself (NoRelayError).
     transportManager: { faultTolerance: FaultTolerance.NO_FATAL },
-    // Pings share the TCP connection with bulk fragment data, so they queue behind megabytes
-    // and a busy but healthy peer looks dead; stalled peers are caught by our stream idle
-    // timeouts instead of by aborting whole connections.
-    connectionMonitor: { abortConnectionOnPingFailure: false },
+    // No connection monitor: it opens a stream to every peer every 10 s to ping it, and its
+    // verdict cannot be used (pings share the TCP connection with bulk fragment data, so they
+    // queue behind megabytes and a busy but healthy peer looks dead). Stalled peers are caught
+    // by our stream idle timeouts, and yamux keeps connections alive with its own frame pings.
+    // In a 16-process devnet those ping streams were most of every node's idle CPU.
+    connectionMonitor: { enabled: false },
     peerDiscovery,
     services: services as any,
     start: false

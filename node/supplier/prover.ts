@@ -69,7 +69,7 @@ export class Prover {
     if (block === this.quietAt) return
     let ok = true
     await this.provePeriodIfDue(block).catch((err: unknown) => { ok = false; this.fail('period proof', err) })
-    await this.answerChallenges().catch((err: unknown) => { ok = false; this.fail('challenge answers', err) })
+    await this.answerChallenges(block).catch((err: unknown) => { ok = false; this.fail('challenge answers', err) })
     if (ok) this.quietAt = block
   }
 
@@ -106,9 +106,10 @@ export class Prover {
     return true
   }
 
-  async answerChallenges (): Promise<number> {
+  /** `head`: the block the caller just read, so that a tick reads it once. */
+  async answerChallenges (head?: bigint): Promise<number> {
     let n = 0
-    for (const c of await this.chain.openChallenges()) {
+    for (const c of await this.chain.openChallenges(head)) {
       const key = `${c.dealId}:${c.index}:${c.deadlineBlock}`
       if (this.answered.has(key)) continue
       const proof = await this.store.proof(c, c.segment)

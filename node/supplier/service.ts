@@ -78,6 +78,8 @@ export class SupplierService implements NodeService {
   private running = false
   private proving = false
   private lastOffer = 0
+  /** The terms last handed to the network, which re-announces them on its own until they change. */
+  private publishedTerms: string | undefined
   private scannedTo = 0n
   /** Maintenance passes since the last sweep of ended deals (a sweep reads every held deal). */
   private sinceSweep = 0
@@ -289,11 +291,21 @@ export class SupplierService implements NodeService {
     }
   }
 
-  async publishOffer (): Promise<void> {
+  /**
+   * Announces the current terms if they changed since the last announcement (or `force`): the
+   * network refreshes an unchanged offer on its own schedule, and every announcement is a
+   * gossip message that each node of the network verifies (a signature check in pure JS).
+   */
+  async publishOffer (force = false): Promise<void> {
     if (this.net === undefined) return
     const { used, quota } = this.store.usage()
     const free = await this.c.chain.staking.freeStake(this.view.address)
-    await this.net.publishOffer({ capacity: BigInt(Math.max(0, quota - used)), price: this.c.config.supply.price, stake: free })
+    const terms = { capacity: BigInt(Math.max(0, quota - used)), price: this.c.config.supply.price, stake: free }
+    const key = `${terms.capacity}/${terms.price}/${terms.stake}`
+    if (force || key !== this.publishedTerms) {
+      await this.net.publishOffer(terms)
+      this.publishedTerms = key
+    }
     this.lastOffer = Date.now()
   }
 
@@ -429,7 +441,7 @@ export class SupplierService implements NodeService {
     }
     return [
       { method: 'POST', path: '/supply/stake', handler: async (r) => { await chain.staking.stake(amount((r.body as Record<string, unknown> | null)?.amount)); return await chain.staking.stakeInfo(me) } },
-      { method: 'POST', path: '/supply/offer', handler: async () => { await this.publishOffer(); return { published: true } } },
+      { method: 'POST', path: '/supply/offer', handler: async () => { await this.publishOffer(true); return { published: true } } },
       {
         method: 'POST',
         path: '/supply/unstake',

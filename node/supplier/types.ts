@@ -22,7 +22,8 @@ export interface SupplierChain {
   fillSegment: (slot: SlotRef, seedBlock: bigint) => Promise<number>
   fillSlot: (slot: SlotRef, seedBlock: bigint, proof: Uint8Array) => Promise<void>
   /** Open targeted challenges against this supplier: slot and the segment asked for. */
-  openChallenges: () => Promise<Array<SlotRef & { segment: number, deadlineBlock: bigint }>>
+  /** Challenges on our slots still open at `head` (read from the chain if not given). */
+  openChallenges: (head?: bigint) => Promise<Array<SlotRef & { segment: number, deadlineBlock: bigint }>>
   answerChallenge: (slot: SlotRef, proof: Uint8Array) => Promise<void>
   slotId: (slot: SlotRef) => Hex
 }

@@ -151,7 +151,10 @@ export class Discovery {
     return offer
   }
 
-  /** Starts (or updates) advertising this node as a supplier; publishes at once and periodically. */
+  /**
+   * Starts (or updates) advertising this node as a supplier: publishes at once, then again every
+   * intervalMs after the last publish (a publish is the refresh; they do not add up).
+   */
   async publish (terms: OfferTerms): Promise<SignedSupplierOffer> {
     this.terms = terms
     if (!this.serving) {
@@ -161,10 +164,9 @@ export class Discovery {
       await this.c.libp2p.handle(PROTOCOL_OFFER, async (stream) => { await this.serveOffer(stream) }, { runOnLimitedConnection: true })
     }
     const signed = await this.refresh()
-    if (this.timer == null) {
-      this.timer = setInterval(() => { void this.refresh().catch((err: Error) => { this.c.log('offer refresh failed: %s', err.message) }) }, this.intervalMs)
-      this.timer.unref()
-    }
+    clearInterval(this.timer)
+    this.timer = setInterval(() => { void this.refresh().catch((err: Error) => { this.c.log('offer refresh failed: %s', err.message) }) }, this.intervalMs)
+    this.timer.unref()
     return signed
   }
 

@@ -192,6 +192,22 @@ describe('p2p discovery', function () {
       expect(we.reached.length).to.equal(before + 1)
     })
 
+    it('a publish is the refresh: the periodic one comes a whole interval after the last publish', async () => {
+      const node = await startNode(cleanup, { discovery: { intervalMs: 4000 } })
+      const pubsub = node.libp2p.services.pubsub
+      const publish = pubsub.publish.bind(pubsub)
+      let sent = 0
+      pubsub.publish = async (topic: string, data?: Uint8Array) => { if (topic === 'bitdust/offers/1') sent++; return await publish(topic, data) }
+      const sleep = async (ms: number) => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+      await node.discovery.publish(terms)
+      await sleep(2500)
+      await node.discovery.publish(terms)
+      await sleep(2500)
+      // A timer started by the first publish would have fired at 4 s; the one restarted at
+      // 2.5 s fires at 6.5 s.
+      expect(sent).to.equal(2)
+    })
+
     it('a provide that reached no peer is tried again soon, not only at the next offer refresh', async () => {
       const node = await startNode(cleanup, { discovery: { provideRetryMs: 200 } })
       const w = watchProvides(node)

@@ -40,7 +40,8 @@ class FakeChain implements SupplierChain {
   fills: Array<{ slot: SlotRef, seedBlock: bigint, proof: Uint8Array }> = []
   slots = 0
   failNextProve = false
-  async blockNumber (): Promise<bigint> { return this.block }
+  blockReads = 0
+  async blockNumber (): Promise<bigint> { this.blockReads++; return this.block }
   async schedule (): Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint }> { return { genesisBlock: 0n, periodBlocks: 20n, proofWindow: 6n } }
   async slotCount (): Promise<number> { return this.slots }
   async isProven (p: bigint): Promise<boolean> { return this.proven.has(p) }
@@ -53,8 +54,10 @@ class FakeChain implements SupplierChain {
   async fillSlot (slot: SlotRef, seedBlock: bigint, proof: Uint8Array): Promise<void> { this.fills.push({ slot, seedBlock, proof }); this.slots++ }
   challengeReads = 0
   failNextChallengeRead = false
-  async openChallenges (): Promise<Array<SlotRef & { segment: number, deadlineBlock: bigint }>> {
+  challengeHeads: Array<bigint | undefined> = []
+  async openChallenges (head?: bigint): Promise<Array<SlotRef & { segment: number, deadlineBlock: bigint }>> {
     this.challengeReads++
+    this.challengeHeads.push(head)
     if (this.failNextChallengeRead) { this.failNextChallengeRead = false; throw new Error('rpc down') }
     return this.challenges
   }
@@ -170,5 +173,16 @@ describe('supplier/prover', () => {
     await prover.tick() // same block, but the last pass failed: try again
     expect(chain.answers).to.have.length(1)
     expect(chain.challengeReads).to.equal(reads + 2)
+  })
+
+  it('reads the block number once per tick: the challenge read is given the head the tick read', async () => {
+    const slot = { dealId: ('0x' + 'cc'.repeat(32)) as Hex, index: 0 }
+    store.add(slot)
+    await prover.fill(slot)
+    chain.block = 500n
+    const before = chain.blockReads
+    await prover.tick()
+    expect(chain.blockReads - before).to.equal(1)
+    expect(chain.challengeHeads.at(-1)).to.equal(500n)
   })
 })

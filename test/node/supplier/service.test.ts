@@ -14,6 +14,7 @@ import { uploadView } from '../../../node/chain/views.ts'
 import type { NodeServices } from '../../../node/node.ts'
 import { ROOT_LATER } from '../../../node/proofs/constants.ts'
 import { SupplierService } from '../../../node/supplier/service.ts'
+import type { SupplierNet } from '../../../node/supplier/service.ts'
 import type { FragmentStore } from '../../../node/storage/fragment-store/index.ts'
 import { randomFragment, startTestNetwork } from '../chain/helpers/network.ts'
 import type { TestNetwork } from '../chain/helpers/network.ts'
@@ -36,13 +37,14 @@ describe('supplier/service: fragments sent before their deal opens', function ()
   let db: Level<string, string>
   let service: SupplierService
   let backend: FragmentStore
+  let config: { datadir: string, supply: { enabled: boolean, quota: bigint, price: bigint, stake: bigint } }
 
   before(async function () {
     net = await startTestNetwork(DEVNET_PARAMS, 0)
     dir = await mkdtemp(join(tmpdir(), 'bitdust-supplier-'))
     db = new Level<string, string>(join(dir, 'db'))
     // 4 MiB donated: at most 1 MiB may be taken in for deals not yet open.
-    const config = { datadir: dir, supply: { enabled: true, quota: 4n * 1024n * 1024n, price: 1n, stake: 0n } }
+    config = { datadir: dir, supply: { enabled: true, quota: 4n * 1024n * 1024n, price: 1n, stake: 0n } }
     service = new SupplierService({ chain: net.supplierA, db, config, identity: undefined, jobs: undefined } as unknown as NodeServices & { chain: typeof net.supplierA })
     await service.store.start()
     backend = service.backend
@@ -107,6 +109,20 @@ describe('supplier/service: fragments sent before their deal opens', function ()
     }).then(() => undefined, (e: Error) => e)
     expect(err?.message).to.match(/another root on chain/)
     expect(await backend.has(meta.dealId, 0)).to.equal(false)
+  })
+
+  it('announces its offer when its terms change, not on every check (the network refreshes an unchanged one)', async () => {
+    const announced: Array<{ capacity: bigint, price: bigint, stake: bigint }> = []
+    service.attach({ publishOffer: async (terms: { capacity: bigint, price: bigint, stake: bigint }) => { announced.push(terms) } } as unknown as SupplierNet, () => new Uint8Array())
+    await service.publishOffer()
+    await service.publishOffer()
+    expect(announced).to.have.length(1)
+    await service.publishOffer(true) // asked for through the API
+    expect(announced).to.have.length(2)
+    // New terms (here the price in its configuration) are announced at the next check.
+    config.supply.price = 2n
+    await service.publishOffer()
+    expect(announced.map((t) => t.price)).to.deep.equal([1n, 1n, 2n])
   })
 
   it('refuses a fragment for a deal that is not open unless it is sent ahead of it (ROOT_LATER)', async () => {
