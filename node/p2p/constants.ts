@@ -52,6 +52,8 @@ export const MAX_OFFER_CACHE = 10_000
 export const LOOKUP_FRESH_MS = 60 * 1000
 /** While the cache holds fewer offers than a caller needs, lookups are at least this far apart. */
 export const LOOKUP_GAP_MS = 2 * 1000
+/** How long one lookup (a DHT walk and the offers it asks for) may take. */
+export const LOOKUP_TIMEOUT_MS = 30 * 1000
 
 /** Bytes buffered from a stream before it is paused (backpressure to the sender). */
 export const READ_HIGH_WATER = 4 * 1024 * 1024

@@ -9,7 +9,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { DEFAULT_OFFER_INTERVAL_MS, DEFAULT_OFFER_TTL_MS, LOOKUP_FRESH_MS, LOOKUP_GAP_MS, PROTOCOL_OFFER, PROVIDE_REFRESH_MS, PROVIDE_RETRY_MS, SUPPLIERS_DHT_KEY, TOPIC_OFFERS } from '../constants.ts'
+import { DEFAULT_OFFER_INTERVAL_MS, DEFAULT_OFFER_TTL_MS, LOOKUP_FRESH_MS, LOOKUP_GAP_MS, LOOKUP_TIMEOUT_MS, PROTOCOL_OFFER, PROVIDE_REFRESH_MS, PROVIDE_RETRY_MS, SUPPLIERS_DHT_KEY, TOPIC_OFFERS } from '../constants.ts'
 import { Framed } from '../wire/framed.ts'
 import { decodeReply, ErrorReply, OfferRequest, SignedOffer } from '../wire/messages.ts'
 import { OfferCache } from './offer-cache.ts'
@@ -280,11 +280,13 @@ export class Discovery {
     const have = this.cache.list(query)
     const age = Date.now() - this.lookedUpAt
     if (age < (have.length >= (query.atLeast ?? 1) ? this.lookupFreshMs : this.lookupGapMs)) return have
-    this.lookup ??= this.lookUp(query.maxProviders ?? 64, options).finally(() => {
+    // Shared, so it runs on its own deadline rather than on the signal of whoever started it; a
+    // caller that gives up early gets what is cached by then, as an aborted walk would give.
+    this.lookup ??= this.lookUp(query.maxProviders ?? 64, { signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS) }).finally(() => {
       this.lookedUpAt = Date.now()
       this.lookup = undefined
     })
-    await this.lookup
+    await untilAborted(this.lookup, options.signal)
     return this.cache.list(query)
   }
 
@@ -317,5 +319,21 @@ export class Discovery {
       this.c.log('DHT lookup ended: %s', (err as Error).message)
     }
     await Promise.all(fetches)
+  }
+}
+
+/** Waits for `work`, or until `signal` aborts (whichever comes first); never rejects. */
+async function untilAborted (work: Promise<void>, signal?: AbortSignal): Promise<void> {
+  if (signal === undefined) { await work; return }
+  if (signal.aborted) return
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = () => { resolve() }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    await Promise.race([work, aborted])
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
   }
 }

@@ -261,8 +261,15 @@ describe('p2p discovery', function () {
       await waitFor(async () => (await protocols(supplier)).includes(PROTOCOL_OFFER) && (await protocols(other)).length > 0, 20_000, 'identify')
       expect(await protocols(other)).to.not.include(PROTOCOL_OFFER)
 
-      // Two callers at once share one lookup, which asks the connected supplier and no one else.
-      const [a, b] = await Promise.all([consumer.discovery.findSuppliers(), consumer.discovery.findSuppliers()])
+      // Callers at once share one lookup, which asks the connected supplier and no one else; the
+      // first caller gives up at once, which returns it what is cached and does not cut the
+      // lookup short for the others.
+      const [gaveUp, a, b] = await Promise.all([
+        consumer.discovery.findSuppliers({}, { signal: AbortSignal.abort() }),
+        consumer.discovery.findSuppliers(),
+        consumer.discovery.findSuppliers(),
+      ])
+      expect(gaveUp).to.deep.equal([])
       expect(a.map((o) => o.peerId)).to.deep.equal([supplier.peerId])
       expect(b.map((o) => o.peerId)).to.deep.equal([supplier.peerId])
       expect({ walks, fetched }).to.deep.equal({ walks: 1, fetched: [supplier.peerId] })
