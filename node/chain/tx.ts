@@ -92,6 +92,8 @@ export class TxSender {
   private readonly receiptTimeoutMs: number
   private readonly pollIntervalMs: number
   private errorAbi: Abi
+  /** A call's ABI merged with errorAbi, per ABI: every read and write needs it to decode reverts. */
+  private errorsByAbi = new WeakMap<Abi, Abi>()
 
   constructor (components: TxSenderComponents, init: TxSenderInit = {}) {
     this.publicClient = components.publicClient
@@ -109,6 +111,16 @@ export class TxSender {
   /** Adds ABIs whose errors decode reverts. */
   addErrorAbis (abis: readonly Abi[]): void {
     this.errorAbi = errorsAbi([this.errorAbi, ...abis])
+    this.errorsByAbi = new WeakMap()
+  }
+
+  private errorsOf (abi: Abi): Abi {
+    let merged = this.errorsByAbi.get(abi)
+    if (merged === undefined) {
+      merged = errorsAbi([abi, this.errorAbi])
+      this.errorsByAbi.set(abi, merged)
+    }
+    return merged
   }
 
   get account (): Account {
@@ -150,7 +162,7 @@ export class TxSender {
 
   /** A contract read with retries and decoded reverts. */
   async read<T = unknown> (call: Omit<ContractCall, 'value'>, options: AbortOptions & { blockNumber?: bigint } = {}): Promise<T> {
-    const abi = errorsAbi([call.abi, this.errorAbi])
+    const abi = this.errorsOf(call.abi)
     return await this.retry(call.functionName, async () => await this.publicClient.readContract({
       address: call.address, abi: call.abi, functionName: call.functionName, args: call.args ?? [], blockNumber: options.blockNumber,
     }) as T, options, abi)
@@ -172,7 +184,7 @@ export class TxSender {
 
   async sendRaw (req: { to?: Address, data: Hex, value?: bigint, abi: Abi, what: string }, options: SendOptions = {}): Promise<TransactionReceipt> {
     const account = this.account
-    const abi = errorsAbi([req.abi, this.errorAbi])
+    const abi = this.errorsOf(req.abi)
     return await serialized(account.address.toLowerCase(), async () => {
       let lastRetryReason = ''
       for (let attempt = 0; attempt < this.attempts; attempt++) {

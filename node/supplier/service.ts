@@ -174,9 +174,12 @@ export class SupplierService implements NodeService {
     const m = this.c.chain.market
     const later = meta.root === ROOT_LATER
     if (later && meta.slot === MANIFEST_SLOT) throw new SlotNotOpenError('A sealed manifest is sent with its root.')
-    // One round trip instead of three: a fragment committed ahead of its deal waits on this.
+    // A data slot of a deal that should exist (a fragment sent with its root, or one sent ahead
+    // whose consumer just committed) needs all three reads: one round trip instead of three.
+    // A fragment sent ahead, or a manifest, needs only the deal at first.
     const id = meta.dealId as Hex
-    const [deal, slot, status] = await Promise.all([m.getDeal(id), m.getSlot(id, meta.slot), m.dealStatus(id)])
+    const both = meta.slot !== MANIFEST_SLOT && !later
+    const [deal, slotRead, statusRead] = await Promise.all([m.getDeal(id), both ? m.getSlot(id, meta.slot) : undefined, both ? m.dealStatus(id) : undefined])
     if (deal.consumer === zeroAddress) {
       // Kept only if the deal opens (checkCommitted). Anyone can send such a fragment without
       // paying, so they may take only part of the space: paid deals always find room.
@@ -196,6 +199,7 @@ export class SupplierService implements NodeService {
     }
     if (meta.slot >= deal.dataSlots + deal.paritySlots) throw new SlotNotOpenError(`Deal ${meta.dealId} has no slot ${meta.slot}.`)
     if (BigInt(meta.size) !== deal.fragmentSize) throw new SlotNotOpenError(`Slot ${meta.slot} holds ${deal.fragmentSize} bytes, not ${meta.size}.`)
+    const [slot, status] = await Promise.all([slotRead ?? m.getSlot(id, meta.slot), statusRead ?? m.dealStatus(id)])
     if (slot.holder !== zeroAddress) throw new SlotNotOpenError(`Slot ${meta.slot} of ${meta.dealId} is already held.`)
     if (!later && slot.root.toLowerCase() !== meta.root.toLowerCase()) throw new SlotNotOpenError(`Slot ${meta.slot} of ${meta.dealId} has another root on chain.`)
     if (status !== 'Filling' && status !== 'Active') throw new SlotNotOpenError(`Deal ${meta.dealId} is ${status.toLowerCase()}.`)

@@ -63,15 +63,24 @@ describe('supplier/service: fragments sent before their deal opens', function ()
     const dealId = upload.dealIdFor(salt)
     const owner = net.consumer.address!.toLowerCase()
     const meta = { dealId, slot: 0, size: f.data.length, root: ROOT_LATER, owner }
+    // Until the consumer commits, only the deal is read (there is none yet): no slot, no status.
+    const market = net.supplierA.market
+    const reads: string[] = []
+    for (const name of ['getDeal', 'getSlot', 'dealStatus'] as const) {
+      const original = market[name].bind(market) as (...args: unknown[]) => Promise<unknown>
+      ;(market as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => { reads.push(name); return await original(...args) }
+    }
     await backend.check(meta)
     const hashed: string[] = []
     const stored = await backend.accept(meta, once(f.data), {
       confirm: async (root) => {
+        expect(reads).to.deep.equal(['getDeal', 'getDeal'])
         hashed.push(root)
         // The consumer opens the deal with the roots, then commits.
         await upload.openDeal({ k: 1, m: 1, fragmentSize: BigInt(f.data.length), periods: 10, price: 1n, collateralPerByte: 1n }, [root as Hex, f.root], salt)
       },
     })
+    for (const name of ['getDeal', 'getSlot', 'dealStatus'] as const) delete (market as unknown as Record<string, unknown>)[name]
     expect(hashed).to.deep.equal([f.root])
     expect(stored.root).to.equal(f.root)
     expect((await backend.stat(dealId, 0)).root).to.equal(f.root)
