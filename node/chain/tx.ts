@@ -211,7 +211,9 @@ export class TxSender {
     options.onProgress?.({ type: 'tx:simulated', what })
     // 2. Fresh gas, fees and nonce for this attempt.
     const [estimate, fees, nonce] = await this.retry(what, async () => await Promise.all([
-      pc.estimateGas(base),
+      // prepare: false, or viem fetches the fees and the nonce for the estimate too, which
+      // this attempt already asks for alongside: three more calls per transaction.
+      pc.estimateGas({ ...base, prepare: false }),
       this.fees(),
       pc.getTransactionCount({ address: account.address, blockTag: 'pending' }),
     ]), options, abi)

@@ -87,11 +87,16 @@ export interface DealTermsLike { k: number, m: number, fragmentSize: bigint, per
 /** What a consumer's upload needs. */
 export function uploadView (chain: BitDustChain) {
   const m = chain.market
-  const holders = async (dealId: Hex): Promise<Array<Address | undefined>> => {
-    const d = await m.getDeal(dealId)
-    const n = d.dataSlots + d.paritySlots
-    const slots = await Promise.all(Array.from({ length: n }, async (_, i) => await m.getSlot(dealId, i)))
-    return slots.map((s) => s.holder === zeroAddress ? undefined : s.holder)
+  const holders = async (dealId: Hex, only?: number[]): Promise<Array<Address | undefined>> => {
+    let indices = only
+    if (indices === undefined) {
+      const d = await m.getDeal(dealId)
+      indices = Array.from({ length: d.dataSlots + d.paritySlots }, (_, i) => i)
+    }
+    const slots = await Promise.all(indices.map(async (i) => await m.getSlot(dealId, i)))
+    const out = new Array<Address | undefined>(only === undefined ? indices.length : Math.max(0, ...indices.map((i) => i + 1))).fill(undefined)
+    indices.forEach((i, j) => { const h = slots[j]?.holder; out[i] = h === undefined || h === zeroAddress ? undefined : h })
+    return out
   }
   const address = signerOf(chain)
   return {

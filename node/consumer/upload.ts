@@ -44,8 +44,8 @@ export interface UploadChain {
   /** The id openDeal gives for `salt`, known before the deal is opened. */
   dealIdFor: (salt: Hex) => Hex
   openDeal: (terms: DealTerms, roots: Hex[], salt: Hex, signal?: AbortSignal) => Promise<Hex>
-  /** Current holder of every slot (undefined while free). */
-  slotHolders: (dealId: Hex) => Promise<Array<Address | undefined>>
+  /** Current holder of every slot (undefined while free); with `only`, of those slots alone. */
+  slotHolders: (dealId: Hex, only?: number[]) => Promise<Array<Address | undefined>>
   blockNumber: () => Promise<bigint>
   deadlineBlock: (dealId: Hex) => Promise<bigint>
 }
@@ -160,11 +160,21 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
     return true
   }
 
-  // Every fragment waits for its slot: one read of the deal's slots per poll serves them all
-  // (each read is k+m+1 calls, and 14 waiters polling on their own were a load on the endpoint).
+  // Every fragment waits for its slot: one read per poll serves them all (14 waiters polling on
+  // their own were a load on the endpoint), and it reads only the slots not yet seen filled.
   let polled: { at: number, holders: Promise<Array<Address | undefined>> } | undefined
+  const seenFilled = new Array<Address | undefined>(n)
   const pollHolders = async (): Promise<Array<Address | undefined>> => {
-    if (polled === undefined || Date.now() - polled.at >= pollMs / 2) polled = { at: Date.now(), holders: chain.slotHolders(deal) }
+    if (polled === undefined || Date.now() - polled.at >= pollMs / 2) {
+      const free = [...seenFilled.keys()].filter((i) => seenFilled[i] === undefined)
+      polled = {
+        at: Date.now(),
+        holders: chain.slotHolders(deal, free).then((read) => {
+          for (const i of free) seenFilled[i] = read[i]
+          return [...seenFilled]
+        }),
+      }
+    }
     return await polled.holders
   }
 

@@ -59,6 +59,7 @@ describe('chain: views for the supplier and consumer modules', function () {
     await supplier.fillSlot(ref, head - 1n, packedProof(fragments[0]!, segment))
     await net.supplierB.market.fill(dealId, 1, (s) => packedProof(fragments[1]!, s))
     expect(await upload.slotHolders(dealId)).to.deep.equal([net.supplierA.address, net.supplierB.address])
+    expect(await upload.slotHolders(dealId, [1])).to.deep.equal([undefined, net.supplierB.address]) // only slot 1 read
     expect(await supplier.slotCount()).to.equal(1)
     const period = await supplier.currentPeriod() + 1n
     const window = await supplier.proofWindow(period)

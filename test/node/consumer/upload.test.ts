@@ -26,7 +26,9 @@ class Chain implements UploadChain {
     this.opened.push({ terms: t, roots, salt }); this.holders = roots.map(() => undefined)
     return DEAL
   }
-  async slotHolders (): Promise<Array<Address | undefined>> { return [...this.holders] }
+  /** The slots each holder read asked for (undefined: all). */
+  asked: Array<number[] | undefined> = []
+  async slotHolders (_deal: Hex, only?: number[]): Promise<Array<Address | undefined>> { this.asked.push(only); return [...this.holders] }
   async blockNumber (): Promise<bigint> { return this.block++ }
   async deadlineBlock (): Promise<bigint> { return 10_000n }
 }
@@ -197,6 +199,10 @@ describe('consumer/upload place', () => {
     net.silent.add('peer-1')
     const placed = await place(encoded, chain, net, { terms, pollMs: 1, fillTimeoutMs: 30 })
     expect(placed.holders).to.not.include(addr(1))
+    // The waits read the slots not yet seen filled: the silent supplier's alone, once the others are.
+    const silentSlot = net.puts.find((p) => p.peerId === 'peer-1')?.slot as number
+    expect(chain.asked[0]).to.deep.equal([0, 1, 2])
+    expect(chain.asked).to.deep.include([silentSlot])
   })
 
   it('fails with the refund explained when no supplier is left', async () => {
