@@ -1,7 +1,7 @@
 /**
  * Sending transactions the way the node needs them sent:
- *   simulate (eth_call; reverts become ContractRevertError before any gas is spent)
- *   → fresh gas estimate, fees and nonce on every attempt
+ *   a fresh gas estimate (it runs the call: reverts become ContractRevertError before any gas
+ *   is spent), fees and nonce on every attempt, in one round trip
  *   → sign locally, broadcast (the same signed bytes again if the endpoint drops the request)
  *   → wait for the receipt and N confirmations, polling through endpoint restarts
  *   → retry with back-off on network errors; RpcUnavailableError when the endpoint stays away.
@@ -206,17 +206,16 @@ export class TxSender {
     const { what } = req
     const pc = this.publicClient
     const base = { account, to: req.to, data: req.data, value: req.value }
-    // 1. Simulate: a revert here costs nothing and carries the contract's error.
-    await this.retry(what, async () => await pc.call(base), options, abi)
-    options.onProgress?.({ type: 'tx:simulated', what })
-    // 2. Fresh gas, fees and nonce for this attempt.
+    // 1-2. Simulate and price in one round trip: the gas estimate runs the call, so a revert
+    // here costs nothing and carries the contract's error; fees and the nonce come alongside,
+    // fresh for this attempt. (prepare: false, or viem fetches fees and nonce for the estimate
+    // again.)
     const [estimate, fees, nonce] = await this.retry(what, async () => await Promise.all([
-      // prepare: false, or viem fetches the fees and the nonce for the estimate too, which
-      // this attempt already asks for alongside: three more calls per transaction.
       pc.estimateGas({ ...base, prepare: false }),
       this.fees(),
       pc.getTransactionCount({ address: account.address, blockTag: 'pending' }),
     ]), options, abi)
+    options.onProgress?.({ type: 'tx:simulated', what })
     const gas = estimate + estimate * GAS_HEADROOM_PERCENT / 100n
     // 3. Sign locally so a lost response can be answered by re-broadcasting the very same bytes.
     let hash: Hex

@@ -71,7 +71,7 @@ export interface UploadOptions {
   offerWaitMs?: number
   /** How long to wait for a placed fragment's slot to be filled before replacing its supplier. */
   fillTimeoutMs?: number
-  /** How often offers and slot holders are polled (default 250 ms; one shared read for all slots). */
+  /** How often offers and slot holders are polled (default 100 ms; one shared read of the slots not yet filled). */
   pollMs?: number
 }
 
@@ -87,7 +87,7 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
   const onProgress = options.onProgress ?? (() => {})
   const n = terms.k + terms.m
   if (options.dealId !== undefined && source.roots?.length !== n) throw new UploadFailedError(`resuming deal ${options.dealId} needs its ${n} roots`)
-  const pollMs = options.pollMs ?? 250
+  const pollMs = options.pollMs ?? 100
   const fragmentSize = BigInt(source.fragmentSize)
   const needs = { fragmentSize, maxPrice: terms.price, collateral: terms.collateralPerByte * fragmentSize }
 
@@ -161,34 +161,36 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
   }
 
   // Every fragment waits for its slot: one read per poll serves them all (14 waiters polling on
-  // their own were a load on the endpoint), and it reads only the slots not yet seen filled.
-  let polled: { at: number, holders: Promise<Array<Address | undefined>> } | undefined
+  // their own were a load on the endpoint), of the slots not yet seen filled and of the block
+  // (for the fill deadline).
+  type Poll = { holders: Array<Address | undefined>, block: bigint | undefined }
+  let polled: { at: number, result: Promise<Poll> } | undefined
   const seenFilled = new Array<Address | undefined>(n)
-  const pollHolders = async (): Promise<Array<Address | undefined>> => {
+  const poll = async (): Promise<Poll> => {
     if (polled === undefined || Date.now() - polled.at >= pollMs / 2) {
       const free = [...seenFilled.keys()].filter((i) => seenFilled[i] === undefined)
       polled = {
         at: Date.now(),
-        holders: chain.slotHolders(deal, free).then((read) => {
+        result: Promise.all([chain.slotHolders(deal, free), deadline !== undefined ? chain.blockNumber() : undefined]).then(([read, block]) => {
           for (const i of free) seenFilled[i] = read[i]
-          return [...seenFilled]
+          return { holders: [...seenFilled], block }
         }),
       }
     }
-    return await polled.holders
+    return await polled.result
   }
 
   const waitFilled = async (i: number, holder: Address): Promise<void> => {
     const until = Date.now() + (options.fillTimeoutMs ?? 120_000)
     for (;;) {
-      const holders = await pollHolders()
+      const { holders, block } = await poll()
       const h = holders[i]
       if (h !== undefined) {
         if (h.toLowerCase() !== holder.toLowerCase()) logger('slot %d filled by %s instead of %s', i, h, holder)
         return
       }
       if (Date.now() > until) throw new UploadFailedError(`the supplier accepted fragment ${i} but did not fill its slot in time`)
-      if (deadline !== undefined && await chain.blockNumber() >= deadline) throw new UploadFailedError(`the deal's fill deadline (block ${deadline}) passed`)
+      if (deadline !== undefined && block !== undefined && block >= deadline) throw new UploadFailedError(`the deal's fill deadline (block ${deadline}) passed`)
       await sleep(pollMs, signal)
     }
   }

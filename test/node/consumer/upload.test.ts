@@ -30,7 +30,8 @@ class Chain implements UploadChain {
   asked: Array<number[] | undefined> = []
   async slotHolders (_deal: Hex, only?: number[]): Promise<Array<Address | undefined>> { this.asked.push(only); return [...this.holders] }
   async blockNumber (): Promise<bigint> { return this.block++ }
-  async deadlineBlock (): Promise<bigint> { return 10_000n }
+  deadline = 10_000n
+  async deadlineBlock (): Promise<bigint> { return this.deadline }
 }
 
 /** Suppliers in memory: they hash what arrives, and a put announced with ROOT_LATER waits for the commit. */
@@ -203,6 +204,15 @@ describe('consumer/upload place', () => {
     const silentSlot = net.puts.find((p) => p.peerId === 'peer-1')?.slot as number
     expect(chain.asked[0]).to.deep.equal([0, 1, 2])
     expect(chain.asked).to.deep.include([silentSlot])
+  })
+
+  it('gives up on a slot still free when the deal\'s fill deadline passes', async () => {
+    const chain = new Chain()
+    chain.deadline = 20n // each block read moves the chain one block on
+    const net = new Net(chain, 3)
+    for (const o of net.offerList) net.silent.add(o.peerId)
+    const err = await failure(place(encoded, chain, net, { terms, pollMs: 1, fillTimeoutMs: 60_000 }))
+    expect(err.message).to.match(/fill deadline \(block 20\) passed/)
   })
 
   it('fails with the refund explained when no supplier is left', async () => {
