@@ -12,8 +12,8 @@
  * Same construction as RFC 8439 (and noise's ChaChaPoly): 12-byte nonce, 16-byte tag.
  * OpenSSL's symbols come from the node binary itself, as for merkle.c.
  */
-#include <node_api.h>
 #include <openssl/evp.h>
+#include "napi-util.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,11 +21,6 @@
 #define NONCE 12
 #define TAG 16
 #define MAX_PARTS 64
-
-static napi_value throw_range(napi_env env, const char *msg) {
-  napi_throw_range_error(env, NULL, msg);
-  return NULL;
-}
 
 static bool bytes(napi_env env, napi_value v, uint8_t **p, size_t *n) {
   bool is = false;
@@ -95,12 +90,12 @@ static EVP_CIPHER_CTX *start(int enc, const uint8_t *key, const uint8_t *nonce, 
 static napi_value Seal(napi_env env, napi_callback_info info) {
   aead_args_t a;
   const char *err = read_args(env, info, "aeadSeal(key, nonce, ad, parts, out)", &a);
-  if (err != NULL) return throw_range(env, err);
-  if (a.last == NULL || a.last_len != a.parts.total + TAG) return throw_range(env, "out must be a Uint8Array of the parts' length + 16");
+  if (err != NULL) return bitdust_throw_range(env, err);
+  if (a.last == NULL || a.last_len != a.parts.total + TAG) return bitdust_throw_range(env, "out must be a Uint8Array of the parts' length + 16");
   uint8_t *out = a.last;
   parts_t parts = a.parts;
   EVP_CIPHER_CTX *ctx = start(1, a.key, a.nonce, a.ad, a.ad_len);
-  if (ctx == NULL) return throw_range(env, "aeadSeal: cipher setup failed");
+  if (ctx == NULL) return bitdust_throw_range(env, "aeadSeal: cipher setup failed");
   size_t off = 0;
   int outl = 0;
   bool ok = true;
@@ -111,19 +106,19 @@ static napi_value Seal(napi_env env, napi_callback_info info) {
   ok = ok && EVP_CipherFinal_ex(ctx, out + off, &outl) == 1 && outl == 0 &&
     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG, out + off) == 1;
   EVP_CIPHER_CTX_free(ctx);
-  if (!ok) return throw_range(env, "aeadSeal: encryption failed");
+  if (!ok) return bitdust_throw_range(env, "aeadSeal: encryption failed");
   return NULL;
 }
 
 static napi_value Open(napi_env env, napi_callback_info info) {
   aead_args_t a;
   const char *err = read_args(env, info, "aeadOpen(key, nonce, ad, parts, tag)", &a);
-  if (err != NULL) return throw_range(env, err);
-  if (a.last == NULL || a.last_len != TAG) return throw_range(env, "tag must be a 16-byte Uint8Array");
+  if (err != NULL) return bitdust_throw_range(env, err);
+  if (a.last == NULL || a.last_len != TAG) return bitdust_throw_range(env, "tag must be a 16-byte Uint8Array");
   uint8_t *tag = a.last;
   parts_t parts = a.parts;
   EVP_CIPHER_CTX *ctx = start(0, a.key, a.nonce, a.ad, a.ad_len);
-  if (ctx == NULL) return throw_range(env, "aeadOpen: cipher setup failed");
+  if (ctx == NULL) return bitdust_throw_range(env, "aeadOpen: cipher setup failed");
   int outl = 0;
   bool ok = true;
   /* In place: OpenSSL allows the output to be exactly the input. */
@@ -134,15 +129,10 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG, tag) == 1 &&
     EVP_CipherFinal_ex(ctx, final_block, &outl) == 1;
   EVP_CIPHER_CTX_free(ctx);
-  napi_value result;
-  napi_get_boolean(env, ok, &result);
-  return result;
+  return bitdust_boolean(env, ok);
 }
 
 void bitdust_register_aead(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "aeadSeal", NAPI_AUTO_LENGTH, Seal, NULL, &fn);
-  napi_set_named_property(env, exports, "aeadSeal", fn);
-  napi_create_function(env, "aeadOpen", NAPI_AUTO_LENGTH, Open, NULL, &fn);
-  napi_set_named_property(env, exports, "aeadOpen", fn);
+  bitdust_export(env, exports, "aeadSeal", Seal);
+  bitdust_export(env, exports, "aeadOpen", Open);
 }

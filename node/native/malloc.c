@@ -5,8 +5,7 @@
  * next buffers fault every page in again, zeroed: measured as a third of the user node's main
  * thread while downloading. Returns false where the C library is not glibc.
  */
-#include <node_api.h>
-#include <stdbool.h>
+#include "napi-util.h"
 #include <stdint.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -25,13 +24,9 @@ static napi_value TuneMalloc(napi_env env, napi_callback_info info) {
     ok = mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold) == 1 && mallopt(M_TRIM_THRESHOLD, (int)trim_threshold) == 1;
   }
 #endif
-  napi_value result;
-  napi_get_boolean(env, ok, &result);
-  return result;
+  return bitdust_boolean(env, ok);
 }
 
 void bitdust_register_malloc(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "tuneMalloc", NAPI_AUTO_LENGTH, TuneMalloc, NULL, &fn);
-  napi_set_named_property(env, exports, "tuneMalloc", fn);
+  bitdust_export(env, exports, "tuneMalloc", TuneMalloc);
 }

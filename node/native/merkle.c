@@ -10,12 +10,12 @@
  *
  * OpenSSL's symbols come from the node binary itself (node exports them), so nothing links here.
  */
-#include <node_api.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
 
+#include "napi-util.h"
 #include "sha-ni.h"
 
 #define SEGMENT 256
@@ -117,39 +117,34 @@ static void complete(napi_env env, napi_status status, void *p) {
   free(j);
 }
 
-static napi_value fail(napi_env env, const char *msg) {
-  napi_throw_range_error(env, NULL, msg);
-  return NULL;
-}
-
 static napi_value TreeLevels(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 5) return fail(env, "treeLevels(data, segments, height, fromLevel, out[, async])");
+  if (argc < 5) return bitdust_throw_range(env, "treeLevels(data, segments, height, fromLevel, out[, async])");
   void *data, *out;
   size_t data_len, out_len;
   uint32_t segments, height, from;
   bool is_async = false;
-  if (napi_get_buffer_info(env, argv[0], &data, &data_len) != napi_ok) return fail(env, "data must be a Buffer");
-  if (napi_get_value_uint32(env, argv[1], &segments) != napi_ok) return fail(env, "segments must be a number");
-  if (napi_get_value_uint32(env, argv[2], &height) != napi_ok) return fail(env, "height must be a number");
-  if (napi_get_value_uint32(env, argv[3], &from) != napi_ok) return fail(env, "fromLevel must be a number");
-  if (napi_get_buffer_info(env, argv[4], &out, &out_len) != napi_ok) return fail(env, "out must be a Buffer");
+  if (napi_get_buffer_info(env, argv[0], &data, &data_len) != napi_ok) return bitdust_throw_range(env, "data must be a Buffer");
+  if (napi_get_value_uint32(env, argv[1], &segments) != napi_ok) return bitdust_throw_range(env, "segments must be a number");
+  if (napi_get_value_uint32(env, argv[2], &height) != napi_ok) return bitdust_throw_range(env, "height must be a number");
+  if (napi_get_value_uint32(env, argv[3], &from) != napi_ok) return bitdust_throw_range(env, "fromLevel must be a number");
+  if (napi_get_buffer_info(env, argv[4], &out, &out_len) != napi_ok) return bitdust_throw_range(env, "out must be a Buffer");
   if (argc > 5) napi_get_value_bool(env, argv[5], &is_async);
-  if (height > MAX_HEIGHT || from > height) return fail(env, "height or fromLevel out of range");
-  if (segments == 0 || segments > ((uint32_t)1 << height)) return fail(env, "segments out of range");
-  if (data_len < (size_t)segments * SEGMENT) return fail(env, "data shorter than segments * 256");
-  if (out_len < levels_bytes(height, from)) return fail(env, "out too small");
+  if (height > MAX_HEIGHT || from > height) return bitdust_throw_range(env, "height or fromLevel out of range");
+  if (segments == 0 || segments > ((uint32_t)1 << height)) return bitdust_throw_range(env, "segments out of range");
+  if (data_len < (size_t)segments * SEGMENT) return bitdust_throw_range(env, "data shorter than segments * 256");
+  if (out_len < levels_bytes(height, from)) return bitdust_throw_range(env, "out too small");
   if (!is_async) {
     uint8_t *scratch = malloc(((size_t)1 << height) * HASH);
-    if (scratch == NULL) return fail(env, "out of memory");
+    if (scratch == NULL) return bitdust_throw_range(env, "out of memory");
     tree_levels(data, segments, height, from, out, scratch);
     free(scratch);
     return NULL;
   }
   job_t *j = calloc(1, sizeof(job_t));
-  if (j == NULL) return fail(env, "out of memory");
+  if (j == NULL) return bitdust_throw_range(env, "out of memory");
   j->data = data; j->out = out; j->segments = segments; j->height = height; j->from = from;
   napi_create_reference(env, argv[0], 1, &j->data_ref);
   napi_create_reference(env, argv[4], 1, &j->out_ref);
@@ -161,18 +156,12 @@ static napi_value TreeLevels(napi_env env, napi_callback_info info) {
   return promise;
 }
 
-void bitdust_register_aead(napi_env env, napi_value exports);
-void bitdust_register_malloc(napi_env env, napi_value exports);
-
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
-  napi_value fn, flag;
 #ifdef BITDUST_HAVE_SHA_NI
   use_sha_ni = getenv("BITDUST_NO_SHA_NI") == NULL && sha_ni_supported() ? (getenv("BITDUST_SHA_NI_2") != NULL ? 2 : 4) : 0;
 #endif
-  napi_get_boolean(env, use_sha_ni != 0, &flag);
-  napi_set_named_property(env, exports, "shaNi", flag);
-  napi_create_function(env, "treeLevels", NAPI_AUTO_LENGTH, TreeLevels, NULL, &fn);
-  napi_set_named_property(env, exports, "treeLevels", fn);
+  napi_set_named_property(env, exports, "shaNi", bitdust_boolean(env, use_sha_ni != 0));
+  bitdust_export(env, exports, "treeLevels", TreeLevels);
   bitdust_register_aead(env, exports);
   bitdust_register_malloc(env, exports);
   return exports;

@@ -1,0 +1,32 @@
+/*
+ * N-API plumbing shared by the addon's files: exporting a function, returning a boolean,
+ * throwing a RangeError; and the registration of each file's functions (called from merkle.c,
+ * which holds the module's entry point).
+ */
+#ifndef BITDUST_NAPI_UTIL_H
+#define BITDUST_NAPI_UTIL_H
+
+#include <node_api.h>
+#include <stdbool.h>
+
+static inline void bitdust_export(napi_env env, napi_value exports, const char *name, napi_callback cb) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
+  napi_set_named_property(env, exports, name, fn);
+}
+
+static inline napi_value bitdust_boolean(napi_env env, bool value) {
+  napi_value result;
+  napi_get_boolean(env, value, &result);
+  return result;
+}
+
+static inline napi_value bitdust_throw_range(napi_env env, const char *msg) {
+  napi_throw_range_error(env, NULL, msg);
+  return NULL;
+}
+
+void bitdust_register_aead(napi_env env, napi_value exports);
+void bitdust_register_malloc(napi_env env, napi_value exports);
+
+#endif
