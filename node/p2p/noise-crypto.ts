@@ -12,6 +12,7 @@ import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
 import type { ConnectionEncrypter, MessageStream, SecureConnectionOptions, SecuredConnection } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { nativeAddon } from '../util/native.ts'
+import { noteTransportBytes } from '../util/gc.ts'
 
 const ALGORITHM = 'chacha20-poly1305'
 const TAG = 16
@@ -150,6 +151,7 @@ export function uint16Length (data: Uint8Array | Uint8ArrayList): number {
  * receiving fragments. Here a split message is decrypted part by part where it lies.
  */
 function decryptWithoutCopy (this: NoiseStreamInternals, chunk: Uint8Array | Uint8ArrayList): Uint8ArrayList {
+  noteTransportBytes(chunk.byteLength)
   const output = new Uint8ArrayList()
   for (let i = 0; i < chunk.byteLength; i += NOISE_MAX_MESSAGE) {
     const end = Math.min(i + NOISE_MAX_MESSAGE, chunk.byteLength)
@@ -181,6 +183,7 @@ const NOISE_MAX_PLAINTEXT = NOISE_MAX_MESSAGE - TAG
  */
 function encryptToOneBuffer (this: NoiseStreamInternals, chunk: Uint8Array | Uint8ArrayList): Uint8Array {
   const n = chunk.byteLength
+  noteTransportBytes(n)
   const out = Buffer.allocUnsafe(n + Math.ceil(n / NOISE_MAX_PLAINTEXT) * (2 + TAG))
   let o = 0
   for (let i = 0; i < n; i += NOISE_MAX_PLAINTEXT) {

@@ -6,6 +6,7 @@ import { noiseCrypto, noiseStats, uint16Length } from '../../../node/p2p/noise-c
 import { Cleanup, collect, fragment, startNode, tempDir } from './helpers/nodes.ts'
 import { DirBackend } from './helpers/dir-backend.ts'
 import { nativeAddon } from '../../../node/util/native.ts'
+import { youngGcStats } from '../../../node/util/gc.ts'
 
 const bytes = (x: Uint8Array | Uint8ArrayList): Buffer => Buffer.from(x instanceof Uint8Array ? x : x.subarray())
 
@@ -119,6 +120,7 @@ describe('p2p: noise ChaCha20-Poly1305 with a prepared key', () => {
 
     it('every secured connection decrypts split messages in place, and the bytes come through intact', async () => {
       const before = { ...noiseStats }
+      const noted = youngGcStats.noted
       const backend = new DirBackend(await tempDir(cleanup), { quota: 64 * 1024 * 1024 })
       const supplier = await startNode(cleanup, {}, { fragments: backend })
       const consumer = await startNode(cleanup)
@@ -131,6 +133,9 @@ describe('p2p: noise ChaCha20-Poly1305 with a prepared key', () => {
       expect(Buffer.from(got).equals(Buffer.from(data))).to.equal(true)
       expect(noiseStats.patched - before.patched).to.equal(2) // one connection, both ends
       expect(noiseStats.unpatched).to.equal(0)
+      // Both ends count what they encrypt and decrypt, so that traffic drives young
+      // collections (util/gc.ts): 8 MiB sent and received by each of the two nodes, at least.
+      expect(youngGcStats.noted - noted).to.be.at.least(4 * data.length)
     })
   })
 })

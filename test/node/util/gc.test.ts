@@ -68,4 +68,40 @@ describe('util/gc', function () {
     expect(tuned.tuned).to.equal(true)
     expect(plain.tuned).to.equal(false)
   })
+  /**
+   * 512 MiB through 64 KiB Buffers that die at once (a socket's reads), each counted as traffic;
+   * reports the most memory Buffers held at any time, and the young collections run.
+   */
+  const TRAFFIC = `
+    const gc = await import(${JSON.stringify(GC)})
+    const mode = process.argv[1]
+    if (mode !== 'plain') gc.tuneGcForStreaming({ youngCollections: mode === 'young' })
+    let peak = 0
+    const window = []
+    for (let i = 0; i < 8192; i++) {
+      const b = Buffer.allocUnsafe(65536); b[0] = i; window.push(b); if (window.length > 16) window.shift()
+      gc.noteTransportBytes(b.byteLength)
+      if (i % 64 === 0) { await new Promise((r) => setImmediate(r)); peak = Math.max(peak, process.memoryUsage().arrayBuffers) }
+    }
+    console.log(JSON.stringify({ peak, runs: gc.youngGcStats.runs }))
+  `
+
+  it('noteTransportBytes: dead read buffers go back to malloc every few MiB, not hundreds', async () => {
+    const traffic = async (mode: string): Promise<{ peak: number, runs: number, stderr: string }> => {
+      const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', TRAFFIC, mode], { timeout: 60_000 })
+      return { ...(JSON.parse(stdout) as { peak: number, runs: number }), stderr }
+    }
+    const MiB = 1024 * 1024
+    const young = await traffic('young')
+    const without = await traffic('tuned')
+    const plain = await traffic('plain')
+    expect(young.stderr).to.equal('')
+    // One collection per YOUNG_GC_EVERY (8 MiB) of the 512 MiB, give or take the last.
+    expect(young.runs).to.be.within(60, 64)
+    expect(without.runs).to.equal(0)
+    expect(plain.runs).to.equal(0)
+    // Live: 16 Buffers (1 MiB). Between collections up to 8 MiB more are dead but not yet freed.
+    expect(young.peak).to.be.lessThan(32 * MiB)
+    expect(without.peak).to.be.greaterThan(4 * young.peak)
+  })
 })
