@@ -7,7 +7,7 @@
  * BENCH_NODE_MIB (default 1024) sets the file size; BENCH_NODE_LAYOUTS="4+2,10+4" the layouts.
  */
 import { createCipheriv, randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -36,6 +36,9 @@ function aesReference (bytes: number): number {
   return bytes / 1e6 / ((performance.now() - t0) / 1000)
 }
 
+/** CPU seconds per GiB of each raw stream measured (sender and receiver are both this process). */
+const rawCpuPerGiB: number[] = []
+
 async function streamReference (bytes: number): Promise<number> {
   const a = await createP2PNode({ privateKey: generateIdentity().privateKey })
   const b = await createP2PNode({ privateKey: generateIdentity().privateKey })
@@ -45,6 +48,7 @@ async function streamReference (bytes: number): Promise<number> {
     await b.serveRawSink()
     await a.connect(b.multiaddrs()[0] as string)
     const chunk = randomBytes(256 * 1024)
+    const c0 = process.cpuUsage()
     const t0 = performance.now()
     const stream = await a.openStream(b.peerId, PROTOCOL_RAW_SINK)
     for (let off = 0; off < bytes; off += chunk.length) {
@@ -52,6 +56,8 @@ async function streamReference (bytes: number): Promise<number> {
     }
     await stream.close()
     for await (const _ of stream) { /* the sink's byte count */ }
+    const c = process.cpuUsage(c0)
+    rawCpuPerGiB.push((c.user + c.system) / 1e6 / (bytes / 2 ** 30))
     return bytes / 1e6 / ((performance.now() - t0) / 1000)
   } finally {
     await a.stop()
@@ -59,7 +65,26 @@ async function streamReference (bytes: number): Promise<number> {
   }
 }
 
-interface Row { layout: string, suppliers: number, ready: number, cold: number, rawCold: number, up: number, coldDown: number, rawColdDown: number, down: number, aes: number, rawUp: number, rawDown: number, gasOpen: bigint, gasFill: bigint, gasProof: bigint }
+/**
+ * CPU seconds used so far by every devnet process (children from /proc, user + system time) and
+ * this one, which runs the chain; nothing else runs here during a transfer. On a shared machine
+ * the CPU a transfer costs is steadier than its wall time.
+ */
+function devnetCpu (pids: number[]): number {
+  const ticks = 100 // USER_HZ: /proc reports times in 1/100 s on Linux
+  let total = 0
+  for (const pid of pids) {
+    try {
+      // Fields after the command name: utime and stime are the 12th and 13th.
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+      total += (Number(f[11]) + Number(f[12])) / ticks
+    } catch { /* a process that is gone no longer counts */ }
+  }
+  const self = process.cpuUsage()
+  return total + (self.user + self.system) / 1e6
+}
+
+interface Row { layout: string, suppliers: number, ready: number, cold: number, rawCold: number, up: number, coldDown: number, rawColdDown: number, down: number, aes: number, rawUp: number, rawDown: number, cpuUp: number, cpuDown: number, cpuRaw: number, gasOpen: bigint, gasFill: bigint, gasProof: bigint }
 
 async function runLayout (k: number, m: number, dir: string): Promise<Row> {
   const t0 = performance.now()
@@ -78,11 +103,15 @@ async function runLayout (k: number, m: number, dir: string): Promise<Row> {
     // The shared machine's speed drifts within a run: the raw stream is measured between the
     // transfers, and each transfer is set against the mean of the two measurements around it.
     const rawBytes = Math.min(SIZE, 512 * MiB)
-    const upload = async (): Promise<{ id: Hex, MBs: number }> => {
+    rawCpuPerGiB.length = 0
+    const pids = net.supervisor.nodes.map((n) => n.child.pid).filter((p): p is number => p !== undefined)
+    const GiBs = SIZE / 2 ** 30
+    const upload = async (): Promise<{ id: Hex, MBs: number, cpu: number }> => {
       const t = performance.now()
+      const c = devnetCpu(pids)
       const job = await user.api.call<{ id: string }>('POST', '/files', { path: file, k, m })
       const up = await user.api.follow(job.id)
-      return { id: (up.result as { id: Hex }).id, MBs: SIZE / 1e6 / ((performance.now() - t) / 1000) }
+      return { id: (up.result as { id: Hex }).id, MBs: SIZE / 1e6 / ((performance.now() - t) / 1000), cpu: (devnetCpu(pids) - c) / GiBs }
     }
     // The first upload after start also pays for V8 compiling every hot path in every process
     // and for the first connections; the second one is what a node that has been up for a while
@@ -90,13 +119,16 @@ async function runLayout (k: number, m: number, dir: string): Promise<Row> {
     const raw0 = await streamReference(rawBytes)
     const cold = await upload()
     const raw1 = await streamReference(rawBytes)
-    const { id, MBs: upMBs } = await upload()
+    const { id, MBs: upMBs, cpu: cpuUp } = await upload()
     const raw2 = await streamReference(rawBytes)
     // Downloads too: the first one also compiles the fetch and decode paths everywhere.
+    let cpuDown = 0
     const download = async (out: string): Promise<number> => {
       const t = performance.now()
+      const c = devnetCpu(pids)
       const dj = await user.api.call<{ id: string }>('POST', `/files/${id}/download`, { path: out })
       await user.api.follow(dj.id)
+      cpuDown = (devnetCpu(pids) - c) / GiBs
       return SIZE / 1e6 / ((performance.now() - t) / 1000)
     }
     const coldDown = await download(join(dir, `out-${k}-${m}-first`))
@@ -122,7 +154,7 @@ async function runLayout (k: number, m: number, dir: string): Promise<Row> {
     for (const f of fills) gasFill += await gasOf(f.transactionHash)
     let gasProof = 0n
     for (const p of proofs) gasProof += await gasOf(p.transactionHash)
-    return { layout: `${k}+${m}`, suppliers: k + m, ready, cold: cold.MBs, rawCold: (raw0 + raw1) / 2, up: upMBs, coldDown, rawColdDown: (raw2 + raw3) / 2, down: downMBs, aes, rawUp: (raw1 + raw2) / 2, rawDown: (raw3 + raw4) / 2, gasOpen, gasFill, gasProof: proofs.length > 0 ? gasProof / BigInt(proofs.length) : 0n }
+    return { layout: `${k}+${m}`, suppliers: k + m, ready, cold: cold.MBs, rawCold: (raw0 + raw1) / 2, up: upMBs, coldDown, rawColdDown: (raw2 + raw3) / 2, down: downMBs, aes, rawUp: (raw1 + raw2) / 2, rawDown: (raw3 + raw4) / 2, cpuUp, cpuDown, cpuRaw: rawCpuPerGiB.reduce((a, b) => a + b, 0) / Math.max(1, rawCpuPerGiB.length), gasOpen, gasFill, gasProof: proofs.length > 0 ? gasProof / BigInt(proofs.length) : 0n }
   } finally {
     await net.stop()
   }
@@ -135,7 +167,7 @@ async function main (): Promise<void> {
     for (const [k, m] of LAYOUTS) {
       process.stdout.write(`node bench: ${SIZE / MiB} MiB, ${k}+${m} on ${k + m} suppliers …\n`)
       const r = await runLayout(k, m, dir)
-      process.stdout.write(`  ready ${r.ready.toFixed(1)} s, first upload ${r.cold.toFixed(0)} MB/s (raw ${r.rawCold.toFixed(0)}), upload ${r.up.toFixed(0)} MB/s, first download ${r.coldDown.toFixed(0)} MB/s (raw ${r.rawColdDown.toFixed(0)}), download ${r.down.toFixed(0)} MB/s (raw stream ${r.rawUp.toFixed(0)} / ${r.rawDown.toFixed(0)}, AES ${r.aes.toFixed(0)})\n`)
+      process.stdout.write(`  ready ${r.ready.toFixed(1)} s, first upload ${r.cold.toFixed(0)} MB/s (raw ${r.rawCold.toFixed(0)}), upload ${r.up.toFixed(0)} MB/s, first download ${r.coldDown.toFixed(0)} MB/s (raw ${r.rawColdDown.toFixed(0)}), download ${r.down.toFixed(0)} MB/s (raw stream ${r.rawUp.toFixed(0)} / ${r.rawDown.toFixed(0)}, AES ${r.aes.toFixed(0)}); devnet CPU per GiB: upload ${r.cpuUp.toFixed(1)} s, download ${r.cpuDown.toFixed(1)} s, raw stream ${r.cpuRaw.toFixed(1)} s\n`)
       rows.push(r)
     }
   } finally {
@@ -155,9 +187,10 @@ async function main (): Promise<void> {
     `A ${SIZE / MiB} MiB file uploaded twice and the second upload downloaded twice, through the devnet (real chain, suppliers as processes, loopback).`,
     'The first upload after start also pays for V8 compiling the hot paths of every process and for the first connections, and the first download for compiling the fetch and decode paths; the second of each is the steady state of a node that has been up for a while.',
     'References in the same run: raw AES-256-GCM (one core, 1 MiB updates) and a raw libp2p stream between two nodes (noise + yamux), measured between the transfers; each transfer is compared with the mean of the two around it.',
+    'CPU: user and system seconds of every devnet process (chain, relay, suppliers, user node) during the second upload and the second download, per GiB of file, next to that of the raw stream (both its ends run in this process, which also runs the chain): on a shared machine steadier than MB/s.',
     '',
-    table(['layout', 'ready (s)', 'first upload MB/s (/ raw)', 'upload MB/s', 'first download MB/s (/ raw)', 'download MB/s', 'raw stream MB/s (upload / download)', 'upload / raw', 'download / raw', 'AES-GCM MB/s'],
-      rows.map((r) => [r.layout, r.ready.toFixed(1), `${r.cold.toFixed(0)} (${(100 * r.cold / r.rawCold).toFixed(0)} %)`, r.up.toFixed(0), `${r.coldDown.toFixed(0)} (${(100 * r.coldDown / r.rawColdDown).toFixed(0)} %)`, r.down.toFixed(0), `${r.rawUp.toFixed(0)} / ${r.rawDown.toFixed(0)}`, `${(100 * r.up / r.rawUp).toFixed(0)} %`, `${(100 * r.down / r.rawDown).toFixed(0)} %`, r.aes.toFixed(0)])),
+    table(['layout', 'ready (s)', 'first upload MB/s (/ raw)', 'upload MB/s', 'first download MB/s (/ raw)', 'download MB/s', 'raw stream MB/s (upload / download)', 'upload / raw', 'download / raw', 'AES-GCM MB/s', 'CPU-s per GiB: upload / download / raw stream'],
+      rows.map((r) => [r.layout, r.ready.toFixed(1), `${r.cold.toFixed(0)} (${(100 * r.cold / r.rawCold).toFixed(0)} %)`, r.up.toFixed(0), `${r.coldDown.toFixed(0)} (${(100 * r.coldDown / r.rawColdDown).toFixed(0)} %)`, r.down.toFixed(0), `${r.rawUp.toFixed(0)} / ${r.rawDown.toFixed(0)}`, `${(100 * r.up / r.rawUp).toFixed(0)} %`, `${(100 * r.down / r.rawDown).toFixed(0)} %`, r.aes.toFixed(0), `${r.cpuUp.toFixed(1)} / ${r.cpuDown.toFixed(1)} / ${r.cpuRaw.toFixed(2)}`])),
     '',
     'Gas, measured from the receipts of this run (devnet parameters):',
     '',
