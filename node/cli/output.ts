@@ -11,8 +11,15 @@ export interface Output {
   done: () => void
 }
 
-export function createOutput (json: boolean, stream: NodeJS.WriteStream = process.stderr): Output {
+/** Without a terminal, a bar is logged when its stage changes and at every this many percent. */
+export const LOG_PROGRESS_STEP = 10
+
+export function createOutput (json: boolean, stream: Pick<NodeJS.WriteStream, 'write' | 'isTTY'> = process.stderr): Output {
   let lastLine = ''
+  // Without a terminal (a log file, a pipe) a bar cannot be redrawn in place, and one line per
+  // update filled logs with hundreds of lines per transfer: log the stage, then each step.
+  let lastStage = ''
+  let lastStep = -1
   const tty = stream.isTTY === true
   return {
     json,
@@ -24,11 +31,22 @@ export function createOutput (json: boolean, stream: NodeJS.WriteStream = proces
     progress (job) {
       if (json || job.progress === undefined) return
       const line = progressLine(job.progress)
-      if (tty) stream.write(`\r\x1b[2K${line}`)
-      else if (line !== lastLine) stream.write(line + '\n')
+      if (tty) {
+        stream.write(`\r\x1b[2K${line}`)
+      } else {
+        const p = job.progress
+        const stage = `${p.stage}\n${p.message ?? ''}`
+        const step = p.total !== undefined && p.total > 0 && p.done !== undefined
+          ? Math.floor(Math.min(1, p.done / p.total) * 100 / LOG_PROGRESS_STEP)
+          : -1
+        if (stage !== lastStage || step > lastStep) stream.write(line + '\n')
+        if (stage !== lastStage) lastStep = -1
+        lastStage = stage
+        lastStep = Math.max(lastStep, step)
+      }
       lastLine = line
     },
-    done () { if (!json && tty && lastLine !== '') stream.write('\n'); lastLine = '' },
+    done () { if (!json && tty && lastLine !== '') stream.write('\n'); lastLine = ''; lastStage = ''; lastStep = -1 },
   }
 }
 

@@ -1,5 +1,6 @@
 import { expect } from 'chai'
-import { human, progressLine, tableOf, tokens } from '../../../node/cli/output.ts'
+import { createOutput, human, progressLine, tableOf, tokens } from '../../../node/cli/output.ts'
+import type { JobView, ProgressEvent } from '../../../node/api/jobs.ts'
 
 describe('cli output', () => {
   it('formats token amounts exactly, without floats', () => {
@@ -20,5 +21,48 @@ describe('cli output', () => {
   it('lays out tables', () => {
     expect(tableOf([], ['a'])).to.equal('(none)')
     expect(tableOf([{ id: 'x', name: 'long name' }], ['id', 'name'])).to.equal('ID  NAME\nx   long name')
+  })
+  describe('progress', () => {
+    const job = (progress: ProgressEvent): JobView => ({ id: 'j', kind: 'upload', state: 'running', progress, started: 0 })
+    const sink = (isTTY: boolean): { writes: string[], stream: { isTTY: boolean, write: (s: string) => boolean } } => {
+      const writes: string[] = []
+      return { writes, stream: { isTTY, write: (s: string) => { writes.push(s); return true } } }
+    }
+    /** A transfer reported 1000 times, between two stages without totals. */
+    const run = (isTTY: boolean): string[] => {
+      const { writes, stream } = sink(isTTY)
+      const out = createOutput(false, stream)
+      out.progress(job({ stage: 'suppliers', message: 'choosing suppliers' }))
+      for (let i = 0; i <= 1000; i++) out.progress(job({ stage: 'transfer', done: i * 1024, total: 1000 * 1024 }))
+      out.progress(job({ stage: 'fill', message: 'waiting for slots' }))
+      out.progress(job({ stage: 'fill', message: 'waiting for slots' }))
+      out.done()
+      return writes
+    }
+
+    it('without a terminal, logs each stage once and a transfer at every 10 %', () => {
+      const lines = run(false)
+      expect(lines.every((l) => l.endsWith('\n') && !l.includes('\r'))).to.equal(true)
+      expect(lines[0]).to.equal('suppliers: choosing suppliers\n')
+      const transfer = lines.filter((l) => l.startsWith('transfer'))
+      expect(transfer.map((l) => l.match(/(\d+)%/)?.[1])).to.deep.equal(['0', '10', '20', '30', '40', '50', '60', '70', '80', '90', '100'])
+      expect(lines.at(-1)).to.equal('fill: waiting for slots\n')
+      expect(lines).to.have.length(13)
+    })
+
+    it('on a terminal, redraws one line in place and ends it', () => {
+      const lines = run(true)
+      expect(lines).to.have.length(1 + 1001 + 2 + 1) // every update, then the closing newline
+      expect(lines.slice(0, -1).every((l) => l.startsWith('\r\x1b[2K'))).to.equal(true)
+      expect(lines.at(-1)).to.equal('\n')
+    })
+
+    it('prints nothing but the result with --json', () => {
+      const { writes, stream } = sink(false)
+      const out = createOutput(true, stream)
+      out.progress(job({ stage: 'transfer', done: 1, total: 2 }))
+      out.done()
+      expect(writes).to.deep.equal([])
+    })
   })
 })
