@@ -58,8 +58,9 @@ export function tuneGcForStreaming (options: { youngCollections?: boolean } = {}
  * makes few of. So a supplier receiving a fragment grew its malloc heap by ~200 MB of dead
  * buffers before the first scavenge, every one of them a new page the kernel had to zero:
  * perf found clear_page a fifth of each supplier's CPU during a 10+4 upload, and 75 % of the
- * pages received faulted in. A scavenge costs well under a millisecond when what is alive is a
- * few in-flight buffers; after one every 8 MiB the same malloc blocks come back, still in cache.
+ * pages received faulted in. A scavenge is cheap when what survives is a few in-flight buffers
+ * (a few milliseconds at most, seen in --trace-gc on the loaded devnet); after one every 8 MiB
+ * the same malloc blocks come back, still in cache.
  * Measured on the 10+4 devnet (1 GiB upload): supplier CPU 0.8 -> 0.55 s each, the whole
  * devnet 15.5 -> 12.5 CPU-s; smaller steps (1–2 MiB) cost the uploading node more than they save.
  */
