@@ -94,9 +94,10 @@ export function uploadView (chain: BitDustChain) {
       indices = Array.from({ length: d.dataSlots + d.paritySlots }, (_, i) => i)
     }
     const slots = await Promise.all(indices.map(async (i) => await m.getSlot(dealId, i)))
-    const out = new Array<Address | undefined>(only === undefined ? indices.length : Math.max(0, ...indices.map((i) => i + 1))).fill(undefined)
+    const out: Array<Address | undefined> = []
     indices.forEach((i, j) => { const h = slots[j]?.holder; out[i] = h === undefined || h === zeroAddress ? undefined : h })
-    return out
+    // Indexed by slot; slots not read are undefined (Array.from fills the holes).
+    return Array.from(out)
   }
   const address = signerOf(chain)
   return {

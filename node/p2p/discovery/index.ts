@@ -322,7 +322,7 @@ export class Discovery {
   }
 }
 
-/** Waits for `work`, or until `signal` aborts (whichever comes first); never rejects. */
+/** Waits for `work`, or until `signal` aborts (whichever comes first); an abort is not an error. */
 async function untilAborted (work: Promise<void>, signal?: AbortSignal): Promise<void> {
   if (signal === undefined) { await work; return }
   if (signal.aborted) return
