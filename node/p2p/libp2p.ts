@@ -20,6 +20,7 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { halfWindowUpdates } from './yamux-window.ts'
+import { fixDrainWaits } from './drain-waits.ts'
 import { DEFAULT_LISTEN, DHT_PROTOCOL, MAX_PAUSED_BUFFER, RELAY_INBOUND_THRESHOLD, STREAM_WINDOW } from './constants.ts'
 import { FaultTolerance } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -113,6 +114,7 @@ export async function buildLibp2p (init: Libp2pInit): Promise<BitDustLibp2p> {
   }
   const peerDiscovery = (init.bootstrap ?? []).length > 0 ? [bootstrap({ list: init.bootstrap ?? [] })] : []
   halfWindowUpdates()
+  fixDrainWaits()
   const node = await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen, announce: init.announce ?? [] },
