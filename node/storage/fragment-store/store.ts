@@ -123,7 +123,9 @@ export class DiskFragmentStore implements FragmentStore {
     const tmpTree = join(this.dir, `${id}.tree.${tag}.part`)
     const fragPath = join(this.dir, `${id}.frag`)
     const treePath = join(this.dir, `${id}.tree`)
-    const builder = new TreeBuilder()
+    // One hashing job per stage rather than one per 256 KiB: each job's completion wakes the
+    // main thread, and a receiving supplier is mostly wake-ups (docs/datapath.md).
+    const builder = new TreeBuilder({ blockHeight: Math.log2(STAGE_BYTES / SEGMENT_SIZE) })
     let out: StagedWriter | undefined
     let moved = false
     try {

@@ -54,6 +54,8 @@ describe('proofs/tree-builder and stored trees', () => {
     [1, 256, {}], [2, 100, {}], [3, 768, {}], [63, 4096, {}], [64, 5000, {}], [65, 16384, {}],
     [1024, 256 * 1024, {}], [1025, 7777, {}], [3000, 65536, {}], [4096 + 7, 1 << 20, {}],
     [300, 1000, { storedFromLevel: 2, blockHeight: 4 }], [300, 1000, { storedFromLevel: 2, blockHeight: 4, js: true }],
+    // The fragment store hashes one 1 MiB stage per call (blockHeight 12).
+    [17, 4096, { blockHeight: 12 }], [3 * 4096, 1 << 20, { blockHeight: 12 }], [2 * 4096 + 7, 65536 + 3, { blockHeight: 12 }],
   ]
   for (const [segs, chunk, opts] of cases) {
     it(`streams ${segs} segments in ${chunk}-byte chunks ${JSON.stringify(opts)} to the root of merkle.ts, and proves every sampled segment`, async () => {
