@@ -65,6 +65,12 @@ export const MAX_PAUSED_BUFFER = 34 * 1024 * 1024
 export const PUT_PROGRESS_EVERY = 4 * 1024 * 1024
 /** Size of the chunks we write fragments in. */
 export const WRITE_CHUNK = 256 * 1024
+/**
+ * Bytes of a fragment gathered before they are sent to the supplier: one burst per MiB, which
+ * it takes in one wake-up, instead of one per shard as the encoder makes them (the 4+2 devnet's
+ * suppliers spent ~15 % less CPU receiving an upload).
+ */
+export const WRITE_BATCH = 1024 * 1024
 
 /** How long a supplier keeps a fragment that arrived before its deal, waiting for the commit. */
 export const COMMIT_WAIT_MS = 180_000

@@ -13,6 +13,7 @@ import type { ConnectionEncrypter, MessageStream, SecureConnectionOptions, Secur
 import { Uint8ArrayList } from 'uint8arraylist'
 import { nativeAddon } from '../util/native.ts'
 import { noteTransportBytes } from '../util/gc.ts'
+import { coalesceTcpWrites } from './tcp-writes.ts'
 
 const ALGORITHM = 'chacha20-poly1305'
 const TAG = 16
@@ -212,7 +213,8 @@ export const noiseStats = { patched: 0, unpatched: 0 }
 
 /**
  * Wraps noise so that each secured connection decrypts in place, encrypts into one buffer per
- * write (with the addon), and finds message boundaries without throwing a fresh error per read.
+ * write (with the addon), and finds message boundaries without throwing a fresh error per read;
+ * and so that the TCP connection under it sends a turn's writes in one system call (tcp-writes.ts).
  * If a future version of the library changes its stream's shape, connections keep the stock
  * paths (counted in noiseStats.unpatched, which the tests require to stay at zero).
  */
@@ -235,7 +237,12 @@ export function withNoiseFastPaths<C, E extends ConnectionEncrypter> (factory: (
       get (target, prop, receiver) {
         if (prop === 'secureInbound' || prop === 'secureOutbound') {
           const fn = target[prop].bind(target) as (c: MessageStream, o?: SecureConnectionOptions) => Promise<SecuredConnection>
-          return async (c: MessageStream, o?: SecureConnectionOptions) => patch(await fn(c, o))
+          return async (c: MessageStream, o?: SecureConnectionOptions) => {
+            const secured = patch(await fn(c, o))
+            // After the handshake, whose messages must each go out at once.
+            coalesceTcpWrites(c)
+            return secured
+          }
         }
         return Reflect.get(target, prop, receiver) as unknown
       }

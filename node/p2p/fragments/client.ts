@@ -5,7 +5,7 @@
  */
 import { ROOT_LATER, SEGMENT_SIZE } from '../../proofs/constants.ts'
 import { computeRoot, segmentCount, treeDepth } from '../../proofs/merkle.ts'
-import { PROTOCOL_FRAGMENT_GET, PROTOCOL_FRAGMENT_LIST, PROTOCOL_FRAGMENT_PUT, WRITE_CHUNK } from '../constants.ts'
+import { PROTOCOL_FRAGMENT_GET, PROTOCOL_FRAGMENT_LIST, PROTOCOL_FRAGMENT_PUT, WRITE_BATCH, WRITE_CHUNK } from '../constants.ts'
 import { FragmentRootMismatchError, FragmentSizeMismatchError, InvalidRangeError, InvalidSignatureError, PeerTimeoutError, StreamEndedError, UnexpectedMessageError } from '../errors.ts'
 import { verifyByPeer } from '../peer-identity.ts'
 import { decodeOneOf, signable } from '../wire/codec.ts'
@@ -66,12 +66,29 @@ export interface GetRange {
 /** Opens a stream to the peer for a protocol (the node decides how: direct or through a relay). */
 export type StreamOpener = (protocol: string, options: AbortOptions) => Promise<Stream>
 
-async function * chunked (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  for await (const chunk of source) {
-    for (let off = 0; off < chunk.byteLength; off += WRITE_CHUNK) {
-      yield chunk.subarray(off, Math.min(chunk.byteLength, off + WRITE_CHUNK))
+/**
+ * The source's bytes in pieces of at most `piece` bytes, handed on only once `batch` bytes (or
+ * the end) are there: they are then written in one turn of the event loop and so reach the
+ * supplier in one burst (tcp-writes.ts), instead of a wake-up of the supplier per shard.
+ */
+export async function * burstPieces (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, batch = WRITE_BATCH, piece = WRITE_CHUNK): AsyncGenerator<Uint8Array> {
+  let held: Uint8Array[] = []
+  let bytes = 0
+  const cut = function * (chunks: Uint8Array[]): Generator<Uint8Array> {
+    for (const chunk of chunks) {
+      for (let off = 0; off < chunk.byteLength; off += piece) yield chunk.subarray(off, Math.min(chunk.byteLength, off + piece))
     }
   }
+  for await (const chunk of source) {
+    held.push(chunk)
+    bytes += chunk.byteLength
+    if (bytes >= batch) {
+      yield * cut(held)
+      held = []
+      bytes = 0
+    }
+  }
+  yield * cut(held)
 }
 
 type PutReply = { received: number } | { hashed: string } | InferSchema<typeof PutResult.schema>
@@ -102,7 +119,7 @@ export async function putFragment (open: StreamOpener, supplier: string, meta: F
     let sent = 0
     let received = 0
     try {
-      for await (const chunk of chunked(source)) {
+      for await (const chunk of burstPieces(source)) {
         options.signal?.throwIfAborted()
         if (sent + chunk.byteLength > meta.size) throw new FragmentSizeMismatchError(`The source has more than the declared ${meta.size} bytes.`)
         await io.write(chunk, options)
