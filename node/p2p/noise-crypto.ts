@@ -14,6 +14,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { nativeAddon } from '../util/native.ts'
 import { noteTransportBytes } from '../util/gc.ts'
 import { coalesceTcpWrites } from './tcp-writes.ts'
+import { BufferPool, consumed } from '../util/lent-buffers.ts'
 
 const ALGORITHM = 'chacha20-poly1305'
 const TAG = 16
@@ -178,6 +179,13 @@ function decryptWithoutCopy (this: NoiseStreamInternals, chunk: Uint8Array | Uin
 const NOISE_MAX_PLAINTEXT = NOISE_MAX_MESSAGE - TAG
 
 /**
+ * The ciphertext of each write, lent to the connection (util/lent-buffers.ts): the TCP layer
+ * gives it back once the kernel took it (tcp-writes.ts), a relayed connection once the outer
+ * noise encrypted it.
+ */
+const ciphertexts = new BufferPool()
+
+/**
  * The library's stream encryption, as one buffer per write: every message's 2-byte length,
  * ciphertext and tag are written in place into a single allocation, where the library built a
  * list of three pieces per message (and node's cipher allocated and copied the ciphertext).
@@ -185,7 +193,7 @@ const NOISE_MAX_PLAINTEXT = NOISE_MAX_MESSAGE - TAG
 function encryptToOneBuffer (this: NoiseStreamInternals, chunk: Uint8Array | Uint8ArrayList): Uint8Array {
   const n = chunk.byteLength
   noteTransportBytes(n)
-  const out = Buffer.allocUnsafe(n + Math.ceil(n / NOISE_MAX_PLAINTEXT) * (2 + TAG))
+  const out = ciphertexts.lend(n + Math.ceil(n / NOISE_MAX_PLAINTEXT) * (2 + TAG))
   let o = 0
   for (let i = 0; i < n; i += NOISE_MAX_PLAINTEXT) {
     const end = Math.min(i + NOISE_MAX_PLAINTEXT, n)
@@ -205,6 +213,8 @@ function encryptToOneBuffer (this: NoiseStreamInternals, chunk: Uint8Array | Uin
     this.metrics?.encryptedPackets.increment()
     o += 2 + length
   }
+  // The plaintext is copied into the ciphertext: a lent buffer may go back to its owner.
+  for (const piece of pieces(chunk)) consumed(piece)
   return out
 }
 
@@ -225,7 +235,16 @@ export function withNoiseFastPaths<C, E extends ConnectionEncrypter> (factory: (
       const conn: MessageStream = secured.connection
       if (hasNoiseInternals(conn)) {
         conn.decrypt = decryptWithoutCopy
-        if (seal !== undefined) conn.encrypt = encryptToOneBuffer
+        if (seal !== undefined) {
+          conn.encrypt = encryptToOneBuffer
+        } else {
+          const encrypt = conn.encrypt
+          conn.encrypt = function (this: NoiseStreamInternals, chunk) {
+            const out = encrypt.call(this, chunk)
+            for (const piece of pieces(chunk)) consumed(piece)
+            return out
+          }
+        }
         conn.decoder.lengthDecoder = uint16Length
         noiseStats.patched++
       } else {

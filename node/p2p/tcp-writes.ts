@@ -14,6 +14,7 @@
  */
 import { Socket } from 'node:net'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { consumed } from '../util/lent-buffers.ts'
 
 /** Bytes a corked socket may hold before the connection asks its streams to wait. */
 export const COALESCE_LIMIT = 1024 * 1024
@@ -57,7 +58,8 @@ export function coalesceTcpWrites (connection: unknown, limit = COALESCE_LIMIT):
     }
     let sentBytes = 0
     for (const buf of data) {
-      socket.write(buf)
+      // Once written, a lent ciphertext buffer goes back to its pool (noise-crypto.ts).
+      socket.write(buf, () => { consumed(buf) })
       sentBytes += buf.byteLength
     }
     // write() says false above its 64 KiB mark, which a corked socket passes at once; what

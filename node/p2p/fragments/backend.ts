@@ -33,6 +33,11 @@ export interface AcceptOptions extends AbortOptions {
   confirm?: (root: string) => Promise<void>
 }
 
+export interface ReadOptions extends AbortOptions {
+  /** The caller hands every piece straight to the network and never reads it again. */
+  lend?: boolean
+}
+
 export interface FragmentBackend {
   /**
    * Throws QuotaExceededError / FragmentExistsError / NotAcceptingError before any byte is sent.
@@ -48,8 +53,12 @@ export interface FragmentBackend {
   accept: (meta: FragmentMeta, data: AsyncIterable<Uint8Array>, options?: AcceptOptions) => Promise<FragmentMeta>
   /** Metadata of a stored fragment, or FragmentNotFoundError. */
   stat: (dealId: string, slot: number, options?: AbortOptions) => Promise<FragmentMeta>
-  /** Bytes [offset, offset + length) of a stored fragment. */
-  read: (dealId: string, slot: number, offset: number, length: number, options?: AbortOptions) => AsyncIterable<Uint8Array>
+  /**
+   * Bytes [offset, offset + length) of a stored fragment. With `lend`, the caller only sends
+   * each piece over the network and never touches it again, so the backend may lend its own
+   * buffers (util/lent-buffers.ts) instead of copying into new ones.
+   */
+  read: (dealId: string, slot: number, offset: number, length: number, options?: ReadOptions) => AsyncIterable<Uint8Array>
   /** Sibling paths for segments [first, first + count); optional, needed for proven ranged reads. */
   paths?: (dealId: string, slot: number, first: number, count: number, options?: AbortOptions) => Promise<Uint8Array[][]>
   /** What this supplier holds for an owner. */

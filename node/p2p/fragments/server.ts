@@ -130,7 +130,8 @@ export class FragmentServer {
         proofs = paths.map((p) => p.map(toHex))
       }
       await io.writeFrame(GetReply.encode({ size: meta.size, root: meta.root, offset: req.offset, length, proofs }))
-      for await (const chunk of this.c.backend.read(req.dealId, req.slot, req.offset, length)) {
+      // Each piece only goes onto the stream: the backend may lend its buffers instead of copying.
+      for await (const chunk of this.c.backend.read(req.dealId, req.slot, req.offset, length, { lend: true })) {
         await io.write(chunk)
       }
       await io.closeWrite()

@@ -55,6 +55,11 @@ export interface FragmentStoreComponents {
 
 export type PutProgressEvent = { type: 'fragment:received', bytes: number, total: number }
 
+export interface ReadOptions extends AbortOptions {
+  /** The caller only hands each piece to the network and never reads it again. */
+  lend?: boolean
+}
+
 export interface PutOptions extends AbortOptions {
   onProgress?: (event: PutProgressEvent) => void
   /**
@@ -78,8 +83,12 @@ export interface FragmentStore extends Startable {
   put: (meta: FragmentMeta, data: AsyncIterable<Uint8Array>, options?: PutOptions) => Promise<StoredFragment>
   stat: (dealId: string, slot: number, options?: AbortOptions) => Promise<StoredFragment>
   has: (dealId: string, slot: number) => Promise<boolean>
-  /** Bytes [offset, offset + length), each 16 KiB block checked against the stored tree. */
-  read: (dealId: string, slot: number, offset: number, length: number, options?: AbortOptions) => AsyncIterable<Uint8Array>
+  /**
+   * Bytes [offset, offset + length), each 16 KiB block checked against the stored tree. With
+   * `lend`, pieces are the store's own aligned buffers, lent until the network has copied them
+   * (util/lent-buffers.ts): the caller must hand them on and never read them again.
+   */
+  read: (dealId: string, slot: number, offset: number, length: number, options?: ReadOptions) => AsyncIterable<Uint8Array>
   /** A Merkle proof for one segment from the stored tree (no full rehash). */
   proof: (dealId: string, slot: number, segmentIndex: number, options?: AbortOptions) => Promise<MerkleProof>
   /** Sibling paths for segments [first, first + count). */

@@ -15,7 +15,8 @@ import { hex } from '../encode.ts'
 import { isDiskFull, type ReadFn, type WriteFn } from '../fragment-files.ts'
 import { alignUp, DIRECT_ALIGN, openDirectForRead, supportsDirectIo } from '../direct-io.ts'
 import { STAGE_BYTES, StagedWriter, stagePool } from '../staged-writer.ts'
-import type { FragmentMeta, FragmentStore, FragmentStoreComponents, FragmentStoreInit, MetaDb, PutOptions, StoredFragment } from './index.ts'
+import { lend } from '../../util/lent-buffers.ts'
+import type { FragmentMeta, FragmentStore, FragmentStoreComponents, FragmentStoreInit, MetaDb, PutOptions, ReadOptions, StoredFragment } from './index.ts'
 
 const debug = log('storage:fragments')
 const PREFIX = 'fragment/'
@@ -23,6 +24,9 @@ const HEX32 = /^0x[0-9a-f]{64}$/
 const ADDRESS = /^0x[0-9a-f]{40}$/
 /** Bytes read per verified step of a ranged read (64 stored blocks). */
 const READ_STEP = 1024 * 1024
+
+/** One verified step of a read; `back` gives a lent buffer back to its pool. */
+interface Loaded { buf: Buffer, back?: () => void }
 /** Parsed trees kept in memory for proofs. */
 const TREE_CACHE = 32
 
@@ -203,7 +207,7 @@ export class DiskFragmentStore implements FragmentStore {
     return (await this.get(dealId, slot)) != null
   }
 
-  async * read (dealId: string, slot: number, offset: number, length: number, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
+  async * read (dealId: string, slot: number, offset: number, length: number, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
     const f = await this.stat(dealId, slot)
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > f.size) {
       throw new RangeError(`Range ${offset}+${length} is outside fragment ${this.id(dealId, slot)} of ${f.size} bytes`)
@@ -213,8 +217,9 @@ export class DiskFragmentStore implements FragmentStore {
     const blockBytes = 2 ** tree.storedFrom * SEGMENT_SIZE
     const step = Math.max(blockBytes, Math.floor(READ_STEP / blockBytes) * blockBytes)
     // A fragment read whole is rarely in the page cache (it was written past it, long ago): read it
-    // past the cache too, into an aligned buffer, and copy out what the caller gets to keep. The
-    // copy costs far less than a cold buffered read (BENCHMARKS.md, disk section).
+    // past the cache too, into an aligned buffer, and copy out what the caller gets to keep (the
+    // copy costs far less than a cold buffered read: BENCHMARKS.md, disk section), or lend the
+    // aligned buffer itself to a caller that only sends it on (options.lend).
     const path = join(this.dir, `${this.id(dealId, slot)}.frag`)
     let direct = this.direct && step <= STAGE_BYTES && step % DIRECT_ALIGN === 0 && blockBytes % DIRECT_ALIGN === 0
     const directFh = direct ? await openDirectForRead(path).catch(async (err: unknown) => await this.refused(err, 'open')) : undefined
@@ -224,11 +229,11 @@ export class DiskFragmentStore implements FragmentStore {
       const end = offset + length
       // Verify only the blocks the range touches.
       const last = Math.min(f.size, Math.ceil(end / blockBytes) * blockBytes)
-      const load = async (pos: number): Promise<Buffer> => {
+      const load = async (pos: number): Promise<Loaded> => {
         const n = Math.min(step, last - pos)
         if (direct && directFh !== undefined) {
           try {
-            return await this.loadDirect(directFh, this.id(dealId, slot), pos, n, f.size, tree, blockBytes)
+            return await this.loadDirect(directFh, this.id(dealId, slot), pos, n, f.size, tree, blockBytes, options.lend === true)
           } catch (err) {
             await this.refused(err, 'read')
             direct = false
@@ -244,22 +249,27 @@ export class DiskFragmentStore implements FragmentStore {
           got += bytesRead
         }
         await verifyBlocks(tree, pos / blockBytes, buf)
-        return buf
+        return { buf }
       }
       // One step read ahead: the disk and the hash work while the caller sends the previous one.
-      let next: Promise<Buffer> | undefined = load(start)
+      let next: Promise<Loaded> | undefined = load(start)
       try {
         for (let pos = start; pos < end; pos += step) {
           options.signal?.throwIfAborted()
-          const buf = await (next as Promise<Buffer>)
+          const { buf, back } = await (next as Promise<Loaded>)
           next = pos + step < end ? load(pos + step) : undefined
           next?.catch(() => {}) // surfaces when awaited
           const from = Math.max(offset, pos) - pos
           const to = Math.min(end, pos + buf.length) - pos
-          yield buf.subarray(from, to)
+          const piece = buf.subarray(from, to)
+          if (back !== undefined) lend(piece, back)
+          yield piece
         }
       } finally {
-        await next?.catch(() => {}) // the files close only after the read ahead settles
+        // The files close only after the read ahead settles; a step read but never handed out
+        // goes straight back to the pool.
+        const unread = await next?.catch(() => undefined)
+        unread?.back?.()
       }
     } finally {
       await directFh?.close()
@@ -327,8 +337,12 @@ export class DiskFragmentStore implements FragmentStore {
     return undefined
   }
 
-  /** `n` bytes at `pos` (both block-aligned but for the file's end) through O_DIRECT, verified. */
-  private async loadDirect (fh: FileHandle, id: string, pos: number, n: number, size: number, tree: StoredTree, blockBytes: number): Promise<Buffer> {
+  /**
+   * `n` bytes at `pos` (both block-aligned but for the file's end) through O_DIRECT, verified:
+   * copied out of the aligned buffer, or (`lend`) the aligned buffer itself with the function that
+   * gives it back to the pool.
+   */
+  private async loadDirect (fh: FileHandle, id: string, pos: number, n: number, size: number, tree: StoredTree, blockBytes: number, lend: boolean): Promise<Loaded> {
     let aligned: Buffer
     try {
       aligned = stagePool.take()
@@ -336,16 +350,22 @@ export class DiskFragmentStore implements FragmentStore {
       // Out of aligned memory: the same remedy as a filesystem refusing O_DIRECT.
       throw Object.assign(new Error(`no aligned buffer: ${(err as Error).message}`), { code: 'EINVAL' })
     }
+    let lent = false
     try {
       // One read of whole blocks; at the end of the file the kernel stops at its size.
       const { bytesRead } = await this.readFn(fh, aligned, 0, alignUp(n), pos)
       if (bytesRead < n) throw new FragmentSizeMismatchError(`Fragment file ${id}`, size, 'the file is shorter')
+      const data = aligned.subarray(0, n)
+      await verifyBlocks(tree, pos / blockBytes, data)
+      if (lend) {
+        lent = true
+        return { buf: data, back: () => { stagePool.give(aligned) } }
+      }
       const buf = Buffer.allocUnsafe(n)
-      aligned.copy(buf, 0, 0, n)
-      await verifyBlocks(tree, pos / blockBytes, buf)
-      return buf
+      data.copy(buf)
+      return { buf }
     } finally {
-      stagePool.give(aligned)
+      if (!lent) stagePool.give(aligned)
     }
   }
 

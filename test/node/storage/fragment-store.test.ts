@@ -11,6 +11,7 @@ import { merkleRoot, verifyProof } from '../../../node/proofs/merkle.ts'
 import { AlignedPool, DIRECT_ALIGN, supportsDirectIo } from '../../../node/storage/direct-io.ts'
 import { fragmentStore, type FragmentMeta, type FragmentStore } from '../../../node/storage/fragment-store/index.ts'
 import { DiskFragmentStore } from '../../../node/storage/fragment-store/store.ts'
+import { consumed, lentStats } from '../../../node/util/lent-buffers.ts'
 
 const DEAL = `0x${'11'.repeat(32)}`
 const OWNER = `0x${'22'.repeat(20)}`
@@ -176,6 +177,32 @@ describe('storage/fragment-store', () => {
     let good = 0
     await rejects((async () => { for await (const c of store.read(DEAL, 0, 0, frag.length)) good += c.length })(), 'FragmentCorruptError')
     expect(good).to.equal(3 * (1 << 20))
+  })
+
+  it('lends its aligned read buffers to a caller that only sends them on, and takes them back once consumed', async function () {
+    const s = await diskStore('lend')
+    if (s.writeMode !== 'direct') this.skip() // lending is for O_DIRECT reads only
+    const frag = randomBytes(3 * 1024 * 1024 + 64 * SEGMENT_SIZE)
+    await s.put(metaFor(frag), chunks(frag, 65_536))
+    const lent = lentStats.lent
+    const returned = lentStats.returned
+    const got: Buffer[] = []
+    for await (const piece of s.read(DEAL, 0, 0, frag.length, { lend: true })) {
+      // The store's own page-aligned memory, not a copy.
+      expect(piece.byteOffset % DIRECT_ALIGN).to.equal(0)
+      got.push(Buffer.from(piece))
+      consumed(piece) // what the network does once it has encrypted the bytes
+    }
+    expect(Buffer.concat(got).equals(frag)).to.equal(true)
+    expect(lentStats.lent - lent).to.equal(4)
+    expect(lentStats.returned - returned).to.equal(4)
+    // A range read and a read abandoned half-way lose nothing either.
+    expect((await collect(s.read(DEAL, 0, 5000 * SEGMENT_SIZE, 300 * SEGMENT_SIZE, { lend: true }))).equals(frag.subarray(5000 * SEGMENT_SIZE, 5300 * SEGMENT_SIZE))).to.equal(true)
+    for await (const piece of s.read(DEAL, 0, 0, frag.length, { lend: true })) { expect(piece.length).to.equal(1024 * 1024); break }
+    // Without lend a caller keeps copies that nothing else touches.
+    const kept = await collect(s.read(DEAL, 0, 0, frag.length))
+    expect(kept.equals(frag)).to.equal(true)
+    await s.stop()
   })
 
   it('writes with O_DIRECT where the filesystem takes it, byte-exact for sizes that end mid-block, and buffered when told not to', async () => {
