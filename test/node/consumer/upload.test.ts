@@ -198,7 +198,10 @@ describe('consumer/upload place', () => {
     const chain = new Chain()
     const net = new Net(chain, 4)
     net.silent.add('peer-1')
-    const placed = await place(encoded, chain, net, { terms, pollMs: 1, fillTimeoutMs: 30 })
+    // The spare costs more, so the first choice is always peers 1-3 (ties are broken at random):
+    // otherwise the silent supplier is sometimes never chosen at all.
+    ;(net.offerList[3] as SupplierOffer).price = 2n
+    const placed = await place(encoded, chain, net, { terms: { ...terms, price: 2n }, pollMs: 1, fillTimeoutMs: 30 })
     expect(placed.holders).to.not.include(addr(1))
     // The waits read the slots not yet seen filled: the silent supplier's alone, once the others are.
     const silentSlot = net.puts.find((p) => p.peerId === 'peer-1')?.slot as number
