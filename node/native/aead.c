@@ -1,16 +1,20 @@
 /*
- * ChaCha20-Poly1305 for noise transport messages, without the allocations of node's Cipher API.
- * createCipheriv builds a cipher object per message, and every update() allocates a new output
- * buffer and copies the result into it once more; for a supplier receiving fragments that was a
- * copy plus an allocation per byte and most of its garbage collection. Here:
+ * AEAD without the allocations of node's Cipher API: ChaCha20-Poly1305 for noise transport
+ * messages, AES-256-GCM for the chunks of the file format. createCipheriv builds a cipher object
+ * per message, and every update() allocates a new output buffer and copies the result into it
+ * once more; for a supplier receiving fragments that was a copy plus an allocation per byte and
+ * most of its garbage collection, and for an uploading node a fresh MiB (each page faulted in)
+ * per file chunk. Here:
  *
- *   aeadSeal(key, nonce, ad, parts, out)  encrypts the concatenated parts into out
- *                                         (length sum(parts) + 16: ciphertext, then the tag)
- *   aeadOpen(key, nonce, ad, parts, tag)  decrypts the parts in place; returns false, and leaves
- *                                         the parts scrambled, if the tag does not authenticate
+ *   aeadSeal(key, nonce, ad, parts, out[, alg])  encrypts the concatenated parts into out
+ *                                                (length sum(parts) + 16: ciphertext, then the tag)
+ *   aeadOpen(key, nonce, ad, parts, tag[, alg])  decrypts the parts in place; returns false, and
+ *                                                leaves the parts scrambled, if the tag does not
+ *                                                authenticate
  *
- * Same construction as RFC 8439 (and noise's ChaChaPoly): 12-byte nonce, 16-byte tag.
- * OpenSSL's symbols come from the node binary itself, as for merkle.c.
+ * alg: 0 (default) ChaCha20-Poly1305 as in RFC 8439 and noise's ChaChaPoly, 1 AES-256-GCM; both
+ * with a 32-byte key, 12-byte nonce and 16-byte tag. OpenSSL's symbols come from the node binary
+ * itself, as for merkle.c.
  */
 #include <openssl/evp.h>
 #include "napi-util.h"
@@ -53,18 +57,23 @@ static bool get_parts(napi_env env, napi_value arr, parts_t *parts) {
   return true;
 }
 
-/* The five arguments both functions take: key, nonce, ad, parts, and a last buffer (out or tag). */
+/* The arguments both functions take: key, nonce, ad, parts, a last buffer (out or tag), alg. */
 typedef struct {
   uint8_t *key, *nonce, *ad, *last;
   size_t ad_len, last_len;
   parts_t parts;
+  const EVP_CIPHER *cipher;
 } aead_args_t;
 
 static const char *read_args(napi_env env, napi_callback_info info, const char *usage, aead_args_t *a) {
-  size_t argc = 5, n;
-  napi_value argv[5];
+  size_t argc = 6, n;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 5) return usage;
+  uint32_t alg = 0;
+  if (argc > 5 && napi_get_value_uint32(env, argv[5], &alg) != napi_ok) return "alg must be 0 (ChaCha20-Poly1305) or 1 (AES-256-GCM)";
+  if (alg > 1) return "alg must be 0 (ChaCha20-Poly1305) or 1 (AES-256-GCM)";
+  a->cipher = alg == 1 ? EVP_aes_256_gcm() : EVP_chacha20_poly1305();
   if (!bytes(env, argv[0], &a->key, &n) || n != KEY) return "key must be a 32-byte Uint8Array";
   if (!bytes(env, argv[1], &a->nonce, &n) || n != NONCE) return "nonce must be a 12-byte Uint8Array";
   if (!bytes(env, argv[2], &a->ad, &a->ad_len) || a->ad_len > INT32_MAX) return "ad must be a Uint8Array";
@@ -73,11 +82,11 @@ static const char *read_args(napi_env env, napi_callback_info info, const char *
   return NULL;
 }
 
-static EVP_CIPHER_CTX *start(int enc, const uint8_t *key, const uint8_t *nonce, const uint8_t *ad, size_t ad_len) {
+static EVP_CIPHER_CTX *start(int enc, const EVP_CIPHER *cipher, const uint8_t *key, const uint8_t *nonce, const uint8_t *ad, size_t ad_len) {
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
   if (ctx == NULL) return NULL;
   int outl;
-  if (EVP_CipherInit_ex(ctx, EVP_chacha20_poly1305(), NULL, NULL, NULL, enc) != 1 ||
+  if (EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, enc) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, NONCE, NULL) != 1 ||
       EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc) != 1 ||
       (ad_len > 0 && EVP_CipherUpdate(ctx, NULL, &outl, ad, (int)ad_len) != 1)) {
@@ -89,12 +98,12 @@ static EVP_CIPHER_CTX *start(int enc, const uint8_t *key, const uint8_t *nonce, 
 
 static napi_value Seal(napi_env env, napi_callback_info info) {
   aead_args_t a;
-  const char *err = read_args(env, info, "aeadSeal(key, nonce, ad, parts, out)", &a);
+  const char *err = read_args(env, info, "aeadSeal(key, nonce, ad, parts, out[, alg])", &a);
   if (err != NULL) return bitdust_throw_range(env, err);
   if (a.last == NULL || a.last_len != a.parts.total + TAG) return bitdust_throw_range(env, "out must be a Uint8Array of the parts' length + 16");
   uint8_t *out = a.last;
   parts_t parts = a.parts;
-  EVP_CIPHER_CTX *ctx = start(1, a.key, a.nonce, a.ad, a.ad_len);
+  EVP_CIPHER_CTX *ctx = start(1, a.cipher, a.key, a.nonce, a.ad, a.ad_len);
   if (ctx == NULL) return bitdust_throw_range(env, "aeadSeal: cipher setup failed");
   size_t off = 0;
   int outl = 0;
@@ -112,12 +121,12 @@ static napi_value Seal(napi_env env, napi_callback_info info) {
 
 static napi_value Open(napi_env env, napi_callback_info info) {
   aead_args_t a;
-  const char *err = read_args(env, info, "aeadOpen(key, nonce, ad, parts, tag)", &a);
+  const char *err = read_args(env, info, "aeadOpen(key, nonce, ad, parts, tag[, alg])", &a);
   if (err != NULL) return bitdust_throw_range(env, err);
   if (a.last == NULL || a.last_len != TAG) return bitdust_throw_range(env, "tag must be a 16-byte Uint8Array");
   uint8_t *tag = a.last;
   parts_t parts = a.parts;
-  EVP_CIPHER_CTX *ctx = start(0, a.key, a.nonce, a.ad, a.ad_len);
+  EVP_CIPHER_CTX *ctx = start(0, a.cipher, a.key, a.nonce, a.ad, a.ad_len);
   if (ctx == NULL) return bitdust_throw_range(env, "aeadOpen: cipher setup failed");
   int outl = 0;
   bool ok = true;

@@ -7,7 +7,7 @@
 import { open } from 'node:fs/promises'
 import type { AbortOptions } from '@libp2p/interface'
 import { FILE_CHUNK_SIZE } from '../crypto/constants.ts'
-import { ChunkEncryptor, ciphertextSize, generateFileKey } from '../crypto/file-cipher.ts'
+import { CHUNK_TAG_SIZE, ChunkEncryptor, ciphertextSize, generateFileKey } from '../crypto/file-cipher.ts'
 import type { ErasureCodec } from '../erasure/codec.ts'
 import { DEFAULT_SHARD_SIZE, RONOMON_CODEC } from '../erasure/constants.ts'
 import { ronomonCodec } from '../erasure/ronomon.ts'
@@ -207,8 +207,10 @@ async function encodeCore (
   try {
     for (let i = 0; i < n; i++) sinks.push(await sinkFor(i))
     await push(enc.header, 0)
-    // Read one chunk ahead into the other of two buffers while this thread encrypts.
+    // Read one chunk ahead into the other of two buffers while this thread encrypts, each chunk
+    // into one reused buffer: push() has copied it into the stripes before the next is sealed.
     const readBufs = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)]
+    const sealed = Buffer.allocUnsafe(chunkSize + CHUNK_TAG_SIZE)
     const read = async (i: number): Promise<Buffer> => {
       const b = (readBufs[i % 2] as Buffer).subarray(0, enc.chunkLength(i))
       await fill(b)
@@ -219,9 +221,9 @@ async function encodeCore (
       signal?.throwIfAborted()
       const plain = await next
       if (i + 1 < enc.chunks) { next = read(i + 1); next.catch(() => {}) }
-      const [body, tag] = enc.encryptChunkParts(i, plain)
-      await push(body, 0)
-      await push(tag, plain.length)
+      const chunk = enc.sealChunkInto(i, plain, sealed)
+      await push(chunk.subarray(0, plain.length), 0)
+      await push(chunk.subarray(plain.length), plain.length)
     }
     if (filled > 0) {
       stripe.fill(0, filled)

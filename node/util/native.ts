@@ -11,10 +11,13 @@ const debug = log('native')
 export interface NativeAddon {
   shaNi?: boolean
   treeLevels: (data: Uint8Array, segments: number, height: number, fromLevel: number, out: Uint8Array, async?: boolean) => Promise<void> | undefined
-  /** Encrypts the concatenated parts into out (their length + 16: ciphertext, then the tag). */
-  aeadSeal?: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, parts: Uint8Array[], out: Uint8Array) => void
-  /** Decrypts the parts in place; false if the tag does not authenticate them. */
-  aeadOpen?: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, parts: Uint8Array[], tag: Uint8Array) => boolean
+  /**
+   * Encrypts the concatenated parts into out (their length + 16: ciphertext, then the tag).
+   * alg: 0 (default) ChaCha20-Poly1305, 1 AES-256-GCM.
+   */
+  aeadSeal?: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, parts: Uint8Array[], out: Uint8Array, alg?: number) => void
+  /** Decrypts the parts in place; false if the tag does not authenticate them. alg as for aeadSeal. */
+  aeadOpen?: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, parts: Uint8Array[], tag: Uint8Array, alg?: number) => boolean
   /** glibc's mmap and trim thresholds (mallopt); false where that is not possible. */
   tuneMalloc?: (mmapThreshold: number, trimThreshold: number) => boolean
 }

@@ -33,6 +33,33 @@ describe('crypto/file-cipher', () => {
     })
   }
 
+  it('seals a chunk into a reused buffer to the same bytes as encryptChunk, with and without the addon', async () => {
+    const key = generateFileKey()
+    const size = 3 * 4096 + 100
+    const plain = randomBytes(size)
+    const enc = new ChunkEncryptor(key, size, { chunkSize: 4096 })
+    const out = Buffer.alloc(4096 + 16)
+    for (let i = 0; i < enc.chunks; i++) {
+      const piece = plain.subarray(i * 4096, Math.min(size, (i + 1) * 4096))
+      const sealed = enc.sealChunkInto(i, piece, out)
+      expect(sealed.buffer).to.equal(out.buffer) // written where it was asked to go
+      expect(sealed.equals(enc.encryptChunk(i, piece))).to.equal(true)
+    }
+    expect(() => enc.sealChunkInto(0, plain.subarray(0, 4096), Buffer.alloc(4096))).to.throw(RangeError)
+    expect(() => enc.sealChunkInto(1, plain.subarray(0, 10), out)).to.throw(RangeError)
+    // The same bytes through node's cipher, where the addon is not used.
+    const script = `
+      const { ChunkEncryptor } = await import(${JSON.stringify(new URL('../../../node/crypto/file-cipher.ts', import.meta.url).href)})
+      const enc = new ChunkEncryptor(Buffer.from('${Buffer.from(key).toString('hex')}', 'hex'), 100, { chunkSize: 4096, salt: Buffer.from('${enc.salt.toString('hex')}', 'hex') })
+      process.stdout.write(enc.sealChunkInto(0, Buffer.alloc(100, 7), Buffer.alloc(200)).toString('hex'))
+    `
+    const { spawnSync } = await import('node:child_process')
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, BITDUST_NO_NATIVE: '1' }, encoding: 'utf8' })
+    expect(r.status, r.stderr).to.equal(0)
+    const same = new ChunkEncryptor(key, 100, { chunkSize: 4096, salt: enc.salt })
+    expect(r.stdout).to.equal(same.sealChunkInto(0, Buffer.alloc(100, 7), Buffer.alloc(200)).toString('hex'))
+  })
+
   it('detects tampering, truncation, extension, reordering and a wrong key with DecryptionError', async () => {
     const key = generateFileKey()
     const plain = randomBytes(5000)

@@ -83,6 +83,19 @@ describe('p2p: noise ChaCha20-Poly1305 with a prepared key', () => {
       })
     }
 
+    it('seals and opens AES-256-GCM (alg 1, the file format\'s chunks) exactly as node does', () => {
+      const pt = new Uint8Array(randomBytes(100_003))
+      const out = new Uint8Array(pt.length + 16)
+      seal!(k, nonce, ad, [pt.subarray(0, 5), pt.subarray(5)], out, 1)
+      const c = createCipheriv('aes-256-gcm', k, nonce)
+      c.setAAD(ad)
+      expect(Buffer.from(out).equals(Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]))).to.equal(true)
+      const body = out.subarray(0, pt.length)
+      expect(open!(k, nonce, ad, [body], out.subarray(pt.length), 1)).to.equal(true)
+      expect(Buffer.from(body).equals(Buffer.from(pt))).to.equal(true)
+      expect(() => seal!(k, nonce, ad, [pt], out, 2)).to.throw(RangeError)
+    })
+
     it('refuses a message whose tag, body or additional data was changed', () => {
       const pt = new Uint8Array(randomBytes(3000))
       for (const change of ['tag', 'body', 'ad'] as const) {
