@@ -84,7 +84,18 @@ function devnetCpu (pids: number[]): number {
   return total + (self.user + self.system) / 1e6
 }
 
-interface Row { layout: string, suppliers: number, ready: number, cold: number, rawCold: number, up: number, coldDown: number, rawColdDown: number, down: number, aes: number, rawUp: number, rawDown: number, cpuUp: number, cpuDown: number, cpuRaw: number, gasOpen: bigint, gasFill: bigint, gasProof: bigint }
+/** A transfer and the raw-stream measurements on either side of it. */
+interface Sample { MBs: number, ratio: number, cpu: number }
+interface Row { layout: string, suppliers: number, ready: number, cold: Sample, up: Sample[], coldDown: Sample, down: Sample[], raws: number[], aes: number, cpuRaw: number, gasOpen: bigint, gasFill: bigint, gasProof: bigint }
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[mid] as number : ((s[mid - 1] as number) + (s[mid] as number)) / 2
+}
+
+/** Warm transfers of each kind; each is set against the raw stream measured just before and after it. */
+const REPEATS = Math.max(1, Number(process.env.BENCH_NODE_REPEATS ?? 3))
 
 async function runLayout (k: number, m: number, dir: string): Promise<Row> {
   const t0 = performance.now()
@@ -100,42 +111,54 @@ async function runLayout (k: number, m: number, dir: string): Promise<Row> {
     await fh.datasync()
     await fh.close()
     const aes = aesReference(Math.min(SIZE, 512 * MiB))
-    // The shared machine's speed drifts within a run: the raw stream is measured between the
-    // transfers, and each transfer is set against the mean of the two measurements around it.
+    // The shared machine's speed drifts within a run (a raw stream measured a minute apart can
+    // differ 2x): every transfer is set against the mean of the raw streams just before and
+    // after it, and the warm transfers are repeated and reported by their median.
     const rawBytes = Math.min(SIZE, 512 * MiB)
     rawCpuPerGiB.length = 0
+    const raws: number[] = []
+    const raw = async (): Promise<number> => { const r = await streamReference(rawBytes); raws.push(r); return r }
     const pids = net.supervisor.nodes.map((n) => n.child.pid).filter((p): p is number => p !== undefined)
     const GiBs = SIZE / 2 ** 30
-    const upload = async (): Promise<{ id: Hex, MBs: number, cpu: number }> => {
+    /** Runs one transfer between two raw-stream measurements (the first shared with the last transfer's). */
+    let before = await raw()
+    const measured = async <T>(transfer: () => Promise<T>): Promise<{ result: T, sample: Sample }> => {
       const t = performance.now()
       const c = devnetCpu(pids)
+      const result = await transfer()
+      const MBs = SIZE / 1e6 / ((performance.now() - t) / 1000)
+      const cpu = (devnetCpu(pids) - c) / GiBs
+      const after = await raw()
+      const sample = { MBs, ratio: MBs / ((before + after) / 2), cpu }
+      before = after
+      return { result, sample }
+    }
+    const upload = async (): Promise<Hex> => {
       const job = await user.api.call<{ id: string }>('POST', '/files', { path: file, k, m })
       const up = await user.api.follow(job.id)
-      return { id: (up.result as { id: Hex }).id, MBs: SIZE / 1e6 / ((performance.now() - t) / 1000), cpu: (devnetCpu(pids) - c) / GiBs }
+      return (up.result as { id: Hex }).id
     }
     // The first upload after start also pays for V8 compiling every hot path in every process
-    // and for the first connections; the second one is what a node that has been up for a while
-    // sees. Both are reported; the download is of the second.
-    const raw0 = await streamReference(rawBytes)
-    const cold = await upload()
-    const raw1 = await streamReference(rawBytes)
-    const { id, MBs: upMBs, cpu: cpuUp } = await upload()
-    const raw2 = await streamReference(rawBytes)
-    // Downloads too: the first one also compiles the fetch and decode paths everywhere.
-    let cpuDown = 0
-    const download = async (out: string): Promise<number> => {
-      const t = performance.now()
-      const c = devnetCpu(pids)
-      const dj = await user.api.call<{ id: string }>('POST', `/files/${id}/download`, { path: out })
-      await user.api.follow(dj.id)
-      cpuDown = (devnetCpu(pids) - c) / GiBs
-      return SIZE / 1e6 / ((performance.now() - t) / 1000)
+    // and for the first connections; the later ones are what a node that has been up for a while
+    // sees. Both are reported; the downloads are of the last upload.
+    const cold = (await measured(upload)).sample
+    const up: Sample[] = []
+    let id: Hex | undefined
+    for (let i = 0; i < REPEATS; i++) {
+      const r = await measured(upload)
+      up.push(r.sample)
+      id = r.result
     }
-    const coldDown = await download(join(dir, `out-${k}-${m}-first`))
-    const raw3 = await streamReference(rawBytes)
     const out = join(dir, `out-${k}-${m}`)
-    const downMBs = await download(out)
-    const raw4 = await streamReference(rawBytes)
+    const download = async (): Promise<void> => {
+      rmSync(out, { force: true })
+      const dj = await user.api.call<{ id: string }>('POST', `/files/${id as Hex}/download`, { path: out })
+      await user.api.follow(dj.id)
+    }
+    // Downloads too: the first one also compiles the fetch and decode paths everywhere.
+    const coldDown = (await measured(download)).sample
+    const down: Sample[] = []
+    for (let i = 0; i < REPEATS; i++) down.push((await measured(download)).sample)
     if (await sha256File(out) !== await sha256File(file)) throw new Error('the download differs from the upload')
 
     const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
@@ -154,11 +177,16 @@ async function runLayout (k: number, m: number, dir: string): Promise<Row> {
     for (const f of fills) gasFill += await gasOf(f.transactionHash)
     let gasProof = 0n
     for (const p of proofs) gasProof += await gasOf(p.transactionHash)
-    return { layout: `${k}+${m}`, suppliers: k + m, ready, cold: cold.MBs, rawCold: (raw0 + raw1) / 2, up: upMBs, coldDown, rawColdDown: (raw2 + raw3) / 2, down: downMBs, aes, rawUp: (raw1 + raw2) / 2, rawDown: (raw3 + raw4) / 2, cpuUp, cpuDown, cpuRaw: rawCpuPerGiB.reduce((a, b) => a + b, 0) / Math.max(1, rawCpuPerGiB.length), gasOpen, gasFill, gasProof: proofs.length > 0 ? gasProof / BigInt(proofs.length) : 0n }
+    return { layout: `${k}+${m}`, suppliers: k + m, ready, cold, up, coldDown, down, raws, aes, cpuRaw: median(rawCpuPerGiB), gasOpen, gasFill, gasProof: proofs.length > 0 ? gasProof / BigInt(proofs.length) : 0n }
   } finally {
     await net.stop()
   }
 }
+
+const pct = (x: number): string => `${(100 * x).toFixed(0)} %`
+/** Median and range of the ratios: "41 % (37–45)". */
+const ratios = (xs: Sample[]): string => `${pct(median(xs.map((x) => x.ratio)))} (${(100 * Math.min(...xs.map((x) => x.ratio))).toFixed(0)}–${(100 * Math.max(...xs.map((x) => x.ratio))).toFixed(0)})`
+const mbs = (xs: Sample[]): string => median(xs.map((x) => x.MBs)).toFixed(0)
 
 async function main (): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bitdust-bench-node-'))
@@ -167,7 +195,7 @@ async function main (): Promise<void> {
     for (const [k, m] of LAYOUTS) {
       process.stdout.write(`node bench: ${SIZE / MiB} MiB, ${k}+${m} on ${k + m} suppliers …\n`)
       const r = await runLayout(k, m, dir)
-      process.stdout.write(`  ready ${r.ready.toFixed(1)} s, first upload ${r.cold.toFixed(0)} MB/s (raw ${r.rawCold.toFixed(0)}), upload ${r.up.toFixed(0)} MB/s, first download ${r.coldDown.toFixed(0)} MB/s (raw ${r.rawColdDown.toFixed(0)}), download ${r.down.toFixed(0)} MB/s (raw stream ${r.rawUp.toFixed(0)} / ${r.rawDown.toFixed(0)}, AES ${r.aes.toFixed(0)}); devnet CPU per GiB: upload ${r.cpuUp.toFixed(1)} s, download ${r.cpuDown.toFixed(1)} s, raw stream ${r.cpuRaw.toFixed(1)} s\n`)
+      process.stdout.write(`  ready ${r.ready.toFixed(1)} s; first upload ${r.cold.MBs.toFixed(0)} MB/s (${pct(r.cold.ratio)} of raw), upload ${mbs(r.up)} MB/s (${ratios(r.up)}); first download ${r.coldDown.MBs.toFixed(0)} MB/s (${pct(r.coldDown.ratio)}), download ${mbs(r.down)} MB/s (${ratios(r.down)}); raw stream ${Math.min(...r.raws).toFixed(0)}–${Math.max(...r.raws).toFixed(0)} MB/s, AES ${r.aes.toFixed(0)}; devnet CPU per GiB: upload ${median(r.up.map((x) => x.cpu)).toFixed(1)} s, download ${median(r.down.map((x) => x.cpu)).toFixed(1)} s, raw stream ${r.cpuRaw.toFixed(1)} s\n`)
       rows.push(r)
     }
   } finally {
@@ -184,13 +212,13 @@ async function main (): Promise<void> {
     '## Whole system (`npm run bench -- node`)',
     '',
     `Command: \`BENCH_NODE_MIB=${SIZE / MiB} npm run bench -- node\` on ${machine()}.`,
-    `A ${SIZE / MiB} MiB file uploaded twice and the second upload downloaded twice, through the devnet (real chain, suppliers as processes, loopback).`,
-    'The first upload after start also pays for V8 compiling the hot paths of every process and for the first connections, and the first download for compiling the fetch and decode paths; the second of each is the steady state of a node that has been up for a while.',
-    'References in the same run: raw AES-256-GCM (one core, 1 MiB updates) and a raw libp2p stream between two nodes (noise + yamux), measured between the transfers; each transfer is compared with the mean of the two around it.',
-    'CPU: user and system seconds of every devnet process (chain, relay, suppliers, user node) during the second upload and the second download, per GiB of file, next to that of the raw stream (both its ends run in this process, which also runs the chain): on a shared machine steadier than MB/s.',
+    `A ${SIZE / MiB} MiB file uploaded ${REPEATS + 1} times and the last upload downloaded ${REPEATS + 1} times, through the devnet (real chain, suppliers as processes, loopback).`,
+    'The first upload after start also pays for V8 compiling the hot paths of every process and for the first connections, and the first download for compiling the fetch and decode paths; the later ones are the steady state of a node that has been up for a while: their median is reported, with the range of their ratios.',
+    'References in the same run: raw AES-256-GCM (one core, 1 MiB updates) and a raw libp2p stream between two nodes (noise + yamux, 512 MiB), measured before and after every transfer; each transfer is set against the mean of the two around it (this machine\'s speed drifts by 2x within minutes).',
+    'CPU: user and system seconds of every devnet process (chain, relay, suppliers, user node) during each warm transfer, per GiB of file (median), next to that of the raw stream (both its ends run in this process, which also runs the chain).',
     '',
-    table(['layout', 'ready (s)', 'first upload MB/s (/ raw)', 'upload MB/s', 'first download MB/s (/ raw)', 'download MB/s', 'raw stream MB/s (upload / download)', 'upload / raw', 'download / raw', 'AES-GCM MB/s', 'CPU-s per GiB: upload / download / raw stream'],
-      rows.map((r) => [r.layout, r.ready.toFixed(1), `${r.cold.toFixed(0)} (${(100 * r.cold / r.rawCold).toFixed(0)} %)`, r.up.toFixed(0), `${r.coldDown.toFixed(0)} (${(100 * r.coldDown / r.rawColdDown).toFixed(0)} %)`, r.down.toFixed(0), `${r.rawUp.toFixed(0)} / ${r.rawDown.toFixed(0)}`, `${(100 * r.up / r.rawUp).toFixed(0)} %`, `${(100 * r.down / r.rawDown).toFixed(0)} %`, r.aes.toFixed(0), `${r.cpuUp.toFixed(1)} / ${r.cpuDown.toFixed(1)} / ${r.cpuRaw.toFixed(2)}`])),
+    table(['layout', 'ready (s)', 'first upload MB/s (/ raw)', 'upload MB/s', 'upload / raw', 'first download MB/s (/ raw)', 'download MB/s', 'download / raw', 'raw stream MB/s', 'AES-GCM MB/s', 'CPU-s per GiB: upload / download / raw stream'],
+      rows.map((r) => [r.layout, r.ready.toFixed(1), `${r.cold.MBs.toFixed(0)} (${pct(r.cold.ratio)})`, mbs(r.up), ratios(r.up), `${r.coldDown.MBs.toFixed(0)} (${pct(r.coldDown.ratio)})`, mbs(r.down), ratios(r.down), `${Math.min(...r.raws).toFixed(0)}–${Math.max(...r.raws).toFixed(0)}`, r.aes.toFixed(0), `${median(r.up.map((x) => x.cpu)).toFixed(1)} / ${median(r.down.map((x) => x.cpu)).toFixed(1)} / ${r.cpuRaw.toFixed(2)}`])),
     '',
     'Gas, measured from the receipts of this run (devnet parameters):',
     '',
