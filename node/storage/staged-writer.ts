@@ -32,6 +32,12 @@ export interface StagedWriterInit {
   onRefused?: (err: Error, what: 'open' | 'write') => void
   /** The path a DiskFullError names. */
   diskPath: string
+  /**
+   * Flush to the device in the background after every this many bytes (0: only in sync()). A
+   * flush costs time in proportion to what it carries (~0.7 ms per MiB on the VM we measure on),
+   * so a fragment flushed as it arrives is durable almost at once when its last byte is in.
+   */
+  syncEvery?: number
 }
 
 const defaultWrite: WriteFn = async (fh, data, offset, length, position) => fh.write(data, offset, length, position)
@@ -54,6 +60,10 @@ export class StagedWriter {
   private position = 0
   private padded = false
   private flushing: Promise<void> = Promise.resolve()
+  /** The background flush in progress (syncEvery), and what the last one failed with. */
+  private syncing: Promise<void> = Promise.resolve()
+  private syncError: unknown
+  private syncedTo = 0
 
   private constructor (path: string, fh: FileHandle, direct: boolean, init: StagedWriterInit) {
     this.path = path
@@ -119,6 +129,8 @@ export class StagedWriter {
 
   async sync (): Promise<void> {
     try {
+      await this.syncing
+      if (this.syncError !== undefined) throw this.syncError
       await this.handle().sync()
     } catch (err) {
       if (isDiskFull(err)) throw new DiskFullError(this.init.diskPath)
@@ -129,6 +141,7 @@ export class StagedWriter {
   /** Closes the file; safe to call twice and after a failure (pending writes settle first). */
   async close (): Promise<void> {
     await this.flushing.catch(() => {})
+    await this.syncing
     this.release()
     const fh = this.fh
     this.fh = undefined
@@ -162,6 +175,16 @@ export class StagedWriter {
     }
   }
 
+  /** Starts a flush of what was written if syncEvery bytes went in since the last one started. */
+  private syncInBackground (): void {
+    const every = this.init.syncEvery ?? 0
+    if (every <= 0 || this.position - this.syncedTo < every || this.fh === undefined) return
+    this.syncedTo = this.position
+    const fh = this.fh
+    // One at a time: a flush started while another runs would carry nothing more.
+    this.syncing = this.syncing.then(async () => { await fh.datasync() }).catch((err: unknown) => { this.syncError ??= err })
+  }
+
   private async writeStage (buf: Buffer, length: number): Promise<void> {
     for (;;) {
       const span = this.isDirect ? alignUp(length) : length
@@ -176,6 +199,7 @@ export class StagedWriter {
           o += written
         }
         this.position += length
+        this.syncInBackground()
         return
       } catch (err) {
         if (isDiskFull(err)) throw new DiskFullError(this.init.diskPath)
@@ -185,6 +209,7 @@ export class StagedWriter {
         const refused = refusal(err) // throws anything but EINVAL
         this.init.onRefused?.(refused, 'write')
         this.isDirect = false
+        await this.syncing
         await this.handle().close()
         this.fh = await open(this.path, 'r+')
       }

@@ -24,6 +24,8 @@ const HEX32 = /^0x[0-9a-f]{64}$/
 const ADDRESS = /^0x[0-9a-f]{40}$/
 /** Bytes read per verified step of a ranged read (64 stored blocks). */
 const READ_STEP = 1024 * 1024
+/** A durable store flushes a fragment to the device every this many bytes while it arrives. */
+const SYNC_EVERY = 32 * 1024 * 1024
 
 /** One verified step of a read; `back` gives a lent buffer back to its pool. */
 interface Loaded { buf: Buffer, back?: () => void }
@@ -141,6 +143,8 @@ export class DiskFragmentStore implements FragmentStore {
         onStage: async (bytes) => { await builder.update(bytes) },
         onRefused: (err, what) => { this.refused(err, what) },
         diskPath: this.dir,
+        // Flushed as it arrives: the last flush, which the sender waits for, carries little.
+        syncEvery: this.durable ? SYNC_EVERY : 0,
       })
       let received = 0
       for await (const piece of data) {
@@ -155,6 +159,9 @@ export class DiskFragmentStore implements FragmentStore {
       if (received !== meta.size) throw new FragmentSizeMismatchError(`Fragment ${id}`, meta.size, `only ${received} arrived`)
       const tree = await builder.digest()
       const root = hex(tree.root)
+      // The last flush runs while the sender confirms the root (it waits for its deal to open).
+      const synced = this.durable ? out.sync() : undefined
+      synced?.catch(() => {}) // awaited below, or the file goes anyway
       if (meta.root === ROOT_LATER && confirm !== undefined) {
         // The data is all on disk (not yet synced): the sender confirms this root, or it goes.
         await confirm(root)
@@ -163,7 +170,7 @@ export class DiskFragmentStore implements FragmentStore {
       } else if (root !== meta.root) {
         throw new FragmentRootMismatchError(`Fragment ${id}`)
       }
-      if (this.durable) await out.sync()
+      await synced
       await out.close()
       const tfh = await open(tmpTree, 'wx', 0o600)
       try {

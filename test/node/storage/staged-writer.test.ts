@@ -86,6 +86,30 @@ describe('storage/staged-writer', function () {
     expect(err?.message).to.equal('permission denied')
   })
 
+  it('flushes in the background as it writes (syncEvery), and a failed flush surfaces at sync()', async () => {
+    const data = randomBytes(8 * STAGE_BYTES + 100)
+    let flushes = 0
+    let failWith: Error | undefined
+    const openDirect = async (path: string): Promise<FileHandle> => {
+      const { open } = await import('node:fs/promises')
+      const fh = await open(path, 'wx', 0o600)
+      const datasync = fh.datasync.bind(fh)
+      fh.datasync = async () => { flushes++; if (failWith !== undefined) throw failWith; await datasync() }
+      return fh
+    }
+    const { path } = await writeAll(data, { openDirect, syncEvery: 2 * STAGE_BYTES })
+    expect((await readFile(path)).equals(data)).to.equal(true)
+    // One flush per 2 MiB written, before the last one (sync() uses fsync, not these).
+    expect(flushes).to.equal(4)
+    await rm(path)
+
+    flushes = 0
+    failWith = Object.assign(new Error('input/output error'), { code: 'EIO' })
+    const err = await writeAll(data, { openDirect, syncEvery: 2 * STAGE_BYTES }).then(() => undefined, (e: unknown) => e as Error)
+    expect(flushes).to.be.greaterThan(0)
+    expect(err?.message).to.equal('input/output error')
+  })
+
   it('a full disk is a DiskFullError naming where, and other write errors pass through', async () => {
     const data = randomBytes(2 * STAGE_BYTES + 5)
     for (const [code, name] of [['ENOSPC', 'DiskFullError'], ['EIO', 'Error']] as const) {
