@@ -323,6 +323,8 @@ export class ConsumerService implements NodeService {
       if (h === undefined) return
       sources.push({
         index,
+        // Fresh buffers off the network: the decoder decrypts them in place.
+        givesUpPieces: true,
         open: (options = {}) => {
           const net = this.c.net
           return (async function * () {

@@ -28,6 +28,12 @@ export interface FragmentSource {
    * (the decoder may hold a piece until later ones arrive). May be called again for a retry.
    */
   open: (options?: AbortOptions) => AsyncIterable<Uint8Array>
+  /**
+   * The pieces are the decoder's to overwrite (fresh buffers off the network, say): it then
+   * decrypts them where they lie instead of into new memory. Leave unset for pieces of memory
+   * the source still needs.
+   */
+  givesUpPieces?: boolean
 }
 
 export interface RejectedFragment { index: number, reason: string }
@@ -124,7 +130,9 @@ async function * decodePass (set: FragmentSource[], p: CodingParams, key: Uint8A
   const bad = new Map<number, string>()
   const indices = set.map((s) => s.index)
   const dataMissing = [...Array(k).keys()].filter((i) => !indices.includes(i))
-  const dec = new StreamDecryptor(key)
+  // Shards that are the decoder's to overwrite are decrypted where they lie, each hashed first (below).
+  const inPlace = set.every((src) => src.givesUpPieces === true)
+  const dec = new StreamDecryptor(key, { inPlace })
   let decryptError: Error | undefined
   let bytes = 0
 
@@ -166,6 +174,8 @@ async function * decodePass (set: FragmentSource[], p: CodingParams, key: Uint8A
         data = Array.from({ length: k }, (_, i) => d.subarray(i * shardSize, (i + 1) * shardSize))
       }
       if (decryptError != null) continue // keep hashing to find the damaged fragment
+      // Shards that came off the network are decrypted where they lie: their hashing must be done.
+      if (inPlace && dataMissing.length === 0) await Promise.all(treeTails)
       let content = stripeContentBytes(layout, s)
       for (const shard of data) {
         if (content <= 0) break

@@ -9,6 +9,7 @@ import { verifyProof } from '../../../node/proofs/merkle.ts'
 import { SEGMENT_SIZE } from '../../../node/proofs/constants.ts'
 import { encodeStream } from '../../../node/storage/encode.ts'
 import { decodeFile, decodeStream, type FragmentSource } from '../../../node/storage/decode.ts'
+import { nativeAddon } from '../../../node/util/native.ts'
 import { directorySources, encodeFile, fragmentPath } from '../../../node/storage/fragment-files.ts'
 import { memorySink, memorySource, type MemoryFragment } from '../../../node/storage/memory.ts'
 
@@ -220,6 +221,47 @@ describe('storage/datapath: abort', () => {
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('storage/datapath: decoding in place', () => {
+  /** Each piece a fresh copy the decoder may overwrite, as off the network; `given` keeps them. */
+  function givingSource (index: number, bytes: Uint8Array, given: Buffer[], chunk = 50_000): FragmentSource {
+    return {
+      index,
+      givesUpPieces: true,
+      async * open () {
+        for (let o = 0; o < bytes.length; o += chunk) {
+          const piece = Buffer.from(bytes.subarray(o, o + chunk))
+          given.push(piece)
+          yield piece
+        }
+      },
+    }
+  }
+
+  it('decrypts pieces the sources give up where they lie, and still names a damaged fragment', async () => {
+    // Whole 256 KiB shards: the tree hashes each where it lies, off the main thread, so an
+    // overwrite before the hashing is done would change the root.
+    const shardSize = 256 * 1024
+    const plain = randomBytes(3 * 4 * shardSize)
+    const frags: MemoryFragment[] = []
+    const enc = await encodeStream([plain], plain.length, (i) => memorySink(frags, i), { k: 4, m: 2, shardSize })
+    const given: Buffer[] = []
+    const back: Buffer[] = []
+    for await (const p of decodeStream([0, 1, 2, 3].map((i) => givingSource(i, frags[i]!.bytes, given, shardSize)), enc, enc.key)) back.push(Buffer.from(p))
+    expect(Buffer.concat(back).equals(plain)).to.equal(true)
+    // The ciphertext the sources handed over now holds plaintext (with the addon; else untouched).
+    const ciphertext = Buffer.concat([0, 1, 2, 3].map((i) => frags[i]!.bytes))
+    const overwritten = given.some((g) => !ciphertext.includes(g.subarray(0, 64)))
+    expect(overwritten).to.equal(nativeAddon?.aeadOpen !== undefined)
+
+    // Every fragment is hashed before its bytes are overwritten: a damaged one is still the one named.
+    const bad = Buffer.from(frags[1]!.bytes)
+    bad[shardSize * 2 + 3] = (bad[shardSize * 2 + 3] as number) ^ 1
+    const err = await (async () => { for await (const _ of decodeStream([0, 1, 2, 3].map((i) => givingSource(i, i === 1 ? bad : frags[i]!.bytes, [], shardSize)), enc, enc.key)) { /* drain */ } })().then(() => undefined, (e: unknown) => e as Error & { rejected?: Array<{ index: number }> })
+    expect(err?.name).to.equal('FragmentsRejectedError')
+    expect(err?.rejected?.map((r) => r.index)).to.deep.equal([1])
   })
 })
 
