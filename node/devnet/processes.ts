@@ -38,6 +38,9 @@ export interface NodeStatus {
   [key: string]: unknown
 }
 
+/** Characters of a node's output kept for the error that says why it did not start. */
+const LOG_TAIL = 4000
+
 export class NodeStartError extends Error {
   override name = 'NodeStartError'
 }
@@ -57,11 +60,21 @@ export class Supervisor {
     })
     child.stdout?.pipe(logFile)
     child.stderr?.pipe(logFile)
+    // The end of what it printed goes into the error if it dies starting: its directory may be
+    // gone by the time someone reads the log (a test's temp dir).
+    let said = ''
+    const hear = (b: Buffer): void => { said = (said + b.toString()).slice(-LOG_TAIL) }
+    child.stdout?.on('data', hear)
+    child.stderr?.on('data', hear)
+    const closed = new Promise<void>((resolve) => { child.once('close', () => { resolve() }) })
     let exited: string | undefined
     child.once('exit', (code, sig) => { exited = `exited with ${sig ?? code}` })
     const deadline = Date.now() + (options.timeoutMs ?? 120_000)
     while (!existsSync(apiFile)) {
-      if (exited !== undefined) throw new NodeStartError(`${spec.name} ${exited} before its API came up; see ${join(spec.datadir, 'node.log')}`)
+      if (exited !== undefined) {
+        await Promise.race([closed, sleep(2000)])
+        throw new NodeStartError(`${spec.name} ${exited} before its API came up; see ${join(spec.datadir, 'node.log')}${said.trim() === '' ? '' : `; its last words:\n${said.trimEnd()}`}`)
+      }
       if (Date.now() > deadline) { child.kill('SIGKILL'); throw new NodeStartError(`${spec.name} did not start within ${options.timeoutMs ?? 120_000} ms; see ${join(spec.datadir, 'node.log')}`) }
       options.signal?.throwIfAborted()
       await sleep(100)

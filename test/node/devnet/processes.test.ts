@@ -1,0 +1,26 @@
+import { expect } from 'chai'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { NodeStartError, Supervisor } from '../../../node/devnet/processes.ts'
+
+describe('devnet/processes', function () {
+  this.timeout(60_000)
+
+  it('a node that dies while starting is a NodeStartError that carries its last words', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bitdust-sup-'))
+    const sup = new Supervisor()
+    try {
+      // No keystore in the data directory: `bitdust start` explains and exits.
+      const err = await sup.start({ name: 'lonely', role: 'user', datadir: join(dir, 'node'), args: [], env: { BITDUST_PASSPHRASE: 'x' } })
+        .then(() => undefined, (e: unknown) => e as Error)
+      expect(err).to.be.instanceOf(NodeStartError)
+      expect(err?.message).to.match(/^lonely exited with 1 before its API came up/)
+      // The reason is in the error itself, not only in a log that may be gone with its directory.
+      expect(err?.message).to.include('No keystore at')
+    } finally {
+      await sup.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
