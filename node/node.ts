@@ -50,8 +50,7 @@ export interface StartNodeInit {
 export async function startNode (init: StartNodeInit): Promise<BitDustNode> {
   const { config, identity } = init
   mkdirSync(config.datadir, { recursive: true, mode: 0o700 })
-  const db: Db = new Level<string, string>(join(config.datadir, DB_DIR))
-  await db.open()
+  const db = await openDb(config.datadir)
   const jobs = new Jobs()
   const shared: NodeServices = { config, identity, db, jobs }
   const services: NodeService[] = []
@@ -90,6 +89,37 @@ export async function startNode (init: StartNodeInit): Promise<BitDustNode> {
       }
       await db.close()
     },
+  }
+}
+
+/** How long a node waits for the database lock of a process that is still dying. */
+const LOCK_WAIT_MS = 15_000
+
+export class DataDirInUseError extends Error {
+  override name = 'DataDirInUseError'
+  constructor (datadir: string) {
+    super(`Another BitDust node is running on ${datadir} (its database is locked). Stop it (\`bitdust status\` shows its API), or give this one its own --datadir.`)
+  }
+}
+
+/**
+ * Opens the node's database. A node restarted right after a crash (kill -9, a supervisor's
+ * restart) can find the lock still held while the kernel tears the old process down, so a held
+ * lock is retried for a while before it is reported as a second node on the same directory.
+ */
+export async function openDb (datadir: string, waitMs = LOCK_WAIT_MS): Promise<Db> {
+  const deadline = Date.now() + waitMs
+  for (;;) {
+    const db: Db = new Level<string, string>(join(datadir, DB_DIR))
+    try {
+      await db.open()
+      return db
+    } catch (err) {
+      const locked = (err as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED'
+      if (!locked) throw err
+      if (Date.now() >= deadline) throw new DataDirInUseError(datadir)
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
   }
 }
 

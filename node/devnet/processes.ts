@@ -48,8 +48,13 @@ export class NodeStartError extends Error {
 export class Supervisor {
   readonly nodes: RunningNode[] = []
   private stopping = false
+  /** Children stopped on purpose: their exit is not worth a warning. */
+  private readonly killed = new WeakSet<object>()
 
   async start (spec: NodeSpec, options: { timeoutMs?: number, signal?: AbortSignal } = {}): Promise<RunningNode> {
+    // A restart right after a kill: the old process holds the directory's database until it is
+    // gone, and the new one would meet its lock.
+    await Promise.all(this.nodes.filter((n) => n.spec.datadir === spec.datadir).map(async (n) => { await exitOf(n) }))
     mkdirSync(spec.datadir, { recursive: true })
     const apiFile = join(spec.datadir, API_FILE)
     rmSync(apiFile, { force: true })
@@ -85,14 +90,17 @@ export class Supervisor {
     const node: RunningNode = { spec, child, endpoint, api, status }
     this.nodes.push(node)
     child.once('exit', () => {
-      if (!this.stopping) process.emitWarning(`${spec.name} ${exited ?? 'exited'}`)
+      if (!this.stopping && !this.killed.has(child)) process.emitWarning(`${spec.name} ${exited ?? 'exited'}`)
     })
     return node
   }
 
-  /** SIGKILL one node (tests of crashes), without restarting it. */
-  kill (node: RunningNode, signal: NodeJS.Signals = 'SIGKILL'): void {
+  /** SIGKILL one node (tests of crashes), without restarting it; resolves once it is gone. */
+  async kill (node: RunningNode, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const gone = exitOf(node)
+    this.killed.add(node.child)
     node.child.kill(signal)
+    await gone
   }
 
   /** SIGTERM everyone, then SIGKILL whoever is still there after a grace period. */
@@ -100,11 +108,17 @@ export class Supervisor {
     this.stopping = true
     const alive = this.nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null)
     await Promise.all(alive.map(async (n) => {
-      const gone = new Promise<void>((resolve) => n.child.once('exit', () => { resolve() }))
+      const gone = exitOf(n)
       n.child.kill('SIGTERM')
       const timer = setTimeout(() => n.child.kill('SIGKILL'), graceMs)
       await gone
       clearTimeout(timer)
     }))
   }
+}
+
+async function exitOf (node: RunningNode): Promise<void> {
+  const c = node.child
+  if (c.exitCode !== null || c.signalCode !== null) return
+  await new Promise<void>((resolve) => c.once('exit', () => { resolve() }))
 }

@@ -104,8 +104,7 @@ describe('BitDust network end to end', function () {
         const h = await ok<Array<{ text: string }>>(friend.spec.datadir, ['chat', 'history', 'me-friend'])
         return h.some((m) => m.text === 'hello friend')
       })
-      net.supervisor.kill(friend)
-      await until('the friend to be gone', async () => friend.child.exitCode !== null || friend.child.signalCode !== null)
+      await net.supervisor.kill(friend)
       await ok(user.spec.datadir, ['chat', 'send', 'friend', 'while you were away'])
       friend = await net.supervisor.start(friend.spec)
       await until('the queued message to be delivered', async () => {
@@ -241,7 +240,7 @@ describe('BitDust network end to end', function () {
       const m = holders.coding.m
       const held = net.suppliers.filter((s) => readdirSync(join(s.spec.datadir, 'fragments')).some((f) => f.startsWith(up.id.toLowerCase())))
       expect(held.length).to.equal(holders.coding.k + m)
-      for (const s of held.slice(0, m)) net.supervisor.kill(s)
+      await Promise.all(held.slice(0, m).map(async (s) => { await net.supervisor.kill(s) }))
       try {
         expect(await download(user, up.id, join(work, 'survivor.out'))).to.equal(await sha256File(path))
       } finally {
@@ -256,8 +255,7 @@ describe('BitDust network end to end', function () {
     it('the identity restored from its keystore on an empty data directory lists and downloads its files', async () => {
       const mine = await ok<Array<{ id: string, name: string }>>(user.spec.datadir, ['ls'])
       const target = mine.find((f) => f.name === 'one-mib.bin') as { id: string }
-      net.supervisor.kill(user, 'SIGTERM')
-      await until('the user node to stop', async () => user.child.exitCode !== null || user.child.signalCode !== null)
+      await net.supervisor.kill(user, 'SIGTERM')
       const fresh = join(dir, 'restored')
       mkdirSync(fresh)
       copyFileSync(join(user.spec.datadir, 'keystore.json'), join(fresh, 'keystore.json'))
@@ -270,8 +268,7 @@ describe('BitDust network end to end', function () {
         expect(files.map((f) => f.name).sort()).to.deep.equal(mine.map((f) => f.name).sort())
         expect(await download(restored, target.id, join(work, 'restored.out'))).to.equal(await sha256File(join(work, 'one-mib.bin')))
       } finally {
-        net.supervisor.kill(restored, 'SIGTERM')
-        await until('the restored node to stop', async () => restored.child.exitCode !== null || restored.child.signalCode !== null)
+        await net.supervisor.kill(restored, 'SIGTERM')
         user = await net.supervisor.start(user.spec)
       }
     })
@@ -300,8 +297,7 @@ describe('BitDust network end to end', function () {
         // openDeal takes the escrow in the same transaction.
         await until('the deal to be paid for', async () => await chain.token.balanceOf(me) < before, 120_000, 50)
       }
-      net.supervisor.kill(user)
-      await until('the user node to die', async () => user.child.exitCode !== null || user.child.signalCode !== null)
+      await net.supervisor.kill(user)
       await meanwhile(path)
       user = await net.supervisor.start(user.spec)
       const resumeJob = async (): Promise<ResumeJob> => {

@@ -2,7 +2,9 @@ import { expect } from 'chai'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { spawn } from 'node:child_process'
 import { NodeStartError, Supervisor } from '../../../node/devnet/processes.ts'
+import type { RunningNode } from '../../../node/devnet/processes.ts'
 
 describe('devnet/processes', function () {
   this.timeout(60_000)
@@ -22,5 +24,15 @@ describe('devnet/processes', function () {
       await sup.stop()
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+
+  it('kill resolves once the process is gone (a restart on its directory must not meet its lock)', async () => {
+    const sup = new Supervisor()
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+    const node = { spec: { name: 'sleeper', role: 'user', datadir: '/nonexistent', args: [] }, child } as unknown as RunningNode
+    await sup.kill(node)
+    expect(child.signalCode).to.equal('SIGKILL')
+    // Killing what is already gone returns at once.
+    await sup.kill(node)
   })
 })
