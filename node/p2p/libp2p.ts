@@ -21,6 +21,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { halfWindowUpdates } from './yamux-window.ts'
 import { fixDrainWaits } from './drain-waits.ts'
+import { gossipFastMsgId } from './gossip-ids.ts'
 import { DEFAULT_LISTEN, DHT_PROTOCOL, MAX_PAUSED_BUFFER, RELAY_INBOUND_THRESHOLD, STREAM_WINDOW } from './constants.ts'
 import { FaultTolerance } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -104,7 +105,9 @@ export async function buildLibp2p (init: Libp2pInit): Promise<BitDustLibp2p> {
     pubsub: gossipsub({
       allowPublishToZeroTopicPeers: true,
       runOnLimitedConnection: true,
-      emitSelf: false
+      emitSelf: false,
+      // Copies of a message already accepted are dropped before their signature is checked.
+      fastMsgIdFn: gossipFastMsgId
     })
   }
   if (relay.serve === true) {

@@ -3,8 +3,10 @@
  * is a pure function of its peer id: address = keccak(uncompressed public key)[12:]. Offers,
  * receipts and lists are checked against it, which ties what a peer signs to its chain account.
  */
+import { createHash } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { addressOfPublicKey } from '../crypto/identity.ts'
+import { BoundedMap } from '../util/bounded-map.ts'
 import { InvalidSignatureError } from './errors.ts'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 
@@ -22,9 +24,24 @@ export function publicKeyOfPeer (peer: PeerId | string): Uint8Array {
   return id.publicKey.raw
 }
 
+/**
+ * Peer ids and signatures seen again and again (every offer a supplier refreshes, each checked on
+ * arrival and again when cached) are worked out once: decompressing a key and checking a
+ * signature are BigInt arithmetic in pure JS, 0.25 and ~2 ms.
+ */
+const MEMO_ENTRIES = 4096
+const addresses = new BoundedMap<string, `0x${string}`>(MEMO_ENTRIES)
+const verified = new BoundedMap<string, true>(MEMO_ENTRIES)
+
 /** Lowercase 0x address of the chain account behind a peer id. */
 export function addressOfPeer (peer: PeerId | string): `0x${string}` {
-  return addressOfPublicKey(publicKeyOfPeer(peer)).toLowerCase() as `0x${string}`
+  const id = peer.toString()
+  let address = addresses.get(id)
+  if (address === undefined) {
+    address = addressOfPublicKey(publicKeyOfPeer(peer)).toLowerCase() as `0x${string}`
+    addresses.set(id, address)
+  }
+  return address
 }
 
 export async function signBytes (key: PrivateKey, bytes: Uint8Array): Promise<Uint8Array> {
@@ -33,10 +50,21 @@ export async function signBytes (key: PrivateKey, bytes: Uint8Array): Promise<Ui
 
 /** True if `sig` over `bytes` was made by the key of `peer`. */
 export async function verifyByPeer (peer: PeerId | string, bytes: Uint8Array, sig: Uint8Array): Promise<boolean> {
+  // Only successes are remembered, under everything that made them true: a forgery costs a
+  // verification each time, as it should.
+  const who = Buffer.from(peer.toString())
+  const lengths = Buffer.alloc(12)
+  lengths.writeUInt32BE(who.length, 0)
+  lengths.writeUInt32BE(bytes.length, 4)
+  lengths.writeUInt32BE(sig.length, 8)
+  const key = createHash('sha256').update(lengths).update(who).update(bytes).update(sig).digest('base64')
+  if (verified.has(key)) return true
   try {
     const id = typeof peer === 'string' ? peerIdFromString(peer) : peer
     if (id.type !== 'secp256k1' || id.publicKey == null) return false
-    return await id.publicKey.verify(bytes, sig)
+    const ok = await id.publicKey.verify(bytes, sig)
+    if (ok) verified.set(key, true)
+    return ok
   } catch {
     return false
   }
