@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
 /**
  * `bitdust`: the command line. Node-local commands (init, start, devnet) run here; every other
  * command talks to a running node's HTTP API (--api URL, BITDUST_API, or <datadir>/api.json).

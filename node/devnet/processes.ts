@@ -10,8 +10,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { API_FILE } from '../config/constants.ts'
 import { ApiClient } from '../api/client.ts'
 import type { ApiEndpoint } from '../api/client.ts'
+import { NODE_FLAGS } from '../util/gc.ts'
 
 const BIN = join(import.meta.dirname, '..', 'cli', 'bin.ts')
+
+/** The command line of a node process: node's own flags first (the bin's shebang has them too). */
+export function nodeArgv (spec: Pick<NodeSpec, 'datadir' | 'args'>): string[] {
+  return [...NODE_FLAGS, BIN, 'start', '--datadir', spec.datadir, ...spec.args]
+}
 
 export interface NodeSpec {
   name: string
@@ -59,7 +65,7 @@ export class Supervisor {
     const apiFile = join(spec.datadir, API_FILE)
     rmSync(apiFile, { force: true })
     const logFile = createWriteStream(join(spec.datadir, 'node.log'), { flags: 'a' })
-    const child = spawn(process.execPath, [BIN, 'start', '--datadir', spec.datadir, ...spec.args], {
+    const child = spawn(process.execPath, nodeArgv(spec), {
       env: { ...process.env, BITDUST_EXIT_WITH_PARENT: '1', ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
-import { NodeStartError, Supervisor } from '../../../node/devnet/processes.ts'
+import { NodeStartError, Supervisor, nodeArgv } from '../../../node/devnet/processes.ts'
+import { NODE_FLAGS } from '../../../node/util/gc.ts'
 import type { RunningNode } from '../../../node/devnet/processes.ts'
 
 describe('devnet/processes', function () {
@@ -34,5 +35,12 @@ describe('devnet/processes', function () {
     expect(child.signalCode).to.equal('SIGKILL')
     // Killing what is already gone returns at once.
     await sup.kill(node)
+  })
+
+  it('a node process starts with node\'s flags for nodes, before the bin', () => {
+    const argv = nodeArgv({ datadir: '/d', args: ['--role', 'supplier'] })
+    expect(argv.slice(0, NODE_FLAGS.length)).to.deep.equal(NODE_FLAGS)
+    expect(argv[NODE_FLAGS.length]).to.match(/node\/cli\/bin\.ts$/)
+    expect(argv.slice(NODE_FLAGS.length + 1)).to.deep.equal(['start', '--datadir', '/d', '--role', 'supplier'])
   })
 })
