@@ -74,6 +74,9 @@ export class NoAccessToFileError extends Error {
   }
 }
 
+/** A manifest sealed to our key and padded, ready to put on a holder. */
+type SealedManifest = ReturnType<typeof padManifest> & { dealId: Hex }
+
 export class ManifestUnavailableError extends Error {
   override name = 'ManifestUnavailableError'
 }
@@ -154,10 +157,12 @@ export class ConsumerService implements NodeService {
     const chain = uploadView(this.c.chain)
     const files = this.files
     let manifest = 'roots' in coding ? draft as Manifest : undefined
+    let deal = dealId
     const recordingChain = {
       ...chain,
       openDeal: async (...args: Parameters<typeof chain.openDeal>): Promise<Hex> => {
         const [, roots, salt] = args
+        deal = chain.dealIdFor(salt)
         manifest = createManifest({ name: draft.name, coding: { ...coding, roots }, key: file.key, ownerPublicKey: this.c.identity.publicKey })
         await files.putPending({ uploadId, path: file.path, stamp: file.stamp, salt: hex(file.salt), name: draft.name, encoded: JSON.stringify(manifest), started: Date.now(), dealId: chain.dealIdFor(salt) })
         return await chain.openDeal(...args)
@@ -177,14 +182,26 @@ export class ConsumerService implements NodeService {
         }
       },
     }
+    // Each holder gets the sealed manifest as soon as it has accepted its fragment (the deal is
+    // open then, and the manifest final), so these puts overlap the wait for the slots' fills;
+    // a holder that then fails to fill keeps a manifest it cannot use, and costs nothing.
+    const early = new Map<string, Promise<void>>()
+    let sealed: SealedManifest | undefined
+    const onAccepted = (_slot: number, holder: { peerId: string, address: Address }): void => {
+      if (manifest === undefined || deal === undefined || early.has(holder.address.toLowerCase())) return
+      sealed ??= this.sealForHolders({ ...manifest, dealId: deal })
+      const put = this.putManifest(holder.peerId, sealed, signal)
+      put.catch(() => {})
+      early.set(holder.address.toLowerCase(), put)
+    }
     const placed = await place(source, recordingChain, this.c.net, {
       terms: { k, m, periods: opts.periods ?? this.periods, price, collateralPerByte: price * this.collateralPeriods },
-      onProgress, signal, ...(dealId !== undefined ? { dealId } : {}),
+      onProgress, onAccepted, signal, ...(dealId !== undefined ? { dealId } : {}),
     })
     if (manifest === undefined) throw new Error('the deal was placed without a manifest')
     const final: Manifest = { ...manifest, dealId: placed.dealId }
     onProgress({ stage: 'manifest', message: 'storing the sealed manifest with the holders' })
-    await this.storeManifest(final, placed.holders, signal)
+    await this.storeManifest(final, placed.holders, signal, early)
     const record: FileRecord = { id: placed.dealId, name: final.name, size: final.size, manifest: final, origin: 'own', state: 'active', created: Date.now() }
     await this.files.put(record)
     await this.files.delPending(uploadId)
@@ -253,16 +270,30 @@ export class ConsumerService implements NodeService {
     return prices[Math.min(n, prices.length) - 1] ?? 1n
   }
 
-  private async storeManifest (manifest: Manifest, holders: Address[], signal?: AbortSignal): Promise<number> {
-    const { bytes, root } = padManifest(sealManifest(manifest, this.c.identity.publicKey))
-    const dealId = manifest.dealId as Hex
+  /**
+   * The sealed manifest on every holder. `started`: puts already under way, by holder address
+   * (lower case); a holder whose put failed is tried again.
+   */
+  private async storeManifest (manifest: Manifest, holders: Address[], signal?: AbortSignal, started?: ReadonlyMap<string, Promise<void>>): Promise<number> {
+    let sealed: SealedManifest | undefined
     const results = await Promise.allSettled(holders.map(async (h) => {
-      const peer = await this.c.net.peerOf(h)
-      await this.c.net.putFragment(peer, { dealId, slot: MANIFEST_SLOT, size: bytes.length, root: `0x${Buffer.from(root).toString('hex')}` as Hex }, once(bytes), { ...(signal ? { signal } : {}) })
+      const early = started?.get(h.toLowerCase())
+      if (early !== undefined && await early.then(() => true, () => false)) return
+      sealed ??= this.sealForHolders(manifest)
+      await this.putManifest(await this.c.net.peerOf(h), sealed, signal)
     }))
     const ok = results.filter((r) => r.status === 'fulfilled').length
     if (ok === 0) throw new ManifestUnavailableError('No holder accepted the sealed manifest; the file is stored but only this node can list it.')
     return ok
+  }
+
+  private sealForHolders (manifest: Manifest): SealedManifest {
+    return { ...padManifest(sealManifest(manifest, this.c.identity.publicKey)), dealId: manifest.dealId as Hex }
+  }
+
+  private async putManifest (peer: string, sealed: SealedManifest, signal?: AbortSignal): Promise<void> {
+    const { bytes, root, dealId } = sealed
+    await this.c.net.putFragment(peer, { dealId, slot: MANIFEST_SLOT, size: bytes.length, root: `0x${Buffer.from(root).toString('hex')}` as Hex }, once(bytes), { ...(signal ? { signal } : {}) })
   }
 
   /** Any holder's copy of a deal's sealed manifest, opened with our key. */

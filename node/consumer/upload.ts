@@ -73,7 +73,20 @@ export interface UploadOptions {
   fillTimeoutMs?: number
   /** How often offers and slot holders are polled (default 100 ms; one shared read of the slots not yet filled). */
   pollMs?: number
+  /**
+   * A supplier accepted fragment `slot` into the open deal (its slot fills next): the caller may
+   * start storing what goes with the fragment (the sealed manifest) while the fills are awaited.
+   */
+  onAccepted?: (slot: number, holder: { peerId: string, address: Address }) => void
 }
+
+/**
+ * Polls while a fill is most likely on its way: a supplier fills its slot a few blocks after
+ * accepting the fragment (~0.1 s on an automining devnet), so polling only every pollMs added
+ * up to a whole interval to every upload; after FAST_FILL_WINDOW_MS, every pollMs.
+ */
+export const FILL_POLL_MS = 20
+export const FAST_FILL_WINDOW_MS = 3000
 
 export class UploadFailedError extends Error {
   override name = 'UploadFailedError'
@@ -88,6 +101,7 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
   const n = terms.k + terms.m
   if (options.dealId !== undefined && source.roots?.length !== n) throw new UploadFailedError(`resuming deal ${options.dealId} needs its ${n} roots`)
   const pollMs = options.pollMs ?? 100
+  const fillPollMs = Math.min(pollMs, FILL_POLL_MS)
   const fragmentSize = BigInt(source.fragmentSize)
   const needs = { fragmentSize, maxPrice: terms.price, collateral: terms.collateralPerByte * fragmentSize }
 
@@ -166,8 +180,9 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
   type Poll = { holders: Array<Address | undefined>, block: bigint | undefined }
   let polled: { at: number, result: Promise<Poll> } | undefined
   const seenFilled = new Array<Address | undefined>(n)
-  const poll = async (): Promise<Poll> => {
-    if (polled === undefined || Date.now() - polled.at >= pollMs / 2) {
+  /** interval: the caller's; a read younger than half of it is shared. */
+  const poll = async (interval: number): Promise<Poll> => {
+    if (polled === undefined || Date.now() - polled.at >= interval / 2) {
       const free = [...seenFilled.keys()].filter((i) => seenFilled[i] === undefined)
       polled = {
         at: Date.now(),
@@ -181,9 +196,11 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
   }
 
   const waitFilled = async (i: number, holder: Address): Promise<void> => {
-    const until = Date.now() + (options.fillTimeoutMs ?? 120_000)
+    const started = Date.now()
+    const until = started + (options.fillTimeoutMs ?? 120_000)
     for (;;) {
-      const { holders, block } = await poll()
+      const interval = Date.now() - started < FAST_FILL_WINDOW_MS ? fillPollMs : pollMs
+      const { holders, block } = await poll(interval)
       const h = holders[i]
       if (h !== undefined) {
         if (h.toLowerCase() !== holder.toLowerCase()) logger('slot %d filled by %s instead of %s', i, h, holder)
@@ -191,7 +208,7 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
       }
       if (Date.now() > until) throw new UploadFailedError(`the supplier accepted fragment ${i} but did not fill its slot in time`)
       if (deadline !== undefined && block !== undefined && block >= deadline) throw new UploadFailedError(`the deal's fill deadline (block ${deadline}) passed`)
-      await sleep(pollMs, signal)
+      await sleep(interval, signal)
     }
   }
 
@@ -213,6 +230,7 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
       if (root === undefined) throw new Error(`no root for fragment ${i}`)
       receipts[i] = await net.putFragment(offer.peerId, { dealId: deal, slot: i, size: source.fragmentSize, root: root as Hex }, stream,
         { onBytes: (b) => { sent[i] = b; report() }, ...(signal ? { signal } : {}), ...(commit !== undefined ? { commit } : {}) })
+      options.onAccepted?.(i, { peerId: offer.peerId, address: offer.address })
       await waitFilled(i, offer.address)
       return true
     } catch (err) {

@@ -42,6 +42,8 @@ class Net implements UploadNet {
   puts: Array<{ peerId: string, slot: number, root: Hex, openAtCommit?: number }> = []
   failing = new Set<string>()
   silent = new Set<string>()
+  /** Suppliers that fill their slot a few ms after accepting, as real ones do (a transaction). */
+  late = new Set<string>()
   /** Suppliers whose copy is damaged (they hash other bytes than were sent). */
   corrupt = new Set<string>()
   /** Every supplier refuses puts ahead of their deal (ROOT_LATER) before taking a byte. */
@@ -78,7 +80,8 @@ class Net implements UploadNet {
     this.received.set(`${peerId}:${meta.slot}`, bytes)
     const o = this.offerList.find((x) => x.peerId === peerId) as SupplierOffer
     // A good supplier fills its slot on chain right after accepting; a silent one never does.
-    if (!this.silent.has(peerId)) this.chain.holders[meta.slot] = o.address
+    if (this.late.has(peerId)) setTimeout(() => { this.chain.holders[meta.slot] = o.address }, 5)
+    else if (!this.silent.has(peerId)) this.chain.holders[meta.slot] = o.address
     return { peerId, dealId: meta.dealId, slot: meta.slot, root: root as Hex }
   }
 }
@@ -207,6 +210,36 @@ describe('consumer/upload place', () => {
     const silentSlot = net.puts.find((p) => p.peerId === 'peer-1')?.slot as number
     expect(chain.asked[0]).to.deep.equal([0, 1, 2])
     expect(chain.asked).to.deep.include([silentSlot])
+  })
+
+  it('tells the caller of each fragment accepted, with its holder, before the slot is seen filled', async () => {
+    const chain = new Chain()
+    const net = new Net(chain, 4)
+    net.silent.add('peer-1')
+    for (const p of ['peer-2', 'peer-3', 'peer-4']) net.late.add(p)
+    ;(net.offerList[3] as SupplierOffer).price = 2n
+    const accepted: Array<{ slot: number, peerId: string, address: Address, free: boolean }> = []
+    const placed = await place(encoded, chain, net, {
+      terms: { ...terms, price: 2n }, pollMs: 1, fillTimeoutMs: 30,
+      onAccepted: (slot, h) => { accepted.push({ slot, ...h, free: chain.holders[slot] === undefined }) },
+    })
+    // Told while the fills were still to come.
+    expect(accepted.every((a) => a.free)).to.equal(true)
+    // Every accepted put, the silent supplier's too (it did accept; its replacement is told as well).
+    expect(accepted.map((a) => a.peerId).sort()).to.deep.equal(['peer-1', 'peer-2', 'peer-3', 'peer-4'])
+    for (const a of accepted) expect(a.address).to.equal(addr(Number(a.peerId.slice(5))))
+    const silentSlot = accepted.find((a) => a.peerId === 'peer-1')?.slot
+    expect(accepted.find((a) => a.peerId === 'peer-4')?.slot).to.equal(silentSlot)
+    expect(placed.holders[silentSlot as number]).to.equal(addr(4))
+  })
+
+  it('sees a fill that lands just after the put without waiting a whole poll interval', async () => {
+    const chain = new Chain()
+    const net = new Net(chain, 3)
+    for (const o of net.offerList) net.late.add(o.peerId)
+    // A minute between polls would time this test out if the waits did not look again soon.
+    const placed = await place(encoded, chain, net, { terms, pollMs: 60_000 })
+    expect(new Set(placed.holders).size).to.equal(3)
   })
 
   it('gives up on a slot still free when the deal\'s fill deadline passes', async () => {
