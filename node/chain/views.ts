@@ -109,6 +109,7 @@ export function uploadView (chain: BitDustChain) {
       return (await m.openDeal(params, salt, roots, options)).dealId
     },
     slotHolders: holders,
+    filledCount: async (dealId: Hex): Promise<number> => (await m.getDeal(dealId)).filled,
     blockNumber: async (): Promise<bigint> => await chain.blockNumber(),
     deadlineBlock: async (dealId: Hex): Promise<bigint> => (await m.getDeal(dealId)).deadlineBlock,
   }

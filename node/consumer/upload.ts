@@ -46,6 +46,8 @@ export interface UploadChain {
   openDeal: (terms: DealTerms, roots: Hex[], salt: Hex, signal?: AbortSignal) => Promise<Hex>
   /** Current holder of every slot (undefined while free); with `only`, of those slots alone. */
   slotHolders: (dealId: Hex, only?: number[]) => Promise<Array<Address | undefined>>
+  /** How many of the deal's slots have a holder (one read, however many slots). */
+  filledCount: (dealId: Hex) => Promise<number>
   blockNumber: () => Promise<bigint>
   deadlineBlock: (dealId: Hex) => Promise<bigint>
 }
@@ -87,6 +89,7 @@ export interface UploadOptions {
  */
 export const FILL_POLL_MS = 20
 export const FAST_FILL_WINDOW_MS = 3000
+const SLOTS_REREAD_MS = 1000
 
 export class UploadFailedError extends Error {
   override name = 'UploadFailedError'
@@ -175,21 +178,38 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
   }
 
   // Every fragment waits for its slot: one read per poll serves them all (14 waiters polling on
-  // their own were a load on the endpoint), of the slots not yet seen filled and of the block
-  // (for the fill deadline).
+  // their own were a load on the endpoint). A poll reads the deal's count of filled slots; the
+  // slots not yet seen filled are read only when that count grew, or every SLOTS_REREAD_MS (a slot
+  // freed and another filled between two polls leave the count as it was), and the block (for
+  // the fill deadline) every pollMs. The endpoint is busiest just then, with the suppliers'
+  // fills: reading each free slot every FILL_POLL_MS queued ~80 reads ahead of their transactions.
   type Poll = { holders: Array<Address | undefined>, block: bigint | undefined }
   let polled: { at: number, result: Promise<Poll> } | undefined
   const seenFilled = new Array<Address | undefined>(n)
+  let slotsReadAt = -Infinity
+  let block: { at: number, value: bigint } | undefined
   /** interval: the caller's; a read younger than half of it is shared. */
   const poll = async (interval: number): Promise<Poll> => {
     if (polled === undefined || Date.now() - polled.at >= interval / 2) {
-      const free = [...seenFilled.keys()].filter((i) => seenFilled[i] === undefined)
       polled = {
         at: Date.now(),
-        result: Promise.all([chain.slotHolders(deal, free), deadline !== undefined ? chain.blockNumber() : undefined]).then(([read, block]) => {
-          for (const i of free) seenFilled[i] = read[i]
-          return { holders: [...seenFilled], block }
-        }),
+        result: (async () => {
+          const now = Date.now()
+          const readBlock = deadline !== undefined && (block === undefined || now - block.at >= pollMs)
+          const [count, head] = await Promise.all([
+            now - slotsReadAt >= Math.max(pollMs, SLOTS_REREAD_MS) ? undefined : chain.filledCount(deal),
+            readBlock ? chain.blockNumber() : undefined,
+          ])
+          if (head !== undefined) block = { at: now, value: head }
+          const seen = seenFilled.filter((h) => h !== undefined).length
+          if (count === undefined || count > seen) {
+            const free = [...seenFilled.keys()].filter((i) => seenFilled[i] === undefined)
+            slotsReadAt = now
+            const read = await chain.slotHolders(deal, free)
+            for (const i of free) seenFilled[i] = read[i]
+          }
+          return { holders: [...seenFilled], block: block?.value }
+        })(),
       }
     }
     return await polled.result

@@ -29,6 +29,8 @@ class Chain implements UploadChain {
   /** The slots each holder read asked for (undefined: all). */
   asked: Array<number[] | undefined> = []
   async slotHolders (_deal: Hex, only?: number[]): Promise<Array<Address | undefined>> { this.asked.push(only); return [...this.holders] }
+  counted = 0
+  async filledCount (): Promise<number> { this.counted++; return this.holders.filter((h) => h !== undefined).length }
   async blockNumber (): Promise<bigint> { return this.block++ }
   deadline = 10_000n
   async deadlineBlock (): Promise<bigint> { return this.deadline }
@@ -44,6 +46,7 @@ class Net implements UploadNet {
   silent = new Set<string>()
   /** Suppliers that fill their slot a few ms after accepting, as real ones do (a transaction). */
   late = new Set<string>()
+  lateMs = 5
   /** Suppliers whose copy is damaged (they hash other bytes than were sent). */
   corrupt = new Set<string>()
   /** Every supplier refuses puts ahead of their deal (ROOT_LATER) before taking a byte. */
@@ -80,7 +83,7 @@ class Net implements UploadNet {
     this.received.set(`${peerId}:${meta.slot}`, bytes)
     const o = this.offerList.find((x) => x.peerId === peerId) as SupplierOffer
     // A good supplier fills its slot on chain right after accepting; a silent one never does.
-    if (this.late.has(peerId)) setTimeout(() => { this.chain.holders[meta.slot] = o.address }, 5)
+    if (this.late.has(peerId)) setTimeout(() => { this.chain.holders[meta.slot] = o.address }, this.lateMs)
     else if (!this.silent.has(peerId)) this.chain.holders[meta.slot] = o.address
     return { peerId, dealId: meta.dealId, slot: meta.slot, root: root as Hex }
   }
@@ -237,9 +240,14 @@ describe('consumer/upload place', () => {
     const chain = new Chain()
     const net = new Net(chain, 3)
     for (const o of net.offerList) net.late.add(o.peerId)
+    net.lateMs = 100
     // A minute between polls would time this test out if the waits did not look again soon.
     const placed = await place(encoded, chain, net, { terms, pollMs: 60_000 })
     expect(new Set(placed.holders).size).to.equal(3)
+    // Polled by the deal's count of filled slots; the slots themselves are read once at first and
+    // again only when that count grew (at most once per fill here), then once for the result.
+    expect(chain.counted).to.be.greaterThan(0)
+    expect(chain.asked.length).to.be.at.most(1 + 3 + 1)
   })
 
   it('gives up on a slot still free when the deal\'s fill deadline passes', async () => {
