@@ -189,8 +189,10 @@ export class ConsumerService implements NodeService {
     let sealed: SealedManifest | undefined
     const onAccepted = (_slot: number, holder: { peerId: string, address: Address }): void => {
       if (manifest === undefined || deal === undefined || early.has(holder.address.toLowerCase())) return
-      sealed ??= this.sealForHolders({ ...manifest, dealId: deal })
-      const put = this.putManifest(holder.peerId, sealed, signal)
+      // Inside the placement: whatever fails here is left to storeManifest to try and report.
+      const m = manifest
+      const id = deal
+      const put = (async () => { sealed ??= this.sealForHolders({ ...m, dealId: id }); await this.putManifest(holder.peerId, sealed, signal) })()
       put.catch(() => {})
       early.set(holder.address.toLowerCase(), put)
     }
