@@ -126,7 +126,7 @@ describe('util/gc', function () {
     console.log(JSON.stringify({ helpers, live: live.length }))
   `
 
-  it('NODE_FLAGS: V8 takes them, and a node started with them collects without helper threads; the bin starts with them', async () => {
+  it('NODE_FLAGS: V8 takes them, and a node started with them collects without helper threads; the bin and the wrapper start with them', async () => {
     const helpers = async (flags: readonly string[]): Promise<{ helpers: number, stderr: string }> => {
       const { stdout, stderr } = await run(process.execPath, [...flags, '--input-type=module', '-e', HELPERS], { timeout: 60_000 })
       return { helpers: (JSON.parse(stdout) as { helpers: number }).helpers, stderr }
@@ -141,5 +141,8 @@ describe('util/gc', function () {
     // `bitdust start` run through the bin gets them from its shebang.
     const shebang = readFileSync(join(import.meta.dirname, '../../../node/cli/bin.ts'), 'utf8').split('\n')[0]
     expect(shebang).to.equal(`#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`)
+    // So does the checkout's ./bitdust wrapper.
+    const wrapper = readFileSync(join(import.meta.dirname, '../../../bitdust'), 'utf8')
+    expect(wrapper).to.include(`exec "$node" ${NODE_FLAGS.join(' ')} "$here/node/cli/bin.ts" "$@"`)
   })
 })
