@@ -285,6 +285,10 @@ describe('BitDust network end to end', function () {
       const me = user.status.address
       const before = await chain.token.balanceOf(me)
       const path = await randomFile(join(work, name), size)
+      // A fragment of an earlier test may still be half-taken at some supplier (its sender was
+      // killed, and the supplier drops it only at its idle timeout): only new ones are this upload's.
+      const parts = (s: RunningNode): string[] => readdirSync(join(s.spec.datadir, 'fragments')).filter((f) => f.endsWith('.part'))
+      const earlier = new Map(net.suppliers.map((s) => [s, new Set(parts(s))]))
       const job = await user.api.call<{ id: string }>('POST', '/files', { path })
       let stalled: RunningNode | undefined
       if (killWhen === 'sending') {
@@ -292,7 +296,7 @@ describe('BitDust network end to end', function () {
       } else {
         // One supplier of this upload is stopped while it holds the fragment uncommitted (its
         // temp file), so its slot is still free when the node dies after the deal opened.
-        stalled = await until('a supplier to be taking in a fragment', async () => net.suppliers.find((s) => readdirSync(join(s.spec.datadir, 'fragments')).some((f) => f.endsWith('.part'))), 120_000, 20)
+        stalled = await until('a supplier to be taking in a fragment', async () => net.suppliers.find((s) => parts(s).some((f) => earlier.get(s)?.has(f) !== true)), 120_000, 20)
         process.kill(stalled.child.pid as number, 'SIGSTOP')
         // openDeal takes the escrow in the same transaction.
         await until('the deal to be paid for', async () => await chain.token.balanceOf(me) < before, 120_000, 50)
