@@ -55,8 +55,8 @@ export class Prover {
   /**
    * One pass: the period proof if it is due, then targeted challenges. Safe to call often: once
    * a pass has found nothing left to do, further calls cost one block-number read until a new
-   * block arrives (a devnet ticks twice per block, and every read is an RPC call). A pass that
-   * failed is retried on the next call whatever the block.
+   * block arrives (every read is an RPC call, and a slow chain has many ticks per block). A pass
+   * that failed is retried on the next call whatever the block.
    */
   async tick (): Promise<void> {
     let block: bigint

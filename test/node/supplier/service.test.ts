@@ -13,7 +13,7 @@ import { DEVNET_PARAMS } from '../../../node/chain/deploy-params.ts'
 import { uploadView } from '../../../node/chain/views.ts'
 import type { NodeServices } from '../../../node/node.ts'
 import { ROOT_LATER } from '../../../node/proofs/constants.ts'
-import { SupplierService } from '../../../node/supplier/service.ts'
+import { CHORE_TICKS, SupplierService } from '../../../node/supplier/service.ts'
 import type { SupplierNet } from '../../../node/supplier/service.ts'
 import type { FragmentStore } from '../../../node/storage/fragment-store/index.ts'
 import { randomFragment, startTestNetwork } from '../chain/helpers/network.ts'
@@ -132,6 +132,31 @@ describe('supplier/service: fragments sent before their deal opens', function ()
     config.supply.price = 2n
     await service.publishOffer()
     expect(announced.map((t) => t.price)).to.deep.equal([1n, 1n, 2n])
+  })
+
+  it('once begun, reads the block once per tick for its proofs and once per CHORE_TICKS ticks for its chores', async () => {
+    const chain = net.supplierA
+    const original = chain.blockNumber.bind(chain)
+    let reads = 0
+    chain.blockNumber = async (...args: Parameters<typeof original>) => { reads++; return await original(...args) }
+    // Above the prover's 200 ms floor, so that both loops follow tickMs.
+    const tickMs = 400
+    const busy = new SupplierService({ chain, db, config, identity: undefined, jobs: undefined } as unknown as NodeServices & { chain: typeof chain }, { tickMs })
+    busy.attach({ peerId: 'p', publishOffer: async () => {} } as unknown as SupplierNet, () => randomBytes(34))
+    try {
+      await busy.store.start()
+      await busy.begin()
+      reads = 0
+      await new Promise((resolve) => setTimeout(resolve, 10 * tickMs))
+    } finally {
+      await busy.stop()
+      chain.blockNumber = original
+    }
+    // 10 ticks: ~10 reads for the prover and ~10 / CHORE_TICKS for the chores (timers on a loaded
+    // machine only fire later, never sooner). Twice per tick and chores every 3, as before: ~23.
+    expect(CHORE_TICKS).to.be.at.least(2)
+    expect(reads).to.be.greaterThan(0)
+    expect(reads).to.be.at.most(10 + Math.ceil(10 / CHORE_TICKS) + 2)
   })
 
   it('refuses a fragment for a deal that is not open unless it is sent ahead of it (ROOT_LATER)', async () => {
