@@ -164,7 +164,7 @@ export class ConsumerService implements NodeService {
         const [, roots, salt] = args
         deal = chain.dealIdFor(salt)
         manifest = createManifest({ name: draft.name, coding: { ...coding, roots }, key: file.key, ownerPublicKey: this.c.identity.publicKey })
-        await files.putPending({ uploadId, path: file.path, stamp: file.stamp, salt: hex(file.salt), name: draft.name, encoded: JSON.stringify(manifest), started: Date.now(), dealId: chain.dealIdFor(salt) })
+        await files.putPending({ uploadId, path: file.path, stamp: file.stamp, salt: hex(file.salt), name: draft.name, encoded: JSON.stringify(manifest), started: Date.now(), dealId: deal })
         return await chain.openDeal(...args)
       },
     }
