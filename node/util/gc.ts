@@ -33,7 +33,7 @@ export const MALLOC_MMAP_THRESHOLD = 32 * 1024 * 1024
 export const MALLOC_TRIM_THRESHOLD = 256 * 1024 * 1024
 
 /**
- * V8 flags a node process is started with (the devnet's children, the `bitdust` bin's shebang):
+ * V8 flags a node process is started with (the devnet's children, the bin's shebang, ./bitdust):
  * they cannot be set once the heap exists (setFlagsFromString in a running node changed nothing).
  *
  * --single-threaded-gc: V8 splits its collections over helper threads (parallel scavenges,
