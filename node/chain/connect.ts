@@ -1,12 +1,14 @@
 /**
- * viem clients for one endpoint and one signer. viem's own transport retries are turned off:
- * tx.ts retries whole steps (with fresh gas, fees and nonce), which a transport cannot.
+ * viem clients for one endpoint and one signer, over our JSON-RPC transport (rpc-transport.ts:
+ * node's http client instead of fetch, ~3x less CPU per call). viem's own transport retries are
+ * off: tx.ts retries whole steps (with fresh gas, fees and nonce), which a transport cannot.
  */
-import { createPublicClient, createWalletClient, defineChain, http } from 'viem'
+import { createPublicClient, createWalletClient, defineChain } from 'viem'
 import type { Chain, PublicClient, Transport, WalletClient, Account } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { POLL_INTERVAL_MS } from './constants.ts'
+import { rpcTransport } from './rpc-transport.ts'
 
 export interface ConnectInit {
   rpcUrl: string
@@ -37,7 +39,7 @@ export function chainFor (chainId: number, rpcUrl: string): Chain {
 
 export function connect (init: ConnectInit): ChainClients {
   const chain = chainFor(init.chainId, init.rpcUrl)
-  const transport = http(init.rpcUrl, { retryCount: 0, timeout: init.requestTimeoutMs ?? 10_000 })
+  const transport = rpcTransport(init.rpcUrl, { timeoutMs: init.requestTimeoutMs ?? 10_000 })
   const pollingInterval = init.pollIntervalMs ?? POLL_INTERVAL_MS
   const publicClient = createPublicClient({ chain, transport, pollingInterval })
   if (init.privateKey === undefined) return { chain, rpcUrl: init.rpcUrl, publicClient }
