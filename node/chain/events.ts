@@ -3,8 +3,8 @@
  * happened, and a poller that resumes from a stored block number after a restart.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { decodeEventLog } from 'viem'
-import type { Abi, Address, Hex, Log } from 'viem'
+import { decodeEventLog, encodeAbiParameters, toEventSelector } from 'viem'
+import type { Abi, AbiEvent, Address, Hex } from 'viem'
 import { log } from '../log.ts'
 import { LOG_BLOCK_RANGE, POLL_INTERVAL_MS } from './constants.ts'
 import type { BitDustAddresses } from './deploy.ts'
@@ -38,15 +38,52 @@ export interface GetEventsOptions extends AbortOptions {
   toBlock?: bigint
   /** Only these contracts. */
   contracts?: ContractKey[]
-  /** Only these event names. */
+  /** Only these event names (filtered by the endpoint: topic 0). */
   eventNames?: string[]
+  /**
+   * Only events whose indexed arguments have these values (filtered by the endpoint), e.g.
+   * `{ supplier: address }`. Every event named in `eventNames` must index each of these
+   * arguments at the same position.
+   */
+  where?: Record<string, unknown>
 }
 
-function decode (source: EventSource, byAddress: Map<string, ContractKey>, entry: Log): ChainEvent | undefined {
+/**
+ * The topics of eth_getLogs for the named events and indexed values: the endpoint then sends only
+ * what was asked for, instead of every event of the contracts (a supplier polling its challenges
+ * every block had been downloading and decoding every market event of the last 16 blocks).
+ */
+export function eventTopics (abis: Abi[], eventNames: string[], where: Record<string, unknown> = {}): Array<Hex | Hex[] | null> {
+  const items: AbiEvent[] = []
+  for (const name of eventNames) {
+    const found = new Map<string, AbiEvent>()
+    for (const abi of abis) for (const i of abi) if (i.type === 'event' && i.name === name) found.set(toEventSelector(i), i)
+    if (found.size === 0) throw new Error(`no event ${name} in the contracts' interfaces`)
+    items.push(...found.values())
+  }
+  const topics: Array<Hex | Hex[] | null> = [[...new Set(items.map((i) => toEventSelector(i)))]]
+  for (const [arg, value] of Object.entries(where)) {
+    let position: number | undefined
+    let type: string | undefined
+    for (const i of items) {
+      const indexed = i.inputs.filter((x) => x.indexed === true)
+      const at = indexed.findIndex((x) => x.name === arg)
+      if (at < 0 || (position !== undefined && position !== at + 1)) throw new Error(`event ${i.name} does not index ${arg} where the others do`)
+      position = at + 1
+      type = indexed[at]?.type
+    }
+    if (position === undefined || type === undefined) continue
+    while (topics.length <= position) topics.push(null)
+    topics[position] = encodeAbiParameters([{ type }], [value])
+  }
+  return topics
+}
+
+function decode (source: EventSource, byAddress: Map<string, ContractKey>, entry: LogEntry): ChainEvent | undefined {
   const contract = byAddress.get(entry.address.toLowerCase())
   if (contract === undefined) return undefined
   try {
-    const decoded = decodeEventLog({ abi: source.abis[contract], data: entry.data, topics: entry.topics })
+    const decoded = decodeEventLog({ abi: source.abis[contract], data: entry.data, topics: entry.topics as [Hex, ...Hex[]] })
     return {
       contract,
       eventName: decoded.eventName ?? 'unknown',
@@ -61,6 +98,26 @@ function decode (source: EventSource, byAddress: Map<string, ContractKey>, entry
   }
 }
 
+/** What decoding reads of a log. */
+interface LogEntry { address: Address, topics: Hex[], data: Hex, blockNumber: bigint | null, logIndex: number | null, transactionHash: Hex | null }
+
+/** eth_getLogs with topics (viem's getLogs builds topics only from one event or decodes itself). */
+async function rawLogs (pc: TxSender['publicClient'], filter: { address: Address[], topics: Array<Hex | Hex[] | null> | undefined, fromBlock: bigint, toBlock: bigint }): Promise<LogEntry[]> {
+  const toHex = (n: bigint): Hex => `0x${n.toString(16)}`
+  const logs = await pc.request({
+    method: 'eth_getLogs',
+    params: [{ address: filter.address, fromBlock: toHex(filter.fromBlock), toBlock: toHex(filter.toBlock), ...(filter.topics !== undefined ? { topics: filter.topics } : {}) }],
+  })
+  return logs.map((l) => ({
+    address: l.address,
+    topics: l.topics,
+    data: l.data,
+    blockNumber: l.blockNumber === null ? null : BigInt(l.blockNumber),
+    logIndex: l.logIndex === null ? null : Number(l.logIndex),
+    transactionHash: l.transactionHash,
+  }))
+}
+
 /** All decoded events of the BitDust contracts in [fromBlock, toBlock], in chain order. */
 export async function getEvents (source: EventSource, options: GetEventsOptions): Promise<ChainEvent[]> {
   const pc = source.tx.publicClient
@@ -68,10 +125,13 @@ export async function getEvents (source: EventSource, options: GetEventsOptions)
   const byAddress = new Map<string, ContractKey>(keys.map((k) => [source.contracts[k].toLowerCase(), k]))
   const address = keys.map((k) => source.contracts[k]) as Address[]
   const toBlock = options.toBlock ?? await source.tx.retry('eth_blockNumber', async () => await pc.getBlockNumber({ cacheTime: 0 }), options)
+  const topics = options.eventNames !== undefined || options.where !== undefined
+    ? eventTopics(keys.map((k) => source.abis[k]), options.eventNames ?? [], options.where)
+    : undefined
   const out: ChainEvent[] = []
   for (let from = options.fromBlock; from <= toBlock; from += LOG_BLOCK_RANGE) {
     const to = from + LOG_BLOCK_RANGE - 1n < toBlock ? from + LOG_BLOCK_RANGE - 1n : toBlock
-    const logs = await source.tx.retry('eth_getLogs', async () => await pc.getLogs({ address, fromBlock: from, toBlock: to }), options)
+    const logs = await source.tx.retry('eth_getLogs', async () => await rawLogs(pc, { address, topics, fromBlock: from, toBlock: to }), options)
     for (const entry of logs) {
       const e = decode(source, byAddress, entry)
       if (e === undefined) continue

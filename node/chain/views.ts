@@ -58,7 +58,7 @@ export function supplierView (chain: BitDustChain) {
       const head = known ?? await chain.blockNumber()
       const window = (await cfg()).challengeWindow
       const from = head > window + 1n ? head - window - 1n : chain.deployBlock
-      const events = await chain.getEvents({ fromBlock: from > chain.deployBlock ? from : chain.deployBlock, toBlock: head, contracts: ['market'], eventNames: ['ChallengeIssued'] })
+      const events = await chain.getEvents({ fromBlock: from > chain.deployBlock ? from : chain.deployBlock, toBlock: head, contracts: ['market'], eventNames: ['ChallengeIssued'], where: { supplier: address } })
       const out: Array<SlotRef & { segment: number, deadlineBlock: bigint }> = []
       for (const e of events) {
         if (String(e.args.supplier).toLowerCase() !== address.toLowerCase()) continue

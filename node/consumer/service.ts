@@ -328,7 +328,7 @@ export class ConsumerService implements NodeService {
   /** Rebuilds the file list from the chain (my deals) and the holders (my sealed manifests). */
   async restore (onProgress: (e: ProgressEvent) => void = () => {}, signal?: AbortSignal): Promise<{ found: number, restored: number }> {
     const me = this.c.identity.address.toLowerCase()
-    const events = await this.c.chain.getEvents({ fromBlock: this.c.chain.deployBlock, contracts: ['market'], eventNames: ['DealOpened'], ...(signal ? { signal } : {}) })
+    const events = await this.c.chain.getEvents({ fromBlock: this.c.chain.deployBlock, contracts: ['market'], eventNames: ['DealOpened'], where: { consumer: this.c.identity.address }, ...(signal ? { signal } : {}) })
     const mine = events.filter((e) => String(e.args.consumer).toLowerCase() === me).map((e) => e.args.dealId as Hex)
     let restored = 0
     for (const [i, dealId] of mine.entries()) {

@@ -380,7 +380,7 @@ export class SupplierService implements NodeService {
   private async repairJailed (jailed: Address): Promise<void> {
     if (jailed.toLowerCase() === this.view.address.toLowerCase()) return
     const m = this.c.chain.market
-    const filled = await this.c.chain.getEvents({ fromBlock: this.c.chain.deployBlock, contracts: ['market'], eventNames: ['SlotFilled'] })
+    const filled = await this.c.chain.getEvents({ fromBlock: this.c.chain.deployBlock, contracts: ['market'], eventNames: ['SlotFilled'], where: { supplier: jailed } })
     for (const e of filled) {
       if (String(e.args.supplier).toLowerCase() !== jailed.toLowerCase()) continue
       const ref = { dealId: e.args.dealId as Hex, index: Number(e.args.index) }

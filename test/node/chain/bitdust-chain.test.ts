@@ -3,13 +3,15 @@
  * Blocks are mined on demand (no interval) so that periods and windows are deterministic.
  */
 import { expect } from 'chai'
-import { getAddress, numberToHex } from 'viem'
+import { getAddress, numberToHex, pad, toEventSelector } from 'viem'
 import type { Address, Hex } from 'viem'
 import { audit } from '../../../node/chain/audit.ts'
+import { bitDustAbis } from '../../../node/chain/abis.ts'
 import { BitDustChain } from '../../../node/chain/client.ts'
 import { connect } from '../../../node/chain/connect.ts'
 import { deployBitDust } from '../../../node/chain/deploy.ts'
 import { DEFAULT_PARAMS, DEVNET_PARAMS, DUST } from '../../../node/chain/deploy-params.ts'
+import { eventTopics } from '../../../node/chain/events.ts'
 import type { ChainEvent } from '../../../node/chain/events.ts'
 import { EVENT_FIELDS, isEvent } from '../../../node/chain/event-types.ts'
 import { statement, statementToJson } from '../../../node/chain/ledger.ts'
@@ -175,6 +177,29 @@ describe('chain: BitDustChain on the real contracts', function () {
     const taken = await rejection(net.supplierB.market.fill(dealId, 0, (segment) => packedProof(fragments[0]!, segment)))
     expect(taken.errorName).to.equal('MarketSlotNotFree')
     expect(taken.message).to.contain('is held by')
+  })
+
+  it('asks the endpoint only for the named events, and only for those with the indexed values asked for', async function () {
+    const all = await net.consumer.getEvents({ contracts: ['market'] })
+    expect(all.filter((e) => e.eventName !== 'SlotFilled')).not.to.have.length(0)
+    const filled = await net.consumer.getEvents({ contracts: ['market'], eventNames: ['SlotFilled'] })
+    expect(filled.map((e) => Number(e.args.index)).sort()).to.deep.equal([0, 1])
+    const byB = await net.consumer.getEvents({ contracts: ['market'], eventNames: ['SlotFilled'], where: { supplier: net.supplierB.address } })
+    expect(byB.map((e) => [e.eventName, e.args.supplier, Number(e.args.index)])).to.deep.equal([['SlotFilled', net.supplierB.address, 1]])
+    const mixed = await net.consumer.getEvents({ contracts: ['market'], eventNames: ['DealOpened', 'SlotFilled'], where: { dealId } })
+    expect(mixed.map((e) => e.eventName)).to.deep.equal(['DealOpened', 'SlotFilled', 'SlotFilled'])
+    expect(await net.consumer.getEvents({ contracts: ['market'], eventNames: ['DealOpened'], where: { consumer: net.supplierA.address } })).to.have.length(0)
+  })
+
+  it('builds the topics of a filter from the ABIs, and refuses a filter on an argument the events do not index alike', function () {
+    const abis = [bitDustAbis().market]
+    const [topic0, ...rest] = eventTopics(abis, ['ChallengeIssued'], { supplier: net.supplierA.address })
+    expect(topic0).to.deep.equal([toEventSelector('ChallengeIssued(bytes32,uint256,address,address,uint256,uint256,uint256)')])
+    // dealId, challenger, supplier are indexed in that order; only the supplier is asked for.
+    expect(rest).to.deep.equal([null, null, pad((net.supplierA.address as Address).toLowerCase() as Hex)])
+    expect(() => eventTopics(abis, ['SlotFilled', 'SupplierJailed'], { supplier: net.supplierA.address })).to.throw(/does not index supplier where the others do/)
+    expect(() => eventTopics(abis, ['DealStarted'], { supplier: net.supplierA.address })).to.throw(/does not index supplier/)
+    expect(() => eventTopics(abis, ['NoSuchEvent'])).to.throw(/no event NoSuchEvent/)
   })
 
   it('proves periods with sampled proofs, settles and pays the suppliers', async function () {
