@@ -21,6 +21,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { halfWindowUpdates } from './yamux-window.ts'
 import { fixDrainWaits } from './drain-waits.ts'
+import { quietClosestPeerTags } from './closest-peer-tags.ts'
 import { gossipFastMsgId } from './gossip-ids.ts'
 import { DEFAULT_LISTEN, DHT_PROTOCOL, MAX_PAUSED_BUFFER, RELAY_INBOUND_THRESHOLD, STREAM_WINDOW } from './constants.ts'
 import { FaultTolerance } from '@libp2p/interface'
@@ -145,5 +146,6 @@ export async function buildLibp2p (init: Libp2pInit): Promise<BitDustLibp2p> {
     services: services as any,
     start: false
   })
+  quietClosestPeerTags((node.services as Record<string, unknown>).dht)
   return node as unknown as BitDustLibp2p
 }
