@@ -41,10 +41,23 @@ export class InsufficientFundsError extends Error {
   }
 }
 
+/** An endpoint URL as errors show it: without the credentials it may carry (user:secret@). */
+export function shownUrl (url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.username === '' && u.password === '') return url
+    u.username = ''
+    u.password = ''
+    return u.toString()
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//')
+  }
+}
+
 export class RpcUnavailableError extends Error {
   override name = 'RpcUnavailableError'
   constructor (url: string, cause?: unknown) {
-    super(`The chain's JSON-RPC endpoint ${url} cannot be reached: check that the chain is running and the network profile's rpcUrl is right`, { cause })
+    super(`The chain's JSON-RPC endpoint ${shownUrl(url)} cannot be reached: check that the chain is running and the network profile's rpcUrl is right`, { cause })
   }
 }
 
@@ -69,7 +82,7 @@ export class TransactionTimeoutError extends Error {
 export class WrongChainError extends Error {
   override name = 'WrongChainError'
   constructor (expected: number, actual: number, url: string) {
-    super(`The endpoint ${url} serves chain id ${actual}, but the network profile expects ${expected}: fix rpcUrl or chainId in the profile`)
+    super(`The endpoint ${shownUrl(url)} serves chain id ${actual}, but the network profile expects ${expected}: fix rpcUrl or chainId in the profile`)
   }
 }
 

@@ -15,6 +15,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { custom, HttpRequestError, RpcRequestError, TimeoutError } from 'viem'
 import type { CustomTransport } from 'viem'
+import { shownUrl } from './errors.ts'
 
 /** The most a response may hold (a wide eth_getLogs for an audit is the largest). */
 export const MAX_RESPONSE_BYTES = 256 * 1024 * 1024
@@ -33,7 +34,7 @@ interface RpcResponse { jsonrpc?: string, id?: number, result?: unknown, error?:
 export function rpcClient (rpcUrl: string, init: RpcTransportInit): { call: (method: string, params: unknown) => Promise<unknown>, close: () => void } {
   const url = new URL(rpcUrl)
   const secure = url.protocol === 'https:'
-  if (!secure && url.protocol !== 'http:') throw new Error(`The RPC URL ${rpcUrl} is not http(s); set an http:// or https:// endpoint.`)
+  if (!secure && url.protocol !== 'http:') throw new Error(`The RPC URL ${shownUrl(rpcUrl)} is not http(s); set an http:// or https:// endpoint.`)
   const agent = secure
     ? new https.Agent({ keepAlive: true, maxSockets: init.maxSockets ?? 16 })
     : new http.Agent({ keepAlive: true, maxSockets: init.maxSockets ?? 16 })
@@ -42,7 +43,7 @@ export function rpcClient (rpcUrl: string, init: RpcTransportInit): { call: (met
     headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
   }
   // What viem's errors show: the URL without its credentials.
-  const shown = `${url.protocol}//${url.host}${url.pathname}${url.search}`
+  const shown = shownUrl(rpcUrl)
   const send = secure ? https.request : http.request
   const maxBytes = init.maxResponseBytes ?? MAX_RESPONSE_BYTES
   let nextId = 0

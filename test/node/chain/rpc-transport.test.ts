@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { expect } from 'chai'
 import { createPublicClient } from 'viem'
 import { isNetworkError, isRevert } from '../../../node/chain/revert.ts'
+import { RpcUnavailableError, WrongChainError, shownUrl } from '../../../node/chain/errors.ts'
 import { rpcClient, rpcTransport } from '../../../node/chain/rpc-transport.ts'
 
 type Handler = (body: { id: number, method: string, params: unknown }, req: http.IncomingMessage, res: http.ServerResponse) => void
@@ -123,6 +124,14 @@ describe('chain: JSON-RPC transport', function () {
     expect(auth).to.equal(`Basic ${Buffer.from('alice:s@cret').toString('base64')}`)
     expect(err.message).not.to.contain('cret')
     expect(err.message).to.contain(ep.url)
+  })
+
+  it('keeps the URL\'s credentials out of the chain layer\'s errors', () => {
+    const url = 'https://alice:s3cret@rpc.example.org/v1/key'
+    expect(shownUrl(url)).to.equal('https://rpc.example.org/v1/key')
+    expect(shownUrl('http://127.0.0.1:8545/')).to.equal('http://127.0.0.1:8545/')
+    expect(new RpcUnavailableError(url).message).to.contain('https://rpc.example.org/v1/key').and.not.contain('s3cret')
+    expect(new WrongChainError(1, 2, url).message).not.to.contain('s3cret')
   })
 
   it('refuses a URL that is not http(s)', () => {
