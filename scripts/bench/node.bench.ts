@@ -65,27 +65,35 @@ async function streamReference (bytes: number): Promise<number> {
   }
 }
 
+/** CPU seconds by role: the user's node, the suppliers, and this process (the chain; the relay is counted with it). */
+interface RoleCpu { user: number, suppliers: number, chain: number }
+
 /**
  * CPU seconds used so far by every devnet process (children from /proc, user + system time) and
  * this one, which runs the chain; nothing else runs here during a transfer. On a shared machine
  * the CPU a transfer costs is steadier than its wall time.
  */
-function devnetCpu (pids: number[]): number {
+function devnetCpu (procs: Array<{ pid: number, role: string }>): RoleCpu {
   const ticks = 100 // USER_HZ: /proc reports times in 1/100 s on Linux
-  let total = 0
-  for (const pid of pids) {
+  const self = process.cpuUsage()
+  const out: RoleCpu = { user: 0, suppliers: 0, chain: (self.user + self.system) / 1e6 }
+  for (const { pid, role } of procs) {
     try {
       // Fields after the command name: utime and stime are the 12th and 13th.
       const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-      total += (Number(f[11]) + Number(f[12])) / ticks
+      const t = (Number(f[11]) + Number(f[12])) / ticks
+      if (role === 'user') out.user += t
+      else if (role === 'supplier') out.suppliers += t
+      else out.chain += t
     } catch { /* a process that is gone no longer counts */ }
   }
-  const self = process.cpuUsage()
-  return total + (self.user + self.system) / 1e6
+  return out
 }
 
+const cpuTotal = (c: RoleCpu): number => c.user + c.suppliers + c.chain
+
 /** A transfer and the raw-stream measurements on either side of it. */
-interface Sample { MBs: number, ratio: number, cpu: number }
+interface Sample { MBs: number, ratio: number, cpu: number, roles: RoleCpu }
 interface Row { layout: string, suppliers: number, ready: number, cold: Sample, up: Sample[], coldDown: Sample, down: Sample[], raws: number[], aes: number, cpuRaw: number, gasOpen: bigint, gasFill: bigint, gasProof: bigint }
 
 const median = (xs: number[]): number => {
@@ -118,18 +126,20 @@ async function runLayout (k: number, m: number, dir: string): Promise<Row> {
     rawCpuPerGiB.length = 0
     const raws: number[] = []
     const raw = async (): Promise<number> => { const r = await streamReference(rawBytes); raws.push(r); return r }
-    const pids = net.supervisor.nodes.map((n) => n.child.pid).filter((p): p is number => p !== undefined)
+    const procs = net.supervisor.nodes.flatMap((n) => n.child.pid === undefined ? [] : [{ pid: n.child.pid, role: n.spec.role }])
     const GiBs = SIZE / 2 ** 30
     /** Runs one transfer between two raw-stream measurements (the first shared with the last transfer's). */
     let before = await raw()
     const measured = async <T>(transfer: () => Promise<T>): Promise<{ result: T, sample: Sample }> => {
       const t = performance.now()
-      const c = devnetCpu(pids)
+      const c = devnetCpu(procs)
       const result = await transfer()
       const MBs = SIZE / 1e6 / ((performance.now() - t) / 1000)
-      const cpu = (devnetCpu(pids) - c) / GiBs
+      const d = devnetCpu(procs)
+      const roles = { user: (d.user - c.user) / GiBs, suppliers: (d.suppliers - c.suppliers) / GiBs, chain: (d.chain - c.chain) / GiBs }
+      const cpu = cpuTotal(roles)
       const after = await raw()
-      const sample = { MBs, ratio: MBs / ((before + after) / 2), cpu }
+      const sample = { MBs, ratio: MBs / ((before + after) / 2), cpu, roles }
       before = after
       return { result, sample }
     }
@@ -187,6 +197,8 @@ const pct = (x: number): string => `${(100 * x).toFixed(0)} %`
 /** Median and range of the ratios: "41 % (37–45)". */
 const ratios = (xs: Sample[]): string => `${pct(median(xs.map((x) => x.ratio)))} (${(100 * Math.min(...xs.map((x) => x.ratio))).toFixed(0)}–${(100 * Math.max(...xs.map((x) => x.ratio))).toFixed(0)})`
 const mbs = (xs: Sample[]): string => median(xs.map((x) => x.MBs)).toFixed(0)
+/** Median CPU-s per GiB of each role: "user / suppliers / chain". */
+const byRole = (xs: Sample[]): string => (['user', 'suppliers', 'chain'] as const).map((k) => median(xs.map((x) => x.roles[k])).toFixed(1)).join(' / ')
 
 async function main (): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bitdust-bench-node-'))
@@ -195,7 +207,7 @@ async function main (): Promise<void> {
     for (const [k, m] of LAYOUTS) {
       process.stdout.write(`node bench: ${SIZE / MiB} MiB, ${k}+${m} on ${k + m} suppliers …\n`)
       const r = await runLayout(k, m, dir)
-      process.stdout.write(`  ready ${r.ready.toFixed(1)} s; first upload ${r.cold.MBs.toFixed(0)} MB/s (${pct(r.cold.ratio)} of raw), upload ${mbs(r.up)} MB/s (${ratios(r.up)}); first download ${r.coldDown.MBs.toFixed(0)} MB/s (${pct(r.coldDown.ratio)}), download ${mbs(r.down)} MB/s (${ratios(r.down)}); raw stream ${Math.min(...r.raws).toFixed(0)}–${Math.max(...r.raws).toFixed(0)} MB/s, AES ${r.aes.toFixed(0)}; devnet CPU per GiB: upload ${median(r.up.map((x) => x.cpu)).toFixed(1)} s, download ${median(r.down.map((x) => x.cpu)).toFixed(1)} s, raw stream ${r.cpuRaw.toFixed(1)} s\n`)
+      process.stdout.write(`  ready ${r.ready.toFixed(1)} s; first upload ${r.cold.MBs.toFixed(0)} MB/s (${pct(r.cold.ratio)} of raw), upload ${mbs(r.up)} MB/s (${ratios(r.up)}); first download ${r.coldDown.MBs.toFixed(0)} MB/s (${pct(r.coldDown.ratio)}), download ${mbs(r.down)} MB/s (${ratios(r.down)}); raw stream ${Math.min(...r.raws).toFixed(0)}–${Math.max(...r.raws).toFixed(0)} MB/s, AES ${r.aes.toFixed(0)}; devnet CPU per GiB: upload ${median(r.up.map((x) => x.cpu)).toFixed(1)} s, download ${median(r.down.map((x) => x.cpu)).toFixed(1)} s, raw stream ${r.cpuRaw.toFixed(1)} s; by role (user / suppliers / chain): upload ${byRole(r.up)}, download ${byRole(r.down)}\n`)
       rows.push(r)
     }
   } finally {
@@ -219,6 +231,11 @@ async function main (): Promise<void> {
     '',
     table(['layout', 'ready (s)', 'first upload MB/s (/ raw)', 'upload MB/s', 'upload / raw', 'first download MB/s (/ raw)', 'download MB/s', 'download / raw', 'raw stream MB/s', 'AES-GCM MB/s', 'CPU-s per GiB: upload / download / raw stream'],
       rows.map((r) => [r.layout, r.ready.toFixed(1), `${r.cold.MBs.toFixed(0)} (${pct(r.cold.ratio)})`, mbs(r.up), ratios(r.up), `${r.coldDown.MBs.toFixed(0)} (${pct(r.coldDown.ratio)})`, mbs(r.down), ratios(r.down), `${Math.min(...r.raws).toFixed(0)}–${Math.max(...r.raws).toFixed(0)}`, r.aes.toFixed(0), `${median(r.up.map((x) => x.cpu)).toFixed(1)} / ${median(r.down.map((x) => x.cpu)).toFixed(1)} / ${r.cpuRaw.toFixed(2)}`])),
+    '',
+    'The same CPU by role, CPU-s per GiB of file (median of the warm transfers): the user\'s node (encryption, erasure coding, Merkle trees, sending or receiving every fragment), all suppliers together, and the process that runs the chain and this benchmark (the chain\'s JSON-RPC endpoint and EVM; the relay, idle here, is counted with it).',
+    '',
+    table(['layout', 'upload: user / suppliers / chain', 'download: user / suppliers / chain'],
+      rows.map((r) => [r.layout, byRole(r.up), byRole(r.down)])),
     '',
     'Gas, measured from the receipts of this run (devnet parameters):',
     '',
