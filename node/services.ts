@@ -11,6 +11,7 @@ import { createBitDustChain } from './chain/client.ts'
 import type { BitDustChain } from './chain/client.ts'
 import { statement, statementToJson } from './chain/ledger.ts'
 import { audit, auditToJson } from './chain/audit.ts'
+import { shownUrl } from './chain/errors.ts'
 import { createP2PNode, levelMessageStore } from './p2p/index.ts'
 import type { P2PNode } from './p2p/index.ts'
 import { peerIdOfPublicKey } from './p2p/peer-of-key.ts'
@@ -104,7 +105,7 @@ export async function createServices (shared: NodeServices): Promise<NodeService
 
   const chainService: NodeService = {
     name: 'chain',
-    status: async () => ({ chainId: network.chainId, rpcUrl: network.rpcUrl, block: Number(await chain.blockNumber()) }),
+    status: async () => ({ chainId: network.chainId, rpcUrl: shownUrl(network.rpcUrl), block: Number(await chain.blockNumber()) }),
     routes: [
       {
         method: 'GET',
