@@ -3,7 +3,7 @@
  * happened, and a poller that resumes from a stored block number after a restart.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { decodeEventLog, encodeAbiParameters, toEventSelector } from 'viem'
+import { decodeEventLog, encodeAbiParameters, numberToHex, toEventSelector } from 'viem'
 import type { Abi, AbiEvent, Address, Hex } from 'viem'
 import { log } from '../log.ts'
 import { LOG_BLOCK_RANGE, POLL_INTERVAL_MS } from './constants.ts'
@@ -48,6 +48,14 @@ export interface GetEventsOptions extends AbortOptions {
   where?: Record<string, unknown>
 }
 
+/** Event selectors by ABI item: a supplier builds its challenge filter every block, and each selector is a keccak in JS. */
+const selectors = new WeakMap<AbiEvent, Hex>()
+function selectorOf (item: AbiEvent): Hex {
+  let s = selectors.get(item)
+  if (s === undefined) { s = toEventSelector(item); selectors.set(item, s) }
+  return s
+}
+
 /**
  * The topics of eth_getLogs for the named events and indexed values: the endpoint then sends only
  * what was asked for, instead of every event of the contracts (a supplier polling its challenges
@@ -56,12 +64,12 @@ export interface GetEventsOptions extends AbortOptions {
 export function eventTopics (abis: Abi[], eventNames: string[], where: Record<string, unknown> = {}): Array<Hex | Hex[] | null> {
   const items: AbiEvent[] = []
   for (const name of eventNames) {
-    const found = new Map<string, AbiEvent>()
-    for (const abi of abis) for (const i of abi) if (i.type === 'event' && i.name === name) found.set(toEventSelector(i), i)
+    const found = new Map<Hex, AbiEvent>()
+    for (const abi of abis) for (const i of abi) if (i.type === 'event' && i.name === name) found.set(selectorOf(i), i)
     if (found.size === 0) throw new Error(`no event ${name} in the contracts' interfaces`)
     items.push(...found.values())
   }
-  const topics: Array<Hex | Hex[] | null> = [[...new Set(items.map((i) => toEventSelector(i)))]]
+  const topics: Array<Hex | Hex[] | null> = [[...new Set(items.map(selectorOf))]]
   for (const [arg, value] of Object.entries(where)) {
     let position: number | undefined
     let type: string | undefined
@@ -103,10 +111,9 @@ interface LogEntry { address: Address, topics: Hex[], data: Hex, blockNumber: bi
 
 /** eth_getLogs with topics (viem's getLogs builds topics only from one event or decodes itself). */
 async function rawLogs (pc: TxSender['publicClient'], filter: { address: Address[], topics: Array<Hex | Hex[] | null> | undefined, fromBlock: bigint, toBlock: bigint }): Promise<LogEntry[]> {
-  const toHex = (n: bigint): Hex => `0x${n.toString(16)}`
   const logs = await pc.request({
     method: 'eth_getLogs',
-    params: [{ address: filter.address, fromBlock: toHex(filter.fromBlock), toBlock: toHex(filter.toBlock), ...(filter.topics !== undefined ? { topics: filter.topics } : {}) }],
+    params: [{ address: filter.address, fromBlock: numberToHex(filter.fromBlock), toBlock: numberToHex(filter.toBlock), ...(filter.topics !== undefined ? { topics: filter.topics } : {}) }],
   })
   return logs.map((l) => ({
     address: l.address,

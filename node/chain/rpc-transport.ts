@@ -31,7 +31,7 @@ export interface RpcTransportInit {
 interface RpcResponse { jsonrpc?: string, id?: number, result?: unknown, error?: { code: number, message: string, data?: unknown } }
 
 /** A JSON-RPC client for one endpoint URL (credentials in the URL become Basic auth). */
-export function rpcClient (rpcUrl: string, init: RpcTransportInit): { call: (method: string, params: unknown) => Promise<unknown>, close: () => void } {
+export function rpcClient (rpcUrl: string, init: RpcTransportInit): { call: (method: string, params: unknown) => Promise<unknown> } {
   const url = new URL(rpcUrl)
   const secure = url.protocol === 'https:'
   if (!secure && url.protocol !== 'http:') throw new Error(`The RPC URL ${shownUrl(rpcUrl)} is not http(s); set an http:// or https:// endpoint.`)
@@ -50,7 +50,7 @@ export function rpcClient (rpcUrl: string, init: RpcTransportInit): { call: (met
 
   interface Reply { status: number, statusText: string, headers: http.IncomingHttpHeaders, text: string }
 
-  /** One POST; `reused` tells whether it went out on a kept-alive socket. */
+  /** One POST of a call, read to its end. */
   const post = async (payload: string, body: Record<string, unknown>): Promise<Reply> => await new Promise<Reply>((resolve, reject) => {
     const req = send({
       agent,
@@ -94,24 +94,24 @@ export function rpcClient (rpcUrl: string, init: RpcTransportInit): { call: (met
   const call = async (method: string, params: unknown): Promise<unknown> => {
     const id = ++nextId
     const body = { jsonrpc: '2.0', id, method, params }
-    const payload = JSON.stringify(body, (_k, v: unknown) => typeof v === 'bigint' ? `0x${v.toString(16)}` : v)
+    // viem hands over params already in their JSON-RPC form (quantities as hex strings).
+    const payload = JSON.stringify(body)
     const res = await post(payload, body).catch((err: unknown) => {
       if (err instanceof TimeoutError) throw err
       throw new HttpRequestError({ body, cause: err as Error, details: (err as Error).message, url: shown })
     })
-    let parsed: RpcResponse | undefined
-    try { parsed = JSON.parse(res.text) as RpcResponse } catch { parsed = undefined }
-    if (res.status < 200 || res.status >= 300 || parsed === undefined || typeof parsed !== 'object' || parsed === null) {
-      // A JSON-RPC error may come with a non-2xx status (some endpoints answer 400/500 with one).
-      if (parsed?.error !== undefined) throw new RpcRequestError({ body, error: parsed.error, url: shown })
+    let parsed: RpcResponse | null | undefined
+    try { parsed = JSON.parse(res.text) as RpcResponse | null } catch { parsed = undefined }
+    // A JSON-RPC error counts whatever the status (some endpoints answer 400/500 with one).
+    if (parsed?.error !== undefined) throw new RpcRequestError({ body, error: parsed.error, url: shown })
+    if (res.status < 200 || res.status >= 300 || typeof parsed !== 'object' || parsed === null) {
       const h = new Headers()
       for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v)
       throw new HttpRequestError({ body, details: res.text.slice(0, 500) || res.statusText, headers: h, status: res.status, url: shown })
     }
-    if (parsed.error !== undefined) throw new RpcRequestError({ body, error: parsed.error, url: shown })
     return parsed.result
   }
-  return { call, close: () => { agent.destroy() } }
+  return { call }
 }
 
 /** The viem transport over rpcClient; viem's own retries are off (tx.ts retries whole steps). */
