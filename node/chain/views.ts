@@ -35,9 +35,9 @@ export function supplierView (chain: BitDustChain) {
     address,
     blockNumber: async (): Promise<bigint> => await chain.blockNumber(),
     /** The market's clock (fixed at deployment), so a prover can tell the period from a block number. */
-    schedule: async (): Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint }> => {
+    schedule: async (): Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint, challengeWindow: bigint }> => {
       const [genesisBlock, c] = await Promise.all([m.genesisBlock(), m.config()])
-      return { genesisBlock, periodBlocks: c.periodBlocks, proofWindow: c.proofWindow }
+      return { genesisBlock, periodBlocks: c.periodBlocks, proofWindow: c.proofWindow, challengeWindow: c.challengeWindow }
     },
     currentPeriod: async (): Promise<bigint> => await m.currentPeriod(),
     proofWindow: async (period: bigint): Promise<{ opens: bigint, closes: bigint }> => {
@@ -109,7 +109,12 @@ export function uploadView (chain: BitDustChain) {
       return (await m.openDeal(params, salt, roots, options)).dealId
     },
     slotHolders: holders,
-    filledCount: async (dealId: Hex): Promise<number> => (await m.getDeal(dealId)).filled,
+    /** Slots filled in blocks fromBlock..toBlock: one eth_getLogs, filtered by the endpoint. */
+    fillsBetween: async (dealId: Hex, fromBlock: bigint, toBlock: bigint): Promise<Array<{ index: number, holder: Address }>> => {
+      if (fromBlock > toBlock) return [] // some endpoints refuse a reversed range
+      const events = await chain.getEvents({ fromBlock, toBlock, contracts: ['market'], eventNames: ['SlotFilled'], where: { dealId } })
+      return events.map((e) => ({ index: Number(e.args.index), holder: e.args.supplier as Address }))
+    },
     blockNumber: async (): Promise<bigint> => await chain.blockNumber(),
     deadlineBlock: async (dealId: Hex): Promise<bigint> => (await m.getDeal(dealId)).deadlineBlock,
   }

@@ -46,8 +46,8 @@ export interface UploadChain {
   openDeal: (terms: DealTerms, roots: Hex[], salt: Hex, signal?: AbortSignal) => Promise<Hex>
   /** Current holder of every slot (undefined while free); with `only`, of those slots alone. */
   slotHolders: (dealId: Hex, only?: number[]) => Promise<Array<Address | undefined>>
-  /** How many of the deal's slots have a holder (one read, however many slots). */
-  filledCount: (dealId: Hex) => Promise<number>
+  /** The deal's slots filled in blocks fromBlock..toBlock, and by whom (the chain's SlotFilled events). */
+  fillsBetween: (dealId: Hex, fromBlock: bigint, toBlock: bigint) => Promise<Array<{ index: number, holder: Address }>>
   blockNumber: () => Promise<bigint>
   deadlineBlock: (dealId: Hex) => Promise<bigint>
 }
@@ -89,7 +89,6 @@ export interface UploadOptions {
  */
 export const FILL_POLL_MS = 20
 export const FAST_FILL_WINDOW_MS = 3000
-const SLOTS_REREAD_MS = 1000
 
 export class UploadFailedError extends Error {
   override name = 'UploadFailedError'
@@ -109,6 +108,9 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
   const needs = { fragmentSize, maxPrice: terms.price, collateral: terms.collateralPerByte * fragmentSize }
 
   onProgress({ stage: 'suppliers', message: 'choosing suppliers' })
+  // Fills are followed from the deal's events after this block; a resumed deal's earlier ones
+  // are in the slots read just after it.
+  let scanned = await chain.blockNumber()
   const before = options.dealId === undefined ? new Array<Address | undefined>(n).fill(undefined) : await chain.slotHolders(options.dealId)
   const todo = before.flatMap((h, i) => h === undefined ? [i] : [])
   const taken = new Set(before.filter((h): h is Address => h !== undefined).map((h) => h.toLowerCase()))
@@ -177,38 +179,28 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
     return true
   }
 
-  // Every fragment waits for its slot: one read per poll serves them all (14 waiters polling on
-  // their own were a load on the endpoint). A poll reads the deal's count of filled slots; the
-  // slots not yet seen filled are read only when that count grew, or every SLOTS_REREAD_MS (a slot
-  // freed and another filled between two polls leave the count as it was), and the block (for
-  // the fill deadline) every pollMs. The endpoint is busiest just then, with the suppliers'
-  // fills: reading each free slot every FILL_POLL_MS queued ~80 reads ahead of their transactions.
-  type Poll = { holders: Array<Address | undefined>, block: bigint | undefined }
+  // Every fragment waits for its slot, and one poll serves them all: the head block (which also
+  // tells the fill deadline) and, only when it moved, the deal's SlotFilled events of the new
+  // blocks (one eth_getLogs the endpoint filters). Reading the deal's count of filled slots and
+  // then its free slots instead cost ~300 contract calls per 14-slot upload, run by the endpoint
+  // just when the suppliers' fill transactions were waiting on it.
+  type Poll = { holders: Array<Address | undefined>, block: bigint }
   let polled: { at: number, result: Promise<Poll> } | undefined
-  const seenFilled = new Array<Address | undefined>(n)
-  let slotsReadAt = -Infinity
-  let block: { at: number, value: bigint } | undefined
+  const seenFilled = [...before]
   /** interval: the caller's; a read younger than half of it is shared. */
   const poll = async (interval: number): Promise<Poll> => {
     if (polled === undefined || Date.now() - polled.at >= interval / 2) {
       polled = {
         at: Date.now(),
         result: (async () => {
-          const now = Date.now()
-          const readBlock = deadline !== undefined && (block === undefined || now - block.at >= pollMs)
-          const [count, head] = await Promise.all([
-            now - slotsReadAt >= Math.max(pollMs, SLOTS_REREAD_MS) ? undefined : chain.filledCount(deal),
-            readBlock ? chain.blockNumber() : undefined,
-          ])
-          if (head !== undefined) block = { at: now, value: head }
-          const seen = seenFilled.filter((h) => h !== undefined).length
-          if (count === undefined || count > seen) {
-            const free = [...seenFilled.keys()].filter((i) => seenFilled[i] === undefined)
-            slotsReadAt = now
-            const read = await chain.slotHolders(deal, free)
-            for (const i of free) seenFilled[i] = read[i]
+          const head = await chain.blockNumber()
+          if (head > scanned) {
+            for (const f of await chain.fillsBetween(deal, scanned + 1n, head)) {
+              if (f.index >= 0 && f.index < n) seenFilled[f.index] = f.holder
+            }
+            scanned = head
           }
-          return { holders: [...seenFilled], block: block?.value }
+          return { holders: [...seenFilled], block: head }
         })(),
       }
     }
@@ -227,7 +219,7 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
         return
       }
       if (Date.now() > until) throw new UploadFailedError(`the supplier accepted fragment ${i} but did not fill its slot in time`)
-      if (deadline !== undefined && block !== undefined && block >= deadline) throw new UploadFailedError(`the deal's fill deadline (block ${deadline}) passed`)
+      if (deadline !== undefined && block >= deadline) throw new UploadFailedError(`the deal's fill deadline (block ${deadline}) passed`)
       await sleep(interval, signal)
     }
   }
@@ -313,7 +305,8 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
     }
     round = next
   }
-  const holders = (await chain.slotHolders(deal)).map((h) => h as Address)
+  // Every slot was seen filled, by its event or (resuming) by the read at the start.
+  const holders = seenFilled.every((h) => h !== undefined) ? seenFilled as Address[] : (await chain.slotHolders(deal)).map((h) => h as Address)
   onProgress({ stage: 'fill', message: `all ${n} slots filled` })
   return { dealId: deal, holders, receipts: receipts.filter((r): r is PutReceipt => r !== undefined) }
 }

@@ -5,7 +5,7 @@
  * window is open, and a restart simply resumes (all state is read back from the chain).
  */
 import { log } from '../log.ts'
-import type { SlotRef, SupplierChain, SupplierStore } from './types.ts'
+import type { Schedule, SlotRef, SupplierChain, SupplierStore } from './types.ts'
 
 const logger = log('supplier:prover')
 
@@ -25,17 +25,28 @@ export function concatProofs (parts: Uint8Array[]): Uint8Array {
   return out
 }
 
+/** How many times a prover looks for targeted challenges during one challenge window. */
+export const CHALLENGE_LOOKS_PER_WINDOW = 4n
+
+/** Blocks between two looks for challenges: an answer then has at least 3/4 of its window left. */
+export function lookEvery (s: Schedule): bigint {
+  const every = s.challengeWindow / CHALLENGE_LOOKS_PER_WINDOW
+  return every > 1n ? every : 1n
+}
+
 export class Prover {
   private readonly chain: SupplierChain
   private readonly store: SupplierStore
   private readonly events: ProverEvents
   private readonly answered = new Set<string>()
   private readonly slotsById = new Map<string, SlotRef>()
-  private clock: Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint }> | undefined
+  private clock: Promise<Schedule> | undefined
   /** Last period known proven (or with nothing to prove): no chain reads until the next one. */
   private settled = -1n
   /** The block at which a whole tick last succeeded: nothing can be new until the next block. */
   private quietAt: bigint | undefined
+  /** The block of the last look for targeted challenges that succeeded. */
+  private challengesReadAt: bigint | undefined
 
   constructor (components: ProverComponents, events: ProverEvents = {}) {
     this.chain = components.chain
@@ -57,11 +68,17 @@ export class Prover {
    * a pass has found nothing left to do, further calls cost one block-number read until a new
    * block arrives (every read is an RPC call, and a slow chain has many ticks per block). A pass
    * that failed is retried on the next call whatever the block.
+   *
+   * Challenges are looked for CHALLENGE_LOOKS_PER_WINDOW times per challenge window, not at every
+   * block: an answer is due within the window, each look is an eth_getLogs over all of it, and a
+   * busy chain (or the devnet, which mines a block per transaction) has many blocks per second.
    */
   async tick (): Promise<void> {
     let block: bigint
+    let every: bigint
     try {
       block = await this.chain.blockNumber()
+      every = lookEvery(await this.schedule())
     } catch (err) {
       this.fail('block number', err)
       return
@@ -69,8 +86,15 @@ export class Prover {
     if (block === this.quietAt) return
     let ok = true
     await this.provePeriodIfDue(block).catch((err: unknown) => { ok = false; this.fail('period proof', err) })
-    await this.answerChallenges(block).catch((err: unknown) => { ok = false; this.fail('challenge answers', err) })
+    if (this.challengesReadAt === undefined || block >= this.challengesReadAt + every || block < this.challengesReadAt) {
+      await this.answerChallenges(block).then(() => { this.challengesReadAt = block }, (err: unknown) => { ok = false; this.fail('challenge answers', err) })
+    }
     if (ok) this.quietAt = block
+  }
+
+  private async schedule (): Promise<Schedule> {
+    this.clock ??= this.chain.schedule()
+    return await this.clock.catch((err: unknown) => { this.clock = undefined; throw err })
   }
 
   /**
@@ -79,8 +103,7 @@ export class Prover {
    * must not queue behind a busy RPC endpoint.
    */
   async provePeriodIfDue (head?: bigint): Promise<boolean> {
-    this.clock ??= this.chain.schedule()
-    const { genesisBlock, periodBlocks, proofWindow } = await this.clock.catch((err: unknown) => { this.clock = undefined; throw err })
+    const { genesisBlock, periodBlocks, proofWindow } = await this.schedule()
     const block = head ?? await this.chain.blockNumber()
     if (block < genesisBlock) return false
     const period = (block - genesisBlock) / periodBlocks

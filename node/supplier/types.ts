@@ -6,14 +6,17 @@ import type { Address, Hex } from 'viem'
 
 export interface SlotRef { dealId: Hex, index: number }
 
+export interface Schedule { genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint, challengeWindow: bigint }
+
 export interface SupplierChain {
   readonly address: Address
   blockNumber: () => Promise<bigint>
   /**
    * The market's clock, fixed at deployment: period p starts at genesisBlock + p * periodBlocks,
-   * and its proofs are accepted in blocks start+1 … start+proofWindow.
+   * and its proofs are accepted in blocks start+1 … start+proofWindow; a targeted challenge is
+   * answered within challengeWindow blocks.
    */
-  schedule: () => Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint }>
+  schedule: () => Promise<Schedule>
   slotCount: () => Promise<number>
   isProven: (period: bigint) => Promise<boolean>
   /** The samples the contract will check for this supplier in this period. */
@@ -21,8 +24,7 @@ export interface SupplierChain {
   provePeriod: (period: bigint, proof: Uint8Array) => Promise<void>
   fillSegment: (slot: SlotRef, seedBlock: bigint) => Promise<number>
   fillSlot: (slot: SlotRef, seedBlock: bigint, proof: Uint8Array) => Promise<void>
-  /** Open targeted challenges against this supplier: slot and the segment asked for. */
-  /** Challenges on our slots still open at `head` (read from the chain if not given). */
+  /** Challenges on our slots still open at `head` (read from the chain if not given): slot and the segment asked for. */
   openChallenges: (head?: bigint) => Promise<Array<SlotRef & { segment: number, deadlineBlock: bigint }>>
   answerChallenge: (slot: SlotRef, proof: Uint8Array) => Promise<void>
   slotId: (slot: SlotRef) => Hex

@@ -53,6 +53,7 @@ describe('chain: views for the supplier and consumer modules', function () {
 
   it('fills slots, samples and proves periods (supplier view)', async function () {
     const head = await supplier.blockNumber()
+    expect(await upload.fillsBetween(dealId, head + 1n, head)).to.deep.equal([]) // an empty range
     const ref = { dealId, index: 0 }
     expect(supplier.slotId(ref)).to.equal(await net.consumer.market.slotId(dealId, 0))
     const segment = await supplier.fillSegment(ref, head - 1n)
@@ -60,6 +61,11 @@ describe('chain: views for the supplier and consumer modules', function () {
     await net.supplierB.market.fill(dealId, 1, (s) => packedProof(fragments[1]!, s))
     expect(await upload.slotHolders(dealId)).to.deep.equal([net.supplierA.address, net.supplierB.address])
     expect(await upload.slotHolders(dealId, [1])).to.deep.equal([undefined, net.supplierB.address]) // only slot 1 read
+    // The same fills as events: each in its own block (automining), none of another deal.
+    const filledB = await upload.blockNumber()
+    expect(await upload.fillsBetween(dealId, head + 1n, filledB)).to.deep.equal([{ index: 0, holder: net.supplierA.address }, { index: 1, holder: net.supplierB.address }])
+    expect(await upload.fillsBetween(dealId, filledB, filledB)).to.deep.equal([{ index: 1, holder: net.supplierB.address }])
+    expect(await upload.fillsBetween(`0x${'00'.repeat(32)}`, head + 1n, filledB)).to.deep.equal([])
     expect(await supplier.slotCount()).to.equal(1)
     const period = await supplier.currentPeriod() + 1n
     const window = await supplier.proofWindow(period)

@@ -29,9 +29,22 @@ class Chain implements UploadChain {
   /** The slots each holder read asked for (undefined: all). */
   asked: Array<number[] | undefined> = []
   async slotHolders (_deal: Hex, only?: number[]): Promise<Array<Address | undefined>> { this.asked.push(only); return [...this.holders] }
-  counted = 0
-  async filledCount (): Promise<number> { this.counted++; return this.holders.filter((h) => h !== undefined).length }
-  async blockNumber (): Promise<bigint> { return this.block++ }
+  /** Each read of the head moves the chain one block on (else only transactions do, as automining). */
+  tickOnRead = false
+  /** SlotFilled events: the block of each fill, as the next head read sees it. */
+  fills: Array<{ block: bigint, index: number, holder: Address }> = []
+  /** The ranges of blocks asked for fill events. */
+  scans: Array<[bigint, bigint]> = []
+  fill (index: number, holder: Address): void {
+    this.holders[index] = holder
+    if (!this.tickOnRead) this.block++
+    this.fills.push({ block: this.block, index, holder })
+  }
+  async fillsBetween (_deal: Hex, from: bigint, to: bigint): Promise<Array<{ index: number, holder: Address }>> {
+    this.scans.push([from, to])
+    return this.fills.filter((f) => f.block >= from && f.block <= to).map(({ index, holder }) => ({ index, holder }))
+  }
+  async blockNumber (): Promise<bigint> { return this.tickOnRead ? this.block++ : this.block }
   deadline = 10_000n
   async deadlineBlock (): Promise<bigint> { return this.deadline }
 }
@@ -83,8 +96,8 @@ class Net implements UploadNet {
     this.received.set(`${peerId}:${meta.slot}`, bytes)
     const o = this.offerList.find((x) => x.peerId === peerId) as SupplierOffer
     // A good supplier fills its slot on chain right after accepting; a silent one never does.
-    if (this.late.has(peerId)) setTimeout(() => { this.chain.holders[meta.slot] = o.address }, this.lateMs)
-    else if (!this.silent.has(peerId)) this.chain.holders[meta.slot] = o.address
+    if (this.late.has(peerId)) setTimeout(() => { this.chain.fill(meta.slot, o.address) }, this.lateMs)
+    else if (!this.silent.has(peerId)) this.chain.fill(meta.slot, o.address)
     return { peerId, dealId: meta.dealId, slot: meta.slot, root: root as Hex }
   }
 }
@@ -209,10 +222,10 @@ describe('consumer/upload place', () => {
     ;(net.offerList[3] as SupplierOffer).price = 2n
     const placed = await place(encoded, chain, net, { terms: { ...terms, price: 2n }, pollMs: 1, fillTimeoutMs: 30 })
     expect(placed.holders).to.not.include(addr(1))
-    // The waits read the slots not yet seen filled: the silent supplier's alone, once the others are.
-    const silentSlot = net.puts.find((p) => p.peerId === 'peer-1')?.slot as number
-    expect(chain.asked[0]).to.deep.equal([0, 1, 2])
-    expect(chain.asked).to.deep.include([silentSlot])
+    // The waits follow the fill events; the slots are read only once the silent supplier's time is
+    // up (was it filled after all?), and the next supplier's fill is seen by its event.
+    expect(chain.asked).to.deep.equal([undefined])
+    for (let j = 1; j < chain.scans.length; j++) expect(chain.scans[j]?.[0]).to.equal((chain.scans[j - 1]?.[1] ?? 0n) + 1n)
   })
 
   it('tells the caller of each fragment accepted, with its holder, before the slot is seen filled', async () => {
@@ -244,15 +257,28 @@ describe('consumer/upload place', () => {
     // A minute between polls would time this test out if the waits did not look again soon.
     const placed = await place(encoded, chain, net, { terms, pollMs: 60_000 })
     expect(new Set(placed.holders).size).to.equal(3)
-    // Polled by the deal's count of filled slots; the slots themselves are read once at first and
-    // again only when that count grew (at most once per fill here), then once for the result.
-    expect(chain.counted).to.be.greaterThan(0)
-    expect(chain.asked.length).to.be.at.most(1 + 3 + 1)
+    // Followed by the deal's fill events, asked for only when the head moved (the deal's opening
+    // and three fills: at most four scans), over ranges that neither overlap nor leave a gap;
+    // no slot is read.
+    expect(chain.asked).to.deep.equal([])
+    expect(chain.scans.length).to.be.within(1, 4)
+    for (let j = 1; j < chain.scans.length; j++) expect(chain.scans[j]?.[0]).to.equal((chain.scans[j - 1]?.[1] ?? 0n) + 1n)
+  })
+
+  it('sees a slot filled before the wait began (between the head read and the first scan)', async () => {
+    const chain = new Chain()
+    const net = new Net(chain, 3)
+    // The fills land at once, in the blocks right after the upload read the head.
+    const placed = await place(encoded, chain, net, { terms, pollMs: 60_000 })
+    // Each slot's holder is the supplier its fragment went to, as its fill event says.
+    expect(placed.holders).to.deep.equal(placed.receipts.map((r) => net.offerList.find((o) => o.peerId === r.peerId)?.address))
+    expect(chain.scans[0]?.[0]).to.equal(11n) // the block after the one read at the start (10)
   })
 
   it('gives up on a slot still free when the deal\'s fill deadline passes', async () => {
     const chain = new Chain()
-    chain.deadline = 20n // each block read moves the chain one block on
+    chain.deadline = 20n
+    chain.tickOnRead = true // each block read moves the chain one block on
     const net = new Net(chain, 3)
     for (const o of net.offerList) net.silent.add(o.peerId)
     const err = await failure(place(encoded, chain, net, { terms, pollMs: 1, fillTimeoutMs: 60_000 }))

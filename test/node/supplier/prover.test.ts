@@ -3,8 +3,8 @@ import { randomBytes, createHash } from 'node:crypto'
 import type { Hex } from 'viem'
 import { SEGMENT_SIZE } from '../../../node/proofs/constants.ts'
 import { buildLevels, createProof, hashLeaves, rootOf, treeDepth, verifyProof } from '../../../node/proofs/merkle.ts'
-import { Prover, concatProofs } from '../../../node/supplier/prover.ts'
-import type { SlotRef, SupplierChain, SupplierStore } from '../../../node/supplier/types.ts'
+import { Prover, concatProofs, lookEvery } from '../../../node/supplier/prover.ts'
+import type { Schedule, SlotRef, SupplierChain, SupplierStore } from '../../../node/supplier/types.ts'
 
 const SEGMENTS = 8
 const deal = ('0x' + 'ab'.repeat(32)) as Hex
@@ -42,7 +42,8 @@ class FakeChain implements SupplierChain {
   failNextProve = false
   blockReads = 0
   async blockNumber (): Promise<bigint> { this.blockReads++; return this.block }
-  async schedule (): Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint }> { return { genesisBlock: 0n, periodBlocks: 20n, proofWindow: 6n } }
+  challengeWindow = 8n
+  async schedule (): Promise<Schedule> { return { genesisBlock: 0n, periodBlocks: 20n, proofWindow: 6n, challengeWindow: this.challengeWindow } }
   async slotCount (): Promise<number> { return this.slots }
   async isProven (p: bigint): Promise<boolean> { return this.proven.has(p) }
   async periodSamples (): Promise<Array<{ slotId: Hex, segment: number }>> { return this.samples }
@@ -158,7 +159,7 @@ describe('supplier/prover', () => {
     expect(checkPacked(chain.answers[0]?.proof as Uint8Array, [{ root: f.root, segment: 5 }])).to.equal(true)
   })
 
-  it('reads challenges again only at a new block, unless the last pass failed', async () => {
+  it('looks for challenges four times per challenge window, and again at once after a failed look', async () => {
     store.add(slotB)
     await prover.fill(slotB)
     await prover.tick()
@@ -167,12 +168,29 @@ describe('supplier/prover', () => {
     expect(chain.challengeReads).to.equal(reads) // same block: nothing can be new
     chain.challenges = [{ ...slotB, segment: 5, deadlineBlock: 200n }]
     chain.block++
+    await prover.tick()
+    expect(chain.challengeReads).to.equal(reads) // a window of 8 blocks: a look every 2
+    chain.block++
     chain.failNextChallengeRead = true
     await prover.tick()
     expect(chain.answers).to.have.length(0)
-    await prover.tick() // same block, but the last pass failed: try again
+    await prover.tick() // same block, but the last look failed: look again
     expect(chain.answers).to.have.length(1)
     expect(chain.challengeReads).to.equal(reads + 2)
+    chain.block++
+    await prover.tick()
+    expect(chain.challengeReads).to.equal(reads + 2) // counted from the look that succeeded
+  })
+
+  it('looks at every block when the challenge window is shorter than four blocks', async () => {
+    chain.challengeWindow = 3n
+    store.add(slotB)
+    await prover.fill(slotB)
+    await prover.tick()
+    const reads = chain.challengeReads
+    for (let i = 0; i < 3; i++) { chain.block++; await prover.tick() }
+    expect(chain.challengeReads).to.equal(reads + 3)
+    expect(lookEvery({ genesisBlock: 0n, periodBlocks: 7_200n, proofWindow: 240n, challengeWindow: 240n })).to.equal(60n)
   })
 
   it('reads the block number once per tick: the challenge read is given the head the tick read', async () => {
