@@ -9,6 +9,7 @@ import type { Address, Hex } from 'viem'
 import type { BitDustChain } from './client.ts'
 import { MarketApi } from './market.ts'
 import type { AbortOptions } from './tx.ts'
+import { ContractRevertError } from './errors.ts'
 
 export interface SlotRef { dealId: Hex, index: number }
 
@@ -120,11 +121,41 @@ export function uploadView (chain: BitDustChain) {
   }
 }
 
+/** A transaction the contract may refuse for a reason that settles the matter: false if it did. */
+async function unlessRefused (send: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await send()
+    return true
+  } catch (err) {
+    if (err instanceof ContractRevertError) return false
+    throw err
+  }
+}
+
+/** What the consumer's keeper needs. */
+export function keeperView (chain: BitDustChain) {
+  const m = chain.market
+  let window: Promise<bigint> | undefined
+  return {
+    currentPeriod: async (): Promise<bigint> => await m.currentPeriod(),
+    blockNumber: async (): Promise<bigint> => await chain.blockNumber(),
+    challengeWindow: async (): Promise<bigint> => await (window ??= m.config().then((c) => c.challengeWindow, (err: unknown) => { window = undefined; throw err })),
+    slotHolders: uploadView(chain).slotHolders,
+    periodSettled: async (holder: Address, period: bigint): Promise<boolean> => await m.isProven(holder, period) || await m.isMarkedMissed(holder, period),
+    markMissed: async (holder: Address, period: bigint): Promise<boolean> => await unlessRefused(async () => await m.markMissed(holder, period)),
+    challenge: async (dealId: Hex, slot: number): Promise<{ challenger: Address, issuedBlock: bigint }> => await m.getChallenge(dealId, slot),
+    expireChallenge: async (dealId: Hex, slot: number): Promise<boolean> => await unlessRefused(async () => await m.expireChallenge(dealId, slot)),
+  }
+}
+
 /** What a consumer's spot checks need. */
 export function watchView (chain: BitDustChain) {
   const m = chain.market
   return {
-    slotHolders: uploadView(chain).slotHolders,
+    holderOf: async (dealId: Hex, slot: number): Promise<Address | undefined> => {
+      const h = (await m.getSlot(dealId, slot)).holder
+      return h === zeroAddress ? undefined : h
+    },
     challengePending: async (dealId: Hex, slot: number): Promise<boolean> => (await m.getChallenge(dealId, slot)).challenger !== zeroAddress,
     challengeSlot: async (dealId: Hex, slot: number): Promise<void> => { await m.challengeSlot(dealId, slot) },
   }

@@ -15,7 +15,7 @@ import { BadRequestError } from '../api/errors.ts'
 import type { ProgressEvent } from '../api/jobs.ts'
 import type { NodeService, NodeServices } from '../node.ts'
 import type { BitDustChain } from '../chain/client.ts'
-import { uploadView, watchView } from '../chain/views.ts'
+import { keeperView, uploadView, watchView } from '../chain/views.ts'
 import { codingFor, hex, type CodingParams } from '../storage/encode.ts'
 import { generateFileKey } from '../crypto/file-cipher.ts'
 import { hexToBytes } from '../crypto/identity.ts'
@@ -32,6 +32,7 @@ import { MANIFEST_SLOT, padManifest, unpadManifest } from './manifests.ts'
 import { place } from './upload.ts'
 import type { FragmentSource as UploadSource, UploadNet } from './upload.ts'
 import { spotCheck } from './watch.ts'
+import { Keeper } from './keeper.ts'
 import type { SupplierOffer } from './types.ts'
 
 const logger = log('consumer')
@@ -96,6 +97,9 @@ export class ConsumerService implements NodeService {
   private readonly watchIntervalMs: number
   private watchTimer: NodeJS.Timeout | undefined
   private watching = false
+  private readonly keeper: Keeper
+  /** Deals of ours seen finalized: nothing is left to watch or take back. */
+  private readonly closed = new Set<string>()
 
   constructor (c: ConsumerComponents, init: ConsumerInit) {
     this.c = c
@@ -104,6 +108,7 @@ export class ConsumerService implements NodeService {
     this.periods = init.periods ?? 100
     this.collateralPeriods = init.collateralPeriods ?? 10n
     this.watchIntervalMs = init.watchIntervalMs ?? 30_000
+    this.keeper = new Keeper(keeperView(c.chain), c.identity.address)
   }
 
   async start (): Promise<void> {
@@ -488,23 +493,29 @@ export class ConsumerService implements NodeService {
     const report: Array<{ id: Hex, checks: unknown[] }> = []
     try {
       const view = watchView(this.c.chain)
+      // A slot we challenge is followed by the keeper until answered or expired.
+      const checking = { ...view, challengeSlot: async (dealId: Hex, slot: number): Promise<void> => { await view.challengeSlot(dealId, slot); this.keeper.challenged(dealId, slot) } }
+      const active: FileRecord[] = []
       for (const r of await this.files.list()) {
-        if (r.origin !== 'own') continue
+        if (r.origin !== 'own' || this.closed.has(r.id.toLowerCase())) continue
         const status = await this.c.chain.market.dealStatus(r.id)
+        if (status === 'Finalized') { this.closed.add(r.id.toLowerCase()); continue }
         if (r.state === 'removed' || status === 'Ended' || status === 'Failed' || status === 'Cancelled') {
           await this.finalizeIfReleased(r.id).catch((err: unknown) => { logger('finalize %s: %s', r.id, (err as Error).message) })
           continue
         }
-        if (status !== 'Active') continue
-        await this.keep(r.id).catch((err: unknown) => { logger('keeper %s: %s', r.id, (err as Error).message) })
-        const net = {
-          checkSegment: async (holder: Address, dealId: Hex, slot: number, segment: number, root: Hex, s?: AbortSignal): Promise<void> => {
-            const peer = await this.c.net.peerOf(holder)
-            // The client checks the segment's Merkle path against the root before yielding it.
-            for await (const _ of this.c.net.getFragment(peer, dealId, slot, { offset: segment * SEGMENT_SIZE, length: SEGMENT_SIZE, root }, s)) { /* verified */ }
-          },
-        }
-        const checks = await spotCheck({ dealId: r.id, fragmentSize: r.manifest.coding.fragmentSize, roots: r.manifest.coding.roots }, view, net, { samples: 1, ...(signal ? { signal } : {}) })
+        if (status === 'Active') active.push(r)
+      }
+      await this.keeper.round(active.map((r) => ({ dealId: r.id, slots: r.manifest.coding.k + r.manifest.coding.m })))
+      const net = {
+        checkSegment: async (holder: Address, dealId: Hex, slot: number, segment: number, root: Hex, s?: AbortSignal): Promise<void> => {
+          const peer = await this.c.net.peerOf(holder)
+          // The client checks the segment's Merkle path against the root before yielding it.
+          for await (const _ of this.c.net.getFragment(peer, dealId, slot, { offset: segment * SEGMENT_SIZE, length: SEGMENT_SIZE, root }, s)) { /* verified */ }
+        },
+      }
+      for (const r of active) {
+        const checks = await spotCheck({ dealId: r.id, fragmentSize: r.manifest.coding.fragmentSize, roots: r.manifest.coding.roots }, checking, net, { samples: 1, ...(signal ? { signal } : {}) })
         report.push({ id: r.id, checks })
       }
     } catch (err) {
@@ -513,26 +524,6 @@ export class ConsumerService implements NodeService {
       this.watching = false
     }
     return report
-  }
-
-  /** Marks the holders' missed last period and expires our unanswered challenges on one deal. */
-  private async keep (dealId: Hex): Promise<void> {
-    const m = this.c.chain.market
-    const holders = await uploadView(this.c.chain).slotHolders(dealId)
-    const period = await m.currentPeriod()
-    if (period > 0n) {
-      for (const h of new Set(holders.filter((x): x is Address => x !== undefined))) {
-        if (await m.isProven(h, period - 1n) || await m.isMarkedMissed(h, period - 1n)) continue
-        await m.markMissed(h, period - 1n).catch((err: unknown) => { logger('mark missed %s: %s', h, (err as Error).message) })
-      }
-    }
-    const head = await this.c.chain.blockNumber()
-    const window = (await m.config()).challengeWindow
-    for (let i = 0; i < holders.length; i++) {
-      const c = await m.getChallenge(dealId, i)
-      if (c.challenger.toLowerCase() !== this.c.identity.address.toLowerCase()) continue
-      if (head > c.issuedBlock + window) await m.expireChallenge(dealId, i).catch((err: unknown) => { logger('expire %s/%d: %s', dealId, i, (err as Error).message) })
-    }
   }
 
   // ------------------------------------------------------------------ API

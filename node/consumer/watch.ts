@@ -19,7 +19,8 @@ export interface WatchedDeal {
 }
 
 export interface WatchChain {
-  slotHolders: (dealId: Hex) => Promise<Array<Address | undefined>>
+  /** The slot's holder, undefined while it is free. */
+  holderOf: (dealId: Hex, slot: number) => Promise<Address | undefined>
   /** True while a targeted challenge on the slot is pending. */
   challengePending: (dealId: Hex, slot: number) => Promise<boolean>
   challengeSlot: (dealId: Hex, slot: number) => Promise<void>
@@ -45,12 +46,13 @@ export interface SpotCheckOptions {
 }
 
 export async function spotCheck (deal: WatchedDeal, chain: WatchChain, net: WatchNet, options: SpotCheckOptions = {}): Promise<CheckOutcome[]> {
-  const holders = await chain.slotHolders(deal.dealId)
+  const n = deal.roots.length
   const segments = deal.fragmentSize / SEGMENT_SIZE
-  const slots = pick(holders.length, Math.min(options.samples ?? 1, holders.length))
+  const slots = pick(n, Math.min(options.samples ?? 1, n))
   const out: CheckOutcome[] = []
   for (const slot of slots) {
-    const holder = holders[slot]
+    // Only the sampled slots are read: one call each, whatever the deal's width.
+    const holder = await chain.holderOf(deal.dealId, slot)
     if (holder === undefined) { out.push({ slot, outcome: 'free' }); continue }
     if (await chain.challengePending(deal.dealId, slot)) { out.push({ slot, outcome: 'pending' }); continue }
     const segment = randomInt(segments)

@@ -6,10 +6,11 @@ import { expect } from 'chai'
 import { numberToHex } from 'viem'
 import type { Hex } from 'viem'
 import { DEVNET_PARAMS, DUST } from '../../../node/chain/deploy-params.ts'
-import { supplierView, uploadView, watchView } from '../../../node/chain/views.ts'
+import { keeperView, supplierView, uploadView, watchView } from '../../../node/chain/views.ts'
 import type { SupplierChain } from '../../../node/supplier/types.ts'
 import type { UploadChain } from '../../../node/consumer/upload.ts'
 import type { WatchChain } from '../../../node/consumer/watch.ts'
+import type { KeeperChain } from '../../../node/consumer/keeper.ts'
 import type { StakeChecker } from '../../../node/p2p/discovery/offer-cache.ts'
 import { concat, packedProof, randomFragment, startTestNetwork } from './helpers/network.ts'
 import type { Fragment, TestNetwork } from './helpers/network.ts'
@@ -77,12 +78,22 @@ describe('chain: views for the supplier and consumer modules', function () {
     expect(samples.every((s) => s.slotId === supplier.slotId(ref))).to.equal(true)
     await supplier.provePeriod(period, concat(samples.map((s) => packedProof(fragments[0]!, s.segment))))
     expect(await supplier.isProven(period)).to.equal(true)
+    // The keeper's view: a proven period is settled, and marking it missed is refused (false).
+    const keeper = keeperView(net.consumer)
+    expect(await keeper.periodSettled(supplier.address, period)).to.equal(true)
+    expect(await keeper.markMissed(supplier.address, period)).to.equal(false)
   })
 
   it('challenges a slot and sees the challenge from both sides (watch and supplier views)', async function () {
+    expect(await watch.holderOf(dealId, 0)).to.equal(net.supplierA.address)
     expect(await watch.challengePending(dealId, 0)).to.equal(false)
     await watch.challengeSlot(dealId, 0)
     expect(await watch.challengePending(dealId, 0)).to.equal(true)
+    const keeper: KeeperChain = keeperView(net.consumer)
+    expect(await keeper.challenge(dealId, 0)).to.include({ challenger: net.consumer.address })
+    // Too early to expire: the contract refuses, which the view reports as false.
+    expect(await keeper.expireChallenge(dealId, 0)).to.equal(false)
+    expect(await keeper.challengeWindow()).to.equal(DEVNET_PARAMS.market.challengeWindow)
     const open = await supplier.openChallenges()
     expect(open).to.have.length(1)
     expect(open[0]).to.include({ dealId, index: 0 })

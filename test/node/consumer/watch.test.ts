@@ -17,7 +17,8 @@ class Chain implements WatchChain {
   holders: Array<Address | undefined> = [holder(0), holder(1), holder(2)]
   pending = new Set<number>()
   challenged: number[] = []
-  async slotHolders (): Promise<Array<Address | undefined>> { return this.holders }
+  reads: number[] = []
+  async holderOf (_d: Hex, slot: number): Promise<Address | undefined> { this.reads.push(slot); return this.holders[slot] }
   async challengePending (_d: Hex, slot: number): Promise<boolean> { return this.pending.has(slot) }
   async challengeSlot (_d: Hex, slot: number): Promise<void> { this.challenged.push(slot) }
 }
@@ -62,5 +63,11 @@ describe('consumer/watch spotCheck', () => {
     const out = await spotCheck(watched, chain, net, { samples: 3 })
     expect(out.map((o) => o.outcome).sort()).to.deep.equal(['free', 'pending', 'pending'])
     expect(chain.challenged).to.deep.equal([])
+  })
+
+  it('reads the holder of the sampled slots only', async () => {
+    const chain = new Chain()
+    const out = await spotCheck(watched, chain, new Net(), { samples: 1 })
+    expect(chain.reads).to.deep.equal([out[0]?.slot])
   })
 })
