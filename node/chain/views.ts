@@ -31,15 +31,17 @@ export function supplierView (chain: BitDustChain) {
     return id
   }
   let config: Promise<{ proofWindow: bigint, challengeWindow: bigint }> | undefined
+  /** Fixed at deployment: read once. */
+  let clock: Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint, challengeWindow: bigint }> | undefined
   const cfg = async (): Promise<{ proofWindow: bigint, challengeWindow: bigint }> => await (config ??= m.config())
   return {
     address,
     blockNumber: async (): Promise<bigint> => await chain.blockNumber(),
     /** The market's clock (fixed at deployment), so a prover can tell the period from a block number. */
-    schedule: async (): Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint, challengeWindow: bigint }> => {
+    schedule: async (): Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint, challengeWindow: bigint }> => await (clock ??= (async () => {
       const [genesisBlock, c] = await Promise.all([m.genesisBlock(), m.config()])
       return { genesisBlock, periodBlocks: c.periodBlocks, proofWindow: c.proofWindow, challengeWindow: c.challengeWindow }
-    },
+    })().catch((err: unknown) => { clock = undefined; throw err })),
     currentPeriod: async (): Promise<bigint> => await m.currentPeriod(),
     proofWindow: async (period: bigint): Promise<{ opens: bigint, closes: bigint }> => {
       const start = await m.periodStartBlock(period)

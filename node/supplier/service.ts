@@ -18,6 +18,7 @@ import { BadRequestError } from '../api/errors.ts'
 import type { NodeService, NodeServices } from '../node.ts'
 import type { BitDustChain } from '../chain/client.ts'
 import { supplierView } from '../chain/views.ts'
+import type { DealStatusName } from '../chain/types.ts'
 import { fragmentStore } from '../storage/fragment-store/index.ts'
 import type { FragmentMeta, FragmentStore, StoredFragment } from '../storage/fragment-store/index.ts'
 import { FRAGMENTS_DIR } from '../config/constants.ts'
@@ -91,8 +92,14 @@ export class SupplierService implements NodeService {
   /** The terms last handed to the network, which re-announces them on its own until they change. */
   private publishedTerms: string | undefined
   private scannedTo = 0n
-  /** Maintenance passes since the last sweep of ended deals (a sweep reads every held deal). */
+  /** Maintenance passes since the last sweep of ended deals. */
   private sinceSweep = 0
+  /**
+   * Per held deal (lower case): the block before which its status cannot change by itself, so a
+   * sweep need not read it (an active deal ends at its end period; a cancel is an event, which
+   * clears the entry). A sweep that read every held deal was a call per deal every 50 s.
+   */
+  private readonly steadyUntil = new Map<string, bigint>()
   private readonly repairing = new Set<string>()
   /** Bytes being taken in for deals not yet open (put with ROOT_LATER): bounded, see checkSlot. */
   private unopenedBytes = 0
@@ -333,7 +340,11 @@ export class SupplierService implements NodeService {
     // deals are also swept every tenth pass rather than read on every one.
     let sweep = ++this.sinceSweep >= 10
     for (const e of events) {
-      if (e.eventName === 'DealCancelled') { sweep = true; continue }
+      if (e.eventName === 'DealCancelled') {
+        this.steadyUntil.delete(String(e.args.dealId).toLowerCase())
+        sweep = true
+        continue
+      }
       if (e.eventName === 'SupplierJailed') {
         await this.repairJailed(e.args.supplier as Address)
         continue
@@ -351,17 +362,34 @@ export class SupplierService implements NodeService {
     }
     if (sweep) {
       this.sinceSweep = 0
-      await this.releaseEnded()
+      await this.releaseEnded(head)
     }
   }
 
-  /** Deals over (ended, cancelled, failed): settle, release the slot (collateral back), delete. */
-  private async releaseEnded (): Promise<void> {
+  /**
+   * Deals over (ended, cancelled, failed): settle, release the slot (collateral back), delete.
+   * A deal is read when its status can have changed: while it fills (it fails at its deadline),
+   * once it reaches its end period, and after a cancel.
+   */
+  async releaseEnded (head?: bigint): Promise<void> {
     const m = this.c.chain.market
+    const now = head ?? await this.c.chain.blockNumber()
+    const seen = new Map<string, DealStatusName>()
     for (const f of await this.store.list()) {
       const dealId = f.dealId as Hex
-      const status = await m.dealStatus(dealId)
+      const key = dealId.toLowerCase()
+      if (now < (this.steadyUntil.get(key) ?? 0n)) continue
+      let status = seen.get(key)
+      if (status === undefined) {
+        status = await m.dealStatus(dealId)
+        seen.set(key, status)
+        if (status === 'Active') {
+          const [deal, clock] = await Promise.all([m.getDeal(dealId), this.view.schedule()])
+          this.steadyUntil.set(key, clock.genesisBlock + BigInt(deal.endPeriod) * clock.periodBlocks)
+        }
+      }
       if (status === 'Active' || status === 'Filling') continue
+      this.steadyUntil.delete(key)
       if (f.slot !== MANIFEST_SLOT) {
         const slot = await m.getSlot(dealId, f.slot)
         if (slot.holder.toLowerCase() === this.view.address.toLowerCase()) {

@@ -9,14 +9,15 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Level } from 'level'
 import type { Hex } from 'viem'
-import { DEVNET_PARAMS } from '../../../node/chain/deploy-params.ts'
+import { numberToHex, zeroAddress } from 'viem'
+import { DEVNET_PARAMS, DUST } from '../../../node/chain/deploy-params.ts'
 import { uploadView } from '../../../node/chain/views.ts'
 import type { NodeServices } from '../../../node/node.ts'
 import { ROOT_LATER } from '../../../node/proofs/constants.ts'
 import { CHORE_TICKS, SupplierService } from '../../../node/supplier/service.ts'
 import type { SupplierNet } from '../../../node/supplier/service.ts'
 import type { FragmentStore } from '../../../node/storage/fragment-store/index.ts'
-import { randomFragment, startTestNetwork } from '../chain/helpers/network.ts'
+import { packedProof, randomFragment, startTestNetwork } from '../chain/helpers/network.ts'
 import type { TestNetwork } from '../chain/helpers/network.ts'
 
 const KiB = 1024
@@ -157,6 +158,57 @@ describe('supplier/service: fragments sent before their deal opens', function ()
     expect(CHORE_TICKS).to.be.at.least(2)
     expect(reads).to.be.greaterThan(0)
     expect(reads).to.be.at.most(10 + Math.ceil(10 / CHORE_TICKS) + 2)
+  })
+
+  it('reads a held deal once while it is active, again once it can have ended or was cancelled, and then lets it go', async () => {
+    const market = net.supplierA.market
+    const upload = uploadView(net.consumer)
+    const owner = net.consumer.address!.toLowerCase()
+    /** Two deals of two slots, slot 0 held by this supplier (its service fills it on accept), slot 1 by supplier B: both active. */
+    const activeDeal = async (): Promise<Hex> => {
+      const f = randomFragment(4)
+      const g = randomFragment(4)
+      const salt = `0x${randomBytes(32).toString('hex')}` as Hex
+      const dealId = await upload.openDeal({ k: 1, m: 1, fragmentSize: BigInt(f.data.length), periods: 2, price: 1n, collateralPerByte: 1n }, [f.root, g.root], salt)
+      await backend.accept({ dealId, slot: 0, size: f.data.length, root: f.root, owner }, once(f.data), {})
+      await net.supplierB.market.fill(dealId, 1, (segment) => packedProof(g, segment))
+      for (let i = 0; (await market.getSlot(dealId, 0)).holder === zeroAddress; i++) {
+        if (i > 100) throw new Error('the service did not fill its slot')
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      expect(await market.dealStatus(dealId)).to.equal('Active')
+      return dealId
+    }
+    for (const x of [net.supplierA, net.supplierB]) {
+      if (!await x.staking.isRegistered(x.address!)) await x.staking.register({ peerId: '0x0024bb', capacity: 10n ** 9n, pricePerBytePeriod: 1n })
+      await x.staking.stake(100n * DUST)
+    }
+    const ending = await activeDeal()
+    const cancelled = await activeDeal()
+    const original = market.dealStatus.bind(market)
+    const reads: Hex[] = []
+    market.dealStatus = async (id: Hex, ...rest: unknown[]) => { reads.push(id); return await original(id, ...(rest as [])) }
+    const readsOf = (id: Hex): number => reads.filter((x) => x === id).length
+    try {
+      await service.releaseEnded()
+      await service.releaseEnded()
+      await service.releaseEnded()
+      expect([readsOf(ending), readsOf(cancelled)]).to.deep.equal([1, 1]) // active until their end period: read once
+      // A cancel is an event: the next pass over the events reads that deal again and lets it go.
+      await net.consumer.market.cancelDeal(cancelled)
+      await service.tick()
+      expect(readsOf(cancelled)).to.equal(2)
+      expect(await backend.has(cancelled, 0)).to.equal(false)
+      expect((await market.getSlot(cancelled, 0)).holder).to.equal(zeroAddress) // released: collateral back
+      // Past its end period the other one is read again, and released.
+      await net.chain.provider.request({ method: 'hardhat_mine', params: [numberToHex(3n * DEVNET_PARAMS.market.periodBlocks)] })
+      await service.releaseEnded()
+      expect(readsOf(ending)).to.equal(2)
+      expect(await backend.has(ending, 0)).to.equal(false)
+      expect(readsOf(cancelled)).to.equal(2) // gone from the store: never read again
+    } finally {
+      delete (market as unknown as Record<string, unknown>).dealStatus
+    }
   })
 
   it('refuses a fragment for a deal that is not open unless it is sent ahead of it (ROOT_LATER)', async () => {
