@@ -73,7 +73,7 @@ export interface UploadOptions {
   offerWaitMs?: number
   /** How long to wait for a placed fragment's slot to be filled before replacing its supplier. */
   fillTimeoutMs?: number
-  /** How often offers and slot holders are polled (default 100 ms; one shared read of the slots not yet filled). */
+  /** How often offers and the deal's fills are polled (default 100 ms; one shared poll for all the fragments). */
   pollMs?: number
   /**
    * A supplier accepted fragment `slot` into the open deal (its slot fills next): the caller may
