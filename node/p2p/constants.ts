@@ -15,8 +15,9 @@ export const PROTOCOL_RAW_SINK = '/bitdust/raw-sink/1.0.0'
 /** Prefix of our own Kademlia DHT, so we never mix with the public IPFS DHT. */
 export const DHT_PROTOCOL = '/bitdust/kad/1.0.0'
 
-export const TOPIC_OFFERS = 'bitdust/offers/1'
-export const groupTopic = (groupId: string): string => `bitdust/group-${groupId}/1`
+/** Gossip topics are versioned with their wire format: /2 carries unsigned gossipsub messages (the payloads sign themselves). */
+export const TOPIC_OFFERS = 'bitdust/offers/2'
+export const groupTopic = (groupId: string): string => `bitdust/group-${groupId}/2`
 
 /** The DHT key suppliers provide under; its CID is derived once (see discovery/offer-key.ts). */
 export const SUPPLIERS_DHT_KEY = 'bitdust:suppliers:v1'

@@ -9,6 +9,8 @@
  * message already accepted is recognised by one SHA-256 of its bytes. The hash covers the
  * signature too: a forged copy (same content, another signature) is not taken for the original
  * and still goes through verification. Ids are remembered only for messages that passed it.
+ * (Our gossip is now unsigned by gossipsub, libp2p.ts: the id then covers topic and data, and a
+ * copy is dropped before the topic's validator checks the payload's own signature again.)
  */
 import { createHash } from 'node:crypto'
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { generateIdentity } from '../../../node/crypto/identity.ts'
 import { OfferCache, signOffer } from '../../../node/p2p/discovery/index.ts'
+import { TOPIC_OFFERS } from '../../../node/p2p/constants.ts'
 import { privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Cleanup, startNode, waitFor } from './helpers/nodes.ts'
@@ -125,7 +126,7 @@ describe('p2p discovery', function () {
       const forged = await signOffer(mallory.key, mallory.peerId, terms, [], 60_000)
       const { SignedOffer } = await import('../../../node/p2p/wire/messages.ts')
       await waitFor(async () => {
-        await hub.libp2p.services.pubsub.publish('bitdust/offers/1', SignedOffer.encode({ offer: { ...forged.offer, peerId: supplier.peerId }, sig: forged.sig })).catch(() => {})
+        await hub.libp2p.services.pubsub.publish(TOPIC_OFFERS, SignedOffer.encode({ offer: { ...forged.offer, peerId: supplier.peerId }, sig: forged.sig })).catch(() => {})
         await supplier.discovery.publish(terms)
         return consumer.discovery.cache.get(supplier.peerId) != null
       }, 30_000, 'offer through the hub')
@@ -197,7 +198,7 @@ describe('p2p discovery', function () {
       const pubsub = node.libp2p.services.pubsub
       const publish = pubsub.publish.bind(pubsub)
       let sent = 0
-      pubsub.publish = async (topic: string, data?: Uint8Array) => { if (topic === 'bitdust/offers/1') sent++; return await publish(topic, data) }
+      pubsub.publish = async (topic: string, data?: Uint8Array) => { if (topic === TOPIC_OFFERS) sent++; return await publish(topic, data) }
       const sleep = async (ms: number) => { await new Promise((resolve) => setTimeout(resolve, ms)) }
       await node.discovery.publish(terms)
       await sleep(2500)

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { Level } from 'level'
 import { generateIdentity } from '../../../node/crypto/identity.ts'
 import { seal } from '../../../node/crypto/seal.ts'
-import { PROTOCOL_MESSAGE } from '../../../node/p2p/constants.ts'
+import { groupTopic, PROTOCOL_MESSAGE } from '../../../node/p2p/constants.ts'
 import { levelMessageStore } from '../../../node/p2p/messaging/store.ts'
 import { publicKeyOfPeer } from '../../../node/p2p/peer-identity.ts'
 import { Framed } from '../../../node/p2p/wire/framed.ts'
@@ -131,7 +131,7 @@ describe('p2p messaging', function () {
       await c.connect(b.multiaddrs()[0] as string)
       const group = await a.groups.create('friends', [b.peerId])
       await waitFor(() => b.groups.get(group.id) != null, 10_000, 'invite')
-      const topic = `bitdust/group-${group.id}/1`
+      const topic = groupTopic(group.id)
       await waitFor(() => a.libp2p.services.pubsub.getSubscribers(topic).length > 0 && b.libp2p.services.pubsub.getSubscribers(topic).length > 0, 20_000, 'group mesh')
 
       const atB: string[] = []
@@ -179,7 +179,7 @@ describe('p2p messaging', function () {
       await a.connect(b.multiaddrs()[0] as string)
       const atB: string[] = []
       b.groups.onMessage((_g, m) => atB.push(m.text))
-      const topic = `bitdust/group-${group.id}/1`
+      const topic = groupTopic(group.id)
       await waitFor(() => a.libp2p.services.pubsub.getSubscribers(topic).length > 0, 20_000, 'group mesh after restart')
       await a.groups.send(group.id, 'after restart')
       await waitFor(() => atB.includes('after restart'), 20_000, 'message after restart')
