@@ -37,6 +37,9 @@ import type { SupplierOffer } from './types.ts'
 
 const logger = log('consumer')
 
+/** Files whose health `ls` reads at once. */
+const LIST_PARALLEL = 16
+
 /** What the consumer needs of the peer network (node/services.ts adapts the P2P node). */
 export interface ConsumerNet extends UploadNet {
   /** The peer id a supplier registered on chain. */
@@ -422,22 +425,27 @@ export class ConsumerService implements NodeService {
   // ------------------------------------------------------------------ ls, rm, share
 
   async list (): Promise<Array<Record<string, unknown>>> {
-    const view = uploadView(this.c.chain)
-    const out: Array<Record<string, unknown>> = []
-    for (const r of await this.files.list()) {
-      if (r.state !== 'active') continue
+    const m = this.c.chain.market
+    const files = (await this.files.list()).filter((r) => r.state === 'active')
+    // Two reads per file, LIST_PARALLEL files at a time: the deal's status, and its count of held
+    // slots (the contract keeps it as slots fill and are freed), not every slot's holder (k+m+1
+    // reads, one file after the other).
+    const health = async (r: FileRecord): Promise<Record<string, unknown>> => {
       const n = r.manifest.coding.k + r.manifest.coding.m
       let held = 0
       let status = 'unknown'
       try {
-        status = await this.c.chain.market.dealStatus(r.id)
-        held = (await view.slotHolders(r.id)).filter((h) => h !== undefined).length
+        const [s, deal] = await Promise.all([m.dealStatus(r.id), m.getDeal(r.id)])
+        status = s
+        held = deal.filled
       } catch (err) {
         logger('health of %s: %s', r.id, (err as Error).message)
       }
-      const health = held >= n ? 'healthy' : held >= r.manifest.coding.k ? `degraded (${held}/${n})` : `at risk (${held}/${n})`
-      out.push({ id: r.id, name: r.name, size: r.size, k: r.manifest.coding.k, m: r.manifest.coding.m, held, slots: n, health, state: status.toLowerCase(), origin: r.origin })
+      const verdict = held >= n ? 'healthy' : held >= r.manifest.coding.k ? `degraded (${held}/${n})` : `at risk (${held}/${n})`
+      return { id: r.id, name: r.name, size: r.size, k: r.manifest.coding.k, m: r.manifest.coding.m, held, slots: n, health: verdict, state: status.toLowerCase(), origin: r.origin }
     }
+    const out: Array<Record<string, unknown>> = []
+    for (let i = 0; i < files.length; i += LIST_PARALLEL) out.push(...await Promise.all(files.slice(i, i + LIST_PARALLEL).map(health)))
     return out
   }
 
