@@ -30,22 +30,22 @@ export function supplierView (chain: BitDustChain) {
     if (id === undefined) { id = slotIdLocal(slot); slotIds.set(key, id) }
     return id
   }
-  let config: Promise<{ proofWindow: bigint, challengeWindow: bigint }> | undefined
-  /** Fixed at deployment: read once. */
-  let clock: Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint, challengeWindow: bigint }> | undefined
-  const cfg = async (): Promise<{ proofWindow: bigint, challengeWindow: bigint }> => await (config ??= m.config())
+  type Clock = { genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint, challengeWindow: bigint }
+  /** Fixed at deployment: read once (again only after a failed read). */
+  let clock: Promise<Clock> | undefined
+  const schedule = async (): Promise<Clock> => await (clock ??= (async () => {
+    const [genesisBlock, c] = await Promise.all([m.genesisBlock(), m.config()])
+    return { genesisBlock, periodBlocks: c.periodBlocks, proofWindow: c.proofWindow, challengeWindow: c.challengeWindow }
+  })().catch((err: unknown) => { clock = undefined; throw err }))
   return {
     address,
     blockNumber: async (): Promise<bigint> => await chain.blockNumber(),
     /** The market's clock (fixed at deployment), so a prover can tell the period from a block number. */
-    schedule: async (): Promise<{ genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint, challengeWindow: bigint }> => await (clock ??= (async () => {
-      const [genesisBlock, c] = await Promise.all([m.genesisBlock(), m.config()])
-      return { genesisBlock, periodBlocks: c.periodBlocks, proofWindow: c.proofWindow, challengeWindow: c.challengeWindow }
-    })().catch((err: unknown) => { clock = undefined; throw err })),
+    schedule,
     currentPeriod: async (): Promise<bigint> => await m.currentPeriod(),
     proofWindow: async (period: bigint): Promise<{ opens: bigint, closes: bigint }> => {
       const start = await m.periodStartBlock(period)
-      return { opens: start + 1n, closes: start + (await cfg()).proofWindow }
+      return { opens: start + 1n, closes: start + (await schedule()).proofWindow }
     },
     slotCount: async (): Promise<number> => (await m.supplierState(address)).slotCount,
     isProven: async (period: bigint): Promise<boolean> => await m.isProven(address, period),
@@ -59,7 +59,7 @@ export function supplierView (chain: BitDustChain) {
     /** Pending challenges on this supplier's slots, found from ChallengeIssued events of the last challenge window. */
     openChallenges: async (known?: bigint): Promise<Array<SlotRef & { segment: number, deadlineBlock: bigint }>> => {
       const head = known ?? await chain.blockNumber()
-      const window = (await cfg()).challengeWindow
+      const window = (await schedule()).challengeWindow
       const from = head > window + 1n ? head - window - 1n : chain.deployBlock
       const events = await chain.getEvents({ fromBlock: from > chain.deployBlock ? from : chain.deployBlock, toBlock: head, contracts: ['market'], eventNames: ['ChallengeIssued'], where: { supplier: address } })
       const out: Array<SlotRef & { segment: number, deadlineBlock: bigint }> = []

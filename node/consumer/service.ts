@@ -15,6 +15,7 @@ import { BadRequestError } from '../api/errors.ts'
 import type { ProgressEvent } from '../api/jobs.ts'
 import type { NodeService, NodeServices } from '../node.ts'
 import type { BitDustChain } from '../chain/client.ts'
+import type { DealStatusName } from '../chain/types.ts'
 import { keeperView, uploadView, watchView } from '../chain/views.ts'
 import { codingFor, hex, type CodingParams } from '../storage/encode.ts'
 import { generateFileKey } from '../crypto/file-cipher.ts'
@@ -266,9 +267,10 @@ export class ConsumerService implements NodeService {
     await this.files.put({ id: dealId, name: manifest.name, size: manifest.size, manifest: { ...manifest, dealId }, origin: 'own', state: 'removed', created: Date.now() })
   }
 
-  private async finalizeIfReleased (dealId: Hex): Promise<boolean> {
+  /** `known`: the deal's status, if the caller just read it. */
+  private async finalizeIfReleased (dealId: Hex, known?: DealStatusName): Promise<boolean> {
     const deal = await this.c.chain.market.getDeal(dealId)
-    const status = await this.c.chain.market.dealStatus(dealId)
+    const status = known ?? await this.c.chain.market.dealStatus(dealId)
     if (deal.filled !== 0 || !['Failed', 'Ended', 'Cancelled'].includes(status)) return false
     await this.c.chain.market.finalizeDeal(dealId)
     return true
@@ -509,7 +511,7 @@ export class ConsumerService implements NodeService {
         const status = await this.c.chain.market.dealStatus(r.id)
         if (status === 'Finalized') { this.closed.add(r.id.toLowerCase()); continue }
         if (r.state === 'removed' || status === 'Ended' || status === 'Failed' || status === 'Cancelled') {
-          await this.finalizeIfReleased(r.id).catch((err: unknown) => { logger('finalize %s: %s', r.id, (err as Error).message) })
+          await this.finalizeIfReleased(r.id, status).catch((err: unknown) => { logger('finalize %s: %s', r.id, (err as Error).message) })
           continue
         }
         if (status === 'Active') active.push(r)

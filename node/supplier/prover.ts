@@ -40,7 +40,6 @@ export class Prover {
   private readonly events: ProverEvents
   private readonly answered = new Set<string>()
   private readonly slotsById = new Map<string, SlotRef>()
-  private clock: Promise<Schedule> | undefined
   /** Last period known proven (or with nothing to prove): no chain reads until the next one. */
   private settled = -1n
   /** The block at which a whole tick last succeeded: nothing can be new until the next block. */
@@ -78,7 +77,7 @@ export class Prover {
     let every: bigint
     try {
       block = await this.chain.blockNumber()
-      every = lookEvery(await this.schedule())
+      every = lookEvery(await this.chain.schedule())
     } catch (err) {
       this.fail('block number', err)
       return
@@ -92,18 +91,13 @@ export class Prover {
     if (ok) this.quietAt = block
   }
 
-  private async schedule (): Promise<Schedule> {
-    this.clock ??= this.chain.schedule()
-    return await this.clock.catch((err: unknown) => { this.clock = undefined; throw err })
-  }
-
   /**
    * Proves the current period if its window is open and it is not proven yet. The clock is read
    * once, so an idle tick costs one block-number call: proofs have a window of a few blocks and
    * must not queue behind a busy RPC endpoint.
    */
   async provePeriodIfDue (head?: bigint): Promise<boolean> {
-    const { genesisBlock, periodBlocks, proofWindow } = await this.schedule()
+    const { genesisBlock, periodBlocks, proofWindow } = await this.chain.schedule()
     const block = head ?? await this.chain.blockNumber()
     if (block < genesisBlock) return false
     const period = (block - genesisBlock) / periodBlocks

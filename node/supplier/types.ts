@@ -14,7 +14,7 @@ export interface SupplierChain {
   /**
    * The market's clock, fixed at deployment: period p starts at genesisBlock + p * periodBlocks,
    * and its proofs are accepted in blocks start+1 … start+proofWindow; a targeted challenge is
-   * answered within challengeWindow blocks.
+   * answered within challengeWindow blocks. Read from the chain once (cheap to call again).
    */
   schedule: () => Promise<Schedule>
   slotCount: () => Promise<number>
