@@ -14,6 +14,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { nativeAddon } from '../util/native.ts'
 import { noteTransportBytes } from '../util/gc.ts'
 import { coalesceTcpWrites } from './tcp-writes.ts'
+import { blockReads } from './tcp-reads.ts'
 import { BufferPool, consumed } from '../util/lent-buffers.ts'
 
 const ALGORITHM = 'chacha20-poly1305'
@@ -224,7 +225,8 @@ export const noiseStats = { patched: 0, unpatched: 0 }
 /**
  * Wraps noise so that each secured connection decrypts in place, encrypts into one buffer per
  * write (with the addon), and finds message boundaries without throwing a fresh error per read;
- * and so that the TCP connection under it sends a turn's writes in one system call (tcp-writes.ts).
+ * and so that the TCP connection under it sends a turn's writes in one system call (tcp-writes.ts)
+ * and reads a streaming peer's bytes in blocks of up to 1 MiB (tcp-reads.ts).
  * If a future version of the library changes its stream's shape, connections keep the stock
  * paths (counted in noiseStats.unpatched, which the tests require to stay at zero).
  */
@@ -258,8 +260,10 @@ export function withNoiseFastPaths<C, E extends ConnectionEncrypter> (factory: (
           const fn = target[prop].bind(target) as (c: MessageStream, o?: SecureConnectionOptions) => Promise<SecuredConnection>
           return async (c: MessageStream, o?: SecureConnectionOptions) => {
             const secured = patch(await fn(c, o))
-            // After the handshake, whose messages must each go out at once.
+            // After the handshake, whose messages must each go out at once (and whose reads
+            // went through node's own path).
             coalesceTcpWrites(c)
+            blockReads(c)
             return secured
           }
         }

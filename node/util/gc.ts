@@ -67,7 +67,8 @@ export function tuneGcForStreaming (options: { youngCollections?: boolean } = {}
 
 /**
  * Collect the young generation after this many bytes of network traffic. Every socket read is a
- * fresh 64 KiB Buffer (node allocates one per read) and every noise write another; they die
+ * fresh Buffer (node allocated one per 64 KiB; tcp-reads.ts now fills 1 MiB blocks) and every
+ * noise write another; they die
  * within milliseconds, but their memory goes back to malloc only when a scavenge finds them dead,
  * and a scavenge runs only when the young generation fills with JS objects, which a byte stream
  * makes few of. So a supplier receiving a fragment grew its malloc heap by ~200 MB of dead
