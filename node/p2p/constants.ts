@@ -47,6 +47,15 @@ export const PROVIDE_REFRESH_MS = 30 * 60 * 1000
 export const PROVIDE_RETRY_MS = 1000
 export const MAX_OFFER_CACHE = 10_000
 /**
+ * A supplier's stake, once the chain confirmed it, backs its later offers for this long without
+ * another read. A supplier announces new terms whenever its free space changes (every fragment
+ * it takes), and every node that hears the offer read the stake again: on a devnet of 6
+ * suppliers, 48 contract reads per upload; in a network, readers x offers. The contract checks
+ * the stake itself when a slot is filled, so a stake slashed within this time costs a consumer
+ * one refused fill, not a lost fragment.
+ */
+export const STAKE_CONFIRMED_MS = 5 * 60 * 1000
+/**
  * A consumer whose cache holds the offers it needs looks suppliers up again only after this long:
  * gossip keeps the cache current in between, and a lookup walks the DHT.
  */

@@ -61,6 +61,37 @@ describe('p2p discovery', function () {
       await rejects(new OfferCache(undefined).add({ ...signed, offer: { ...signed.offer, address: '0x' + '99'.repeat(20) } }), 'AddressMismatchError')
     })
 
+    it('reads a supplier\'s stake once for its offers within the confirmation time, again after it or for a larger claim', async () => {
+      const { key, peerId } = await keyed()
+      const start = Date.now()
+      let now = start
+      const stakes: Record<string, bigint> = {}
+      const chain = fakeChain(stakes)
+      const cache = new OfferCache(chain, { now: () => now, stakeConfirmedMs: 60_000 })
+      const offer = async (stake: bigint): Promise<void> => {
+        now += 1000
+        await cache.add(await signOffer(key, peerId, { ...terms, stake, capacity: terms.capacity - BigInt(now - start) }, [], 600_000, now))
+      }
+      const address = (await signOffer(key, peerId, terms, [], 1000)).offer.address
+      stakes[address.toLowerCase()] = 1000n
+      await offer(1000n)
+      await offer(1000n) // new free space, same stake: the confirmation stands
+      await offer(900n)
+      expect(chain.asked).to.have.length(1)
+      // A claim above what the chain last said is read again: here it is refused, and not kept.
+      await rejects(offer(2000n), 'InsufficientStakeError')
+      expect(chain.asked).to.have.length(2)
+      stakes[address.toLowerCase()] = 2000n
+      await offer(2000n)
+      expect(chain.asked).to.have.length(3)
+      expect(cache.get(peerId)?.stake).to.equal(2000n)
+      // Once the confirmation is old, the next offer is checked again: a slashed stake is seen.
+      now += 60_000
+      stakes[address.toLowerCase()] = 500n
+      await rejects(offer(2000n), 'InsufficientStakeError')
+      expect(chain.asked).to.have.length(4)
+    })
+
     it('drops expired offers, on arrival and later', async () => {
       const { key, peerId } = await keyed()
       let now = Date.now()
