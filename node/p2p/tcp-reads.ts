@@ -8,13 +8,15 @@
  * `onread` option, which a server's sockets cannot be given, so it is set on the socket once
  * noise has secured it; node calls back with each read and asks for the buffer of the next).
  *
- * - A read of at least BULK_READ bytes means the peer is streaming: the next read goes into a
- *   block of READ_BLOCK bytes and takes whatever the kernel holds, up to the room left. Its bytes
- *   go up as a view of the block, uncopied, and the read after it goes into the room behind them;
- *   a block with less than BULK_READ left is replaced by a new one.
- * - A shorter read is copied out, and the connection goes back to its own small buffer of
- *   SMALL_READ bytes. So a quiet connection holds 16 KiB, not a block, and a small message that
+ * - A connection reads into its own small buffer of SMALL_READ bytes; every read from it is
+ *   copied out. So a quiet connection holds 16 KiB, not a block, and a small message that
  *   something keeps (a DHT record, a peer's key) holds a buffer of its own size.
+ * - When a read fills the small buffer, the peer is streaming: the next read goes into a block of
+ *   READ_BLOCK bytes and takes whatever the kernel holds, up to the room left. A read of at least
+ *   SMALL_READ bytes goes up as a view of the block, uncopied, and the next read goes into the room
+ *   behind it; a block with less than BULK_READ left is replaced by a new one. A shorter read is
+ *   copied out (the room stays free), and one shorter than QUIET_READ, which a stream of data
+ *   does not make, sends the connection back to its small buffer.
  *
  * Backpressure stays: a paused socket stops reading after the read in hand (node's contract for
  * the callback: return false), and resume() starts it again.
@@ -25,8 +27,10 @@ import { Socket } from 'node:net'
 export const READ_BLOCK = 1024 * 1024
 /** A read this long marks a streaming peer (node's own read size). */
 export const BULK_READ = 64 * 1024
-/** A quiet connection's read buffer. */
+/** A quiet connection's read buffer; block reads at least this long are handed up uncopied. */
 export const SMALL_READ = 16 * 1024
+/** A block read shorter than this (control frames, a receipt) sends the connection back to its small buffer. */
+export const QUIET_READ = 1024
 
 /** node's Socket handle, as far as this module uses it. */
 interface UserBufferHandle { useUserBuffer: (buf: Uint8Array) => void }
@@ -62,30 +66,31 @@ export function blockReads (connection: unknown, blockSize = READ_BLOCK): boolea
   let block: Buffer | undefined
   let used = 0
   let next: Buffer = small
+  const blockRoom = (): Buffer => {
+    if (block === undefined || block.byteLength - used < BULK_READ) {
+      block = Buffer.allocUnsafeSlow(blockSize)
+      used = 0
+    }
+    return block.subarray(used)
+  }
   fields[kBufferCb] = (nread: number, buf: Buffer): boolean => {
     readStats.reads++
     let chunk: Buffer
-    if (nread < BULK_READ) {
-      chunk = Buffer.from(buf.subarray(0, nread))
-      readStats.copied++
-      next = small
-    } else {
-      // Only a block read can be this long; its bytes now belong to whoever they go to.
+    if (buf !== small && nread >= SMALL_READ) {
+      // Its bytes now belong to whoever they go to; the next read goes in behind them.
       chunk = buf.subarray(0, nread)
       used += nread
-      if (block === undefined || block.byteLength - used < BULK_READ) {
-        block = Buffer.allocUnsafeSlow(blockSize)
-        used = 0
+      next = blockRoom()
+    } else {
+      chunk = Buffer.from(buf.subarray(0, nread))
+      readStats.copied++
+      if (buf === small) {
+        // The small buffer came back full: the peer has started streaming.
+        if (nread === small.byteLength) next = blockRoom()
+      } else if (nread < QUIET_READ) {
+        // The stream has paused: control frames, a receipt. The block's room stays free.
+        next = small
       }
-      next = block.subarray(used)
-    }
-    if (nread === SMALL_READ && buf === small) {
-      // The small buffer came back full: the peer has started streaming.
-      if (block === undefined || block.byteLength - used < BULK_READ) {
-        block = Buffer.allocUnsafeSlow(blockSize)
-        used = 0
-      }
-      next = block.subarray(used)
     }
     socket.emit('data', chunk)
     return !socket.isPaused()

@@ -63,6 +63,12 @@ describe('p2p: TCP reads in blocks', function () {
     }
     const copied = readStats.copied
     await send(client, randomBytes(8 * MiB), 256 * KiB)
+    const inBlock = (): number => ((server as unknown as Record<symbol, Buffer>)[Object.getOwnPropertySymbols(server).find((x) => x.description === 'kBuffer') as symbol] as Buffer).buffer.byteLength
+    await waitFor(() => kept.reduce((n, b) => n + b.length, 0) === 20 * 100 + 8 * MiB, 10_000, 'the bulk bytes')
+    // A tiny message after the stream: the connection goes back to its own small buffer.
+    client.write(Buffer.alloc(10, 1))
+    await waitFor(() => kept.reduce((n, b) => n + b.length, 0) === 20 * 100 + 8 * MiB + 10, 10_000, 'the last message')
+    expect(inBlock()).to.equal(SMALL_READ)
     client.end()
     await once(server, 'end')
     for (let i = 0; i < kept.length; i++) expect(kept[i]?.equals(copies[i] as Buffer), `read ${i} unchanged`).to.equal(true)
