@@ -124,12 +124,13 @@ describe('p2p: TCP reads in blocks', function () {
     expect(Buffer.concat(chunks).equals(Buffer.concat([Buffer.alloc(1000, 7), later]))).to.equal(true)
   })
 
-  it('is installed on both ends of every direct libp2p connection', async () => {
-    const installed = readStats.installed
+  it('is installed on the accepting end of every direct libp2p connection, not on the dialing end', async () => {
     const a = await startNode(cleanup)
     const b = await startNode(cleanup)
+    const installed = readStats.installed
     await a.connect(b.multiaddrs()[0] as string)
-    await waitFor(() => readStats.installed - installed >= 2, 10_000, 'both ends switched')
-    expect(readStats.installed - installed).to.equal(2)
+    await waitFor(() => readStats.installed - installed >= 1, 10_000, 'the accepting end switched')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(readStats.installed - installed).to.equal(1)
   })
 })
