@@ -25,7 +25,7 @@ import { Socket } from 'node:net'
 
 /** The largest single read. */
 export const READ_BLOCK = 1024 * 1024
-/** A read this long marks a streaming peer (node's own read size). */
+/** A block with less room than this is replaced: a read should find room for node's own 64 KiB. */
 export const BULK_READ = 64 * 1024
 /** A quiet connection's read buffer; block reads at least this long are handed up uncopied. */
 export const SMALL_READ = 16 * 1024

@@ -1,25 +1,12 @@
 import { expect } from 'chai'
 import { createHash, randomBytes } from 'node:crypto'
-import { createServer, connect, type Server, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { once } from 'node:events'
 import { BULK_READ, READ_BLOCK, SMALL_READ, blockReads, readStats } from '../../../node/p2p/tcp-reads.ts'
-import { Cleanup, startNode, waitFor } from './helpers/nodes.ts'
+import { Cleanup, socketPair, startNode, waitFor } from './helpers/nodes.ts'
 
 const KiB = 1024
 const MiB = 1024 * KiB
-
-async function socketPair (cleanup: Cleanup): Promise<{ client: Socket, server: Socket }> {
-  const srv: Server = createServer()
-  srv.listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const port = (srv.address() as { port: number }).port
-  const accepted = once(srv, 'connection')
-  const client = connect(port, '127.0.0.1')
-  await once(client, 'connect')
-  const [server] = await accepted as [Socket]
-  cleanup.add(async () => { client.destroy(); server.destroy(); srv.close() })
-  return { client, server }
-}
 
 /** Writes `data` in `piece`-sized writes, waiting for 'drain' when the socket asks. */
 async function send (client: Socket, data: Buffer, piece: number): Promise<void> {

@@ -1,28 +1,14 @@
 import { expect } from 'chai'
 import { createHash, randomBytes } from 'node:crypto'
-import { createServer, connect, type Server, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { once } from 'node:events'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { coalesceStats, coalesceTcpWrites } from '../../../node/p2p/tcp-writes.ts'
 import { burstPieces } from '../../../node/p2p/fragments/client.ts'
-import { Cleanup, startNode, waitFor } from './helpers/nodes.ts'
+import { Cleanup, socketPair, startNode, waitFor } from './helpers/nodes.ts'
 
 const KiB = 1024
 const MiB = 1024 * KiB
-
-/** A connected pair of loopback sockets; the server side collects what it receives. */
-async function socketPair (cleanup: Cleanup): Promise<{ client: Socket, server: Socket }> {
-  const srv: Server = createServer()
-  srv.listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const port = (srv.address() as { port: number }).port
-  const accepted = once(srv, 'connection')
-  const client = connect(port, '127.0.0.1')
-  await once(client, 'connect')
-  const [server] = await accepted as [Socket]
-  cleanup.add(async () => { client.destroy(); server.destroy(); srv.close() })
-  return { client, server }
-}
 
 /** What libp2p's TCP connection looks like to the patch: a socket and a sendData. */
 function fakeConnection (socket: Socket): { socket: Socket, sendData: (d: Uint8ArrayList) => { sentBytes: number, canSendMore: boolean }, writes: number } {

@@ -1,5 +1,7 @@
 /** Test helpers: real libp2p nodes on 127.0.0.1 with fresh keys, and fragments with their roots. */
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer, connect, type Server, type Socket } from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -49,4 +51,18 @@ export async function waitFor (cond: () => boolean | Promise<boolean>, timeoutMs
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
+}
+
+/** A connected pair of loopback sockets (server: the accepted end), destroyed by `cleanup`. */
+export async function socketPair (cleanup: Cleanup): Promise<{ client: Socket, server: Socket }> {
+  const srv: Server = createServer()
+  srv.listen(0, '127.0.0.1')
+  await once(srv, 'listening')
+  const port = (srv.address() as { port: number }).port
+  const accepted = once(srv, 'connection')
+  const client = connect(port, '127.0.0.1')
+  await once(client, 'connect')
+  const [server] = await accepted as [Socket]
+  cleanup.add(async () => { client.destroy(); server.destroy(); srv.close() })
+  return { client, server }
 }
