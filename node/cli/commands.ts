@@ -44,12 +44,12 @@ export const COMMANDS: Command[] = [
   },
   {
     path: ['start'],
-    usage: 'start [--supply] [--quota 10GiB] [--price N] [--stake N] [--relay] [--hide]',
+    usage: 'start [--supply] [--quota 10GiB] [--price N] [--stake N] [--relay] [--hide] [--nice 0-19]',
     summary: 'run your node (and its HTTP API on 127.0.0.1) until Ctrl-C',
     options: {
       supply: { type: 'boolean' }, quota: { type: 'string' }, price: { type: 'string' }, stake: { type: 'string' },
       relay: { type: 'boolean' }, hide: { type: 'boolean' }, relays: { type: 'string' }, listen: { type: 'string' },
-      'api-port': { type: 'string' }, network: { type: 'string' }, bootstrap: { type: 'string' },
+      'api-port': { type: 'string' }, network: { type: 'string' }, bootstrap: { type: 'string' }, nice: { type: 'string' },
     },
     run: local(async () => await import('./local/start.ts')),
   },

@@ -10,6 +10,7 @@ import {
 } from './constants.ts'
 import { ConfigError } from './errors.ts'
 import type { NetworkProfile, NodeConfig } from './types.ts'
+import { MAX_NICE } from '../util/priority.ts'
 
 export * from './constants.ts'
 export * from './errors.ts'
@@ -31,6 +32,7 @@ export interface RawConfig {
   k?: number | string
   m?: number | string
   watchMs?: number | string
+  nice?: number | string
 }
 
 interface RawNetwork {
@@ -56,6 +58,7 @@ const ENV: Record<string, keyof RawConfig> = {
   BITDUST_K: 'k',
   BITDUST_M: 'm',
   BITDUST_WATCH_MS: 'watchMs',
+  BITDUST_NICE: 'nice',
 }
 
 export interface LoadConfigOptions {
@@ -98,6 +101,7 @@ export function loadConfig (options: LoadConfigOptions = {}): NodeConfig {
     watchMs: int(raw.watchMs, 'watchMs') ?? DEFAULT_WATCH_MS,
     k: int(raw.k, 'k') ?? DEFAULT_K,
     m: int(raw.m, 'm') ?? DEFAULT_M,
+    nice: nice(raw.nice),
   }
 }
 
@@ -192,4 +196,10 @@ export function amount (v: number | string | undefined, what: string): bigint | 
   const unit = (m[2] ?? '').toUpperCase().replace('IB', '')
   const shift = { '': 0n, K: 10n, M: 20n, G: 30n, T: 40n }[unit] ?? 0n
   return BigInt(m[1] as string) << shift
+}
+
+function nice (v: number | string | undefined): number {
+  const n = int(v, 'nice') ?? 0
+  if (n > MAX_NICE) throw new ConfigError(`nice must be from 0 (normal priority) to ${MAX_NICE} (the lowest), got "${v}".`)
+  return n
 }

@@ -40,4 +40,6 @@ export interface NodeConfig {
   /** Default erasure parameters for uploads. */
   k: number
   m: number
+  /** CPU niceness the node runs at, 0 (normal) to 19 (only when nothing else wants the CPU). */
+  nice: number
 }

@@ -32,6 +32,12 @@ export const DEVNET_MARKET_PARAMS: DeployParams = {
 
 /** Cheap scrypt for throwaway devnet keystores; the user's own keystore keeps the standard cost. */
 const DEVNET_SCRYPT = { N: 1024, r: 8, p: 1 }
+/**
+ * The suppliers and the relay stand for other people's machines but share this one with the
+ * user's node: they run at this niceness so that the node the person drives keeps the CPU it
+ * needs, as it would with machines of their own (util/priority.ts).
+ */
+export const BACKGROUND_NICE = 10
 const DEVNET_PASSPHRASE = 'devnet'
 
 export interface DevnetInit {
@@ -131,14 +137,14 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     }
 
     say('relay')
-    const relay = await supervisor.start({ name: 'relay', role: 'relay', datadir: await prepare('relay', relayId), args: ['--relay'], env }, init.signal ? { signal: init.signal } : {})
+    const relay = await supervisor.start({ name: 'relay', role: 'relay', datadir: await prepare('relay', relayId), args: ['--relay', '--nice', String(BACKGROUND_NICE)], env }, init.signal ? { signal: init.signal } : {})
     profile.bootstrap = relay.status.multiaddrs
     writeFileSync(networkFile, JSON.stringify(profile, null, 2))
     // Everyone else also holds a reservation on the relay, so that nodes hiding behind it can
     // reach them (a hidden node dials only through relays).
     Object.assign(env, { BITDUST_RELAYS: relay.status.multiaddrs.filter((a) => !a.includes('/p2p-circuit')).join(',') })
 
-    const supplierArgs = ['--supply', '--stake', String(init.stake ?? 100_000n * DUST), '--quota', String(init.quota ?? 4n * 2n ** 30n), '--price', '1']
+    const supplierArgs = ['--supply', '--stake', String(init.stake ?? 100_000n * DUST), '--quota', String(init.quota ?? 4n * 2n ** 30n), '--price', '1', '--nice', String(BACKGROUND_NICE)]
     say(`suppliers (${count})`)
     const suppliers = await Promise.all(supplierIds.map(async (id, i) => await supervisor.start({
       name: `supplier-${i + 1}`, role: 'supplier', datadir: await prepare(`supplier-${i + 1}`, id), args: supplierArgs, env,

@@ -6,6 +6,7 @@ import { startNode } from '../../node.ts'
 import { createServices } from '../../services.ts'
 import type { CommandContext } from '../run.ts'
 import { passphrase } from './passphrase.ts'
+import { lowerPriority } from '../../util/priority.ts'
 
 export function flagsToConfig (flags: CommandContext['flags']): RawConfig {
   const s = (name: string): string | undefined => typeof flags[name] === 'string' ? flags[name] : undefined
@@ -21,12 +22,15 @@ export function flagsToConfig (flags: CommandContext['flags']): RawConfig {
     listen: s('listen'),
     apiPort: s('api-port'),
     network: s('network'),
+    nice: s('nice'),
   }
 }
 
 export default async function start (ctx: CommandContext): Promise<number> {
   const config = loadConfig({ datadir: ctx.datadir, flags: flagsToConfig(ctx.flags) })
   if (typeof ctx.flags.bootstrap === 'string' && config.network) config.network.bootstrap = ctx.flags.bootstrap.split(',')
+  // Before the database or the network start any thread: those inherit it.
+  lowerPriority(config.nice)
   const identity = await loadKeystore(config.datadir, await passphrase('Keystore passphrase: '))
   const node = await startNode({ config, identity, services: createServices })
   ctx.out.result({ address: identity.address, api: node.api.url }, () => `BitDust node ${identity.address}\nAPI: ${node.api.url}\nPress Ctrl-C to stop.`)

@@ -4,12 +4,12 @@
  * like a person or a script would.
  */
 import { expect } from 'chai'
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs'
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs'
 import type { Hex } from 'viem'
 import { createBitDustChain } from '../../../node/chain/client.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startDevnet } from '../../../node/devnet/index.ts'
+import { BACKGROUND_NICE, startDevnet } from '../../../node/devnet/index.ts'
 import type { Devnet } from '../../../node/devnet/index.ts'
 import type { RunningNode } from '../../../node/devnet/processes.ts'
 import { cli, ok, randomFile, sha256File, until } from './helpers.ts'
@@ -63,6 +63,17 @@ describe('BitDust network end to end', function () {
       for (const f of files) {
         expect(f.health).to.equal('healthy')
         expect(f.held).to.equal(f.slots)
+      }
+    })
+
+    it('runs the suppliers and the relay at a lower CPU priority than the user\'s node (Linux)', function () {
+      if (!existsSync('/proc/self/task')) this.skip()
+      // The 19th field of /proc/<pid>/task/<tid>/stat is a thread's niceness.
+      const niceness = (pid: number | undefined): number[] => readdirSync(`/proc/${pid}/task`)
+        .map((t) => Number(readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8').split(') ')[1]?.split(' ')[16]))
+      for (const n of net.supervisor.nodes) {
+        const expected = n.spec.role === 'user' ? 0 : BACKGROUND_NICE
+        expect(new Set(niceness(n.child.pid)), n.spec.name).to.deep.equal(new Set([expected]))
       }
     })
 

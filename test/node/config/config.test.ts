@@ -58,6 +58,13 @@ describe('config', () => {
     expect(() => loadConfig({ datadir: dir, env: { BITDUST_SUPPLY: 'maybe' } })).to.throw(/yes\/no/)
   })
 
+  it('takes a CPU niceness from 0 to 19 and names the setting when it is out of range', () => {
+    expect(loadConfig({ datadir: dir, env: {} }).nice).to.equal(0)
+    expect(loadConfig({ datadir: dir, env: { BITDUST_NICE: '5' }, flags: { nice: '10' } }).nice).to.equal(10)
+    expect(() => loadConfig({ datadir: dir, env: { BITDUST_NICE: '20' } })).to.throw(/nice must be from 0 .* to 19/).with.property('name', 'ConfigError')
+    expect(() => loadConfig({ datadir: dir, env: { BITDUST_NICE: '-5' } })).to.throw(/nice must be/)
+  })
+
   it('parses amounts as bigints with binary suffixes and never fractions', () => {
     expect(amount('10GiB', 'q')).to.equal(10n * 2n ** 30n)
     expect(amount('123456789012345678901234567890', 'q')).to.equal(123456789012345678901234567890n)
