@@ -6,6 +6,7 @@ import { createRequire } from 'node:module'
 import { MAX_K, MAX_M, RONOMON_CODEC } from './constants.ts'
 import { InvalidErasureParamsError, NotEnoughFragmentsError } from './errors.ts'
 import type { ErasureCodec } from './codec.ts'
+import { bitmatrixEncoder, type ParityEncoder } from './bitmatrix.ts'
 
 interface Ronomon {
   create: (k: number, m: number) => unknown
@@ -15,6 +16,8 @@ interface Ronomon {
 
 const rs = createRequire(import.meta.url)('@ronomon/reed-solomon') as Ronomon
 const contexts = new Map<string, unknown>()
+/** The fused-XOR parity of each context, where the addon has it (undefined: the codec does it). */
+const fastEncoders = new Map<string, ParityEncoder | undefined>()
 
 export function checkErasureParams (k: number, m: number): void {
   if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new InvalidErasureParamsError(`k must be an integer from 1 to ${MAX_K}, got ${k}`)
@@ -52,7 +55,16 @@ export function ronomonCodec (k: number, m: number): ErasureCodec {
     async encode (data, parity, shardSize) {
       let targets = 0
       for (let i = k; i < k + m; i++) targets |= 1 << i
-      await run(data, parity, shardSize, (1 << k) - 1, targets)
+      const reference = async (d: Buffer, p: Buffer, size: number): Promise<void> => { await run(d, p, size, (1 << k) - 1, targets) }
+      if (!fastEncoders.has(key)) fastEncoders.set(key, bitmatrixEncoder(context, reference))
+      const fast = fastEncoders.get(key)
+      // The checks of run() apply to both paths.
+      if (fast === undefined || !Number.isInteger(shardSize) || shardSize <= 0 || shardSize % 8 !== 0 ||
+        data.length !== k * shardSize || parity.length !== m * shardSize) {
+        await reference(buf(data), buf(parity), shardSize)
+        return
+      }
+      await fast(buf(data), buf(parity), shardSize)
     },
     async reconstruct (data, parity, shardSize, present, targets) {
       if (targets.length === 0) return

@@ -164,5 +164,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   bitdust_export(env, exports, "treeLevels", TreeLevels);
   bitdust_register_aead(env, exports);
   bitdust_register_malloc(env, exports);
+  bitdust_register_xor(env, exports);
   return exports;
 }

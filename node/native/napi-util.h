@@ -28,5 +28,6 @@ static inline napi_value bitdust_throw_range(napi_env env, const char *msg) {
 
 void bitdust_register_aead(napi_env env, napi_value exports);
 void bitdust_register_malloc(napi_env env, napi_value exports);
+void bitdust_register_xor(napi_env env, napi_value exports);
 
 #endif

@@ -1,6 +1,6 @@
 /**
  * The optional N-API addon in node/native (OpenSSL from the node binary): batched Merkle hashing,
- * allocation-free ChaCha20-Poly1305 and malloc thresholds. Loaded once; every user has a pure-JS fallback, so a
+ * allocation-free ChaCha20-Poly1305, fused-XOR erasure parity and malloc thresholds. Loaded once; every user has a pure-JS fallback, so a
  * machine where it did not build still works, only slower. BITDUST_NO_NATIVE=1 turns it off.
  */
 import { createRequire } from 'node:module'
@@ -18,6 +18,11 @@ export interface NativeAddon {
   aeadSeal?: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, parts: Uint8Array[], out: Uint8Array, alg?: number) => void
   /** Decrypts the parts in place; false if the tag does not authenticate them. alg as for aeadSeal. */
   aeadOpen?: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, parts: Uint8Array[], tag: Uint8Array, alg?: number) => boolean
+  /**
+   * Parity packets as XORs of the data packets a bit-matrix row selects (node/erasure/bitmatrix.ts).
+   * With async = true it runs on the libuv pool and returns a Promise.
+   */
+  bitmatrixEncode?: (data: Uint8Array, parity: Uint8Array, shardSize: number, k: number, m: number, w: number, chunk: number, rows: Uint8Array, async?: boolean) => Promise<void> | undefined
   /** glibc's mmap and trim thresholds (mallopt); false where that is not possible. */
   tuneMalloc?: (mmapThreshold: number, trimThreshold: number) => boolean
 }

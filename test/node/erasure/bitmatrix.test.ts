@@ -1,0 +1,108 @@
+import { expect } from 'chai'
+import { randomBytes } from 'node:crypto'
+import { createRequire } from 'node:module'
+import { bitmatrixEncoder, packetSize } from '../../../node/erasure/bitmatrix.ts'
+import { ronomonCodec } from '../../../node/erasure/ronomon.ts'
+import { nativeAddon } from '../../../node/util/native.ts'
+
+interface Ronomon {
+  create: (k: number, m: number) => Buffer
+  encode: (ctx: Buffer, sources: number, targets: number, buffer: Buffer, bufferOffset: number, bufferSize: number,
+    parity: Buffer, parityOffset: number, paritySize: number, cb: (err?: Error) => void) => void
+}
+const rs = createRequire(import.meta.url)('@ronomon/reed-solomon') as Ronomon
+
+/** The codec's own parity for all k data shards. */
+function theirs (context: Buffer, k: number, m: number) {
+  return async (data: Buffer, parity: Buffer, shardSize: number): Promise<void> => {
+    let targets = 0
+    for (let i = k; i < k + m; i++) targets |= 1 << i
+    await new Promise<void>((resolve, reject) => {
+      rs.encode(context, (1 << k) - 1, targets, data, 0, data.length, parity, 0, parity.length, (err) => { err != null ? reject(err) : resolve() })
+    })
+  }
+}
+
+describe('erasure/bitmatrix (fused XOR parity)', function () {
+  this.timeout(60_000)
+  before(function () { if (nativeAddon?.bitmatrixEncode === undefined) this.skip() })
+
+  it('gives the codec\'s parity byte for byte, for every k and m it supports, on shard sizes that change its packet size', async () => {
+    for (let k = 2; k <= 24; k++) {
+      for (let m = 1; m <= 6; m++) {
+        const context = rs.create(k, m)
+        const w = context[0] as number
+        // 256 KiB (uploads), one section of 64-byte packets, and a size whose packets are odd.
+        for (const shard of [256 * 1024, w * 64, w * 8 * 125]) {
+          const data = randomBytes(k * shard)
+          const want = Buffer.alloc(m * shard)
+          await theirs(context, k, m)(data, want, shard)
+          const got = Buffer.alloc(m * shard, 0xa5)
+          await nativeAddon?.bitmatrixEncode?.(data, got, shard, k, m, w, packetSize(w, k, shard), context.subarray(3), true)
+          expect(got.equals(want), `${k}+${m}, shard ${shard}`).to.equal(true)
+        }
+      }
+    }
+  })
+
+  it('checks its first stripe against the codec and, on a difference, leaves every stripe to the codec', async () => {
+    const [k, m, shard] = [6, 3, 4096]
+    const context = rs.create(k, m)
+    const reference = theirs(context, k, m)
+    const tampered = Buffer.from(context)
+    tampered[3 + 7] = (tampered[3 + 7] as number) ^ 1
+    let calls = 0
+    const counting = async (d: Buffer, p: Buffer, s: number): Promise<void> => { calls++; await reference(d, p, s) }
+    const encode = bitmatrixEncoder(tampered, counting)
+    expect(encode).to.not.equal(undefined)
+    for (let i = 0; i < 3; i++) {
+      const data = randomBytes(k * shard)
+      const want = Buffer.alloc(m * shard)
+      await reference(data, want, shard)
+      const got = Buffer.alloc(m * shard)
+      await encode?.(data, got, shard)
+      expect(got.equals(want), `stripe ${i}`).to.equal(true)
+    }
+    // The check, then the codec for each later stripe.
+    expect(calls).to.equal(3)
+  })
+
+  it('after a good check the codec is not called again for that shard size', async () => {
+    const [k, m, shard] = [10, 4, 256 * 1024]
+    const context = rs.create(k, m)
+    const reference = theirs(context, k, m)
+    let calls = 0
+    const encode = bitmatrixEncoder(context, async (d, p, s) => { calls++; await reference(d, p, s) })
+    for (let i = 0; i < 4; i++) {
+      const data = randomBytes(k * shard)
+      const want = Buffer.alloc(m * shard)
+      await reference(data, want, shard)
+      const got = Buffer.alloc(m * shard)
+      await encode?.(data, got, shard)
+      expect(got.equals(want)).to.equal(true)
+    }
+    expect(calls).to.equal(1)
+  })
+
+  it('is not used for replication (k = 1) or a context it does not know', () => {
+    const noop = async (): Promise<void> => {}
+    expect(bitmatrixEncoder(rs.create(1, 3), noop)).to.equal(undefined)
+    expect(bitmatrixEncoder(Buffer.from([4, 2, 2, 1]), noop)).to.equal(undefined)
+    expect(bitmatrixEncoder('not a context', noop)).to.equal(undefined)
+  })
+
+  it('through the codec: stripes encoded on the fast path are restored by the codec\'s decoder', async () => {
+    const [k, m, shard] = [10, 4, 64 * 1024]
+    const codec = ronomonCodec(k, m)
+    for (let i = 0; i < 3; i++) {
+      const data = randomBytes(k * shard)
+      const parity = Buffer.alloc(m * shard)
+      await codec.encode(data, parity, shard)
+      const d = Buffer.from(data)
+      const missing = [0, 3, 7, 9]
+      for (const j of missing) d.fill(0, j * shard, (j + 1) * shard)
+      await codec.reconstruct(d, parity, shard, [...Array(k + m).keys()].filter((j) => !missing.includes(j)), missing)
+      expect(d.equals(data), `stripe ${i}`).to.equal(true)
+    }
+  })
+})
