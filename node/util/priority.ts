@@ -1,9 +1,9 @@
 /**
  * A node's CPU priority (`nice`). A supplier on someone's desktop is a background service: it
- * should take the CPU nobody else wants, not compete with the person's own programs. And on the
- * devnet every supplier runs on the same two cores as the user's node, where at equal priority
- * six (or fourteen) suppliers woken by each arriving packet outnumber the one node producing
- * the data; at nice 10 they yield to it and read in larger batches (BENCHMARKS.md, node section).
+ * should take the CPU nobody else wants, not compete with the person's own programs. On the
+ * devnet the suppliers, which stand for other people's machines, share this one with the user's
+ * node: the node the person drives should answer first. (Measured for speed too: no gain in
+ * uploads beyond the machine's noise, BENCHMARKS.md, node section, fourth round.)
  */
 import { readdirSync } from 'node:fs'
 import { getPriority, setPriority } from 'node:os'
