@@ -171,7 +171,7 @@ static napi_value BitmatrixEncode(napi_env env, napi_callback_info info) {
   if (napi_get_buffer_info(env, argv[7], &rows, &rows_len) != napi_ok) return bitdust_throw_range(env, "rows must be a Buffer");
   if (argc > 8) napi_get_value_bool(env, argv[8], &is_async);
   if (k == 0 || m == 0 || w == 0 || chunk == 0 || shard == 0) return bitdust_throw_range(env, "k, m, w, chunk and shardSize must be positive");
-  if (k * w > MAX_SOURCES || m * w > MAX_ROWS) return bitdust_throw_range(env, "k * w or m * w too large");
+  if (w > 8 || k > MAX_SOURCES || m > MAX_ROWS || k * w > MAX_SOURCES || m * w > MAX_ROWS) return bitdust_throw_range(env, "k * w or m * w too large");
   if (shard % (w * chunk) != 0) return bitdust_throw_range(env, "shardSize must be a multiple of w * chunk");
   if (rows_len != (size_t)m * w * k * w) return bitdust_throw_range(env, "rows must have m * w * k * w entries");
   if (data_len < (size_t)k * shard || parity_len < (size_t)m * shard) return bitdust_throw_range(env, "data or parity shorter than its shards");

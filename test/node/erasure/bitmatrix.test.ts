@@ -84,6 +84,18 @@ describe('erasure/bitmatrix (fused XOR parity)', function () {
     expect(calls).to.equal(1)
   })
 
+  it('the addon refuses arguments that do not describe its buffers with a RangeError instead of reading past them', () => {
+    const encode = nativeAddon?.bitmatrixEncode
+    const b = Buffer.alloc(64)
+    const rows = Buffer.alloc(2 * 4 * 1 * 4)
+    expect(() => encode?.(b, b, 8, 2 ** 31, 1, 4, 2, rows)).to.throw(RangeError, /too large/)
+    expect(() => encode?.(b, b, 0, 2, 1, 4, 2, rows)).to.throw(RangeError, /positive/)
+    expect(() => encode?.(b, b, 24, 2, 1, 4, 4, rows)).to.throw(RangeError, /multiple of w \* chunk/)
+    expect(() => encode?.(b, b, 16, 2, 1, 4, 4, Buffer.alloc(3))).to.throw(RangeError, /rows must have/)
+    // 2 data shards of 64 bytes do not fit in 64 bytes.
+    expect(() => encode?.(b, b, 64, 2, 1, 4, 16, rows)).to.throw(RangeError, /shorter than its shards/)
+  })
+
   it('is not used for replication (k = 1) or a context it does not know', () => {
     const noop = async (): Promise<void> => {}
     expect(bitmatrixEncoder(rs.create(1, 3), noop)).to.equal(undefined)
