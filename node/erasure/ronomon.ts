@@ -36,35 +36,35 @@ export function ronomonCodec (k: number, m: number): ErasureCodec {
   const context = ctx
 
   function run (data: Uint8Array, parity: Uint8Array, shardSize: number, sources: number, targets: number): Promise<void> {
-    // An empty or misaligned buffer kills the process inside the addon: refuse it here.
+    checkShards(data, parity, shardSize)
+    return new Promise((resolve, reject) => {
+      rs.encode(context, sources, targets, buf(data), 0, data.length, buf(parity), 0, parity.length, (err) => { err != null ? reject(err) : resolve() })
+    })
+  }
+
+  /** An empty or misaligned buffer kills the process inside either addon: refuse it here. */
+  function checkShards (data: Uint8Array, parity: Uint8Array, shardSize: number): void {
     if (!Number.isInteger(shardSize) || shardSize <= 0 || shardSize % 8 !== 0) {
       throw new InvalidErasureParamsError(`shard size must be a positive multiple of 8, got ${shardSize}`)
     }
     if (data.length !== k * shardSize || parity.length !== m * shardSize) {
       throw new InvalidErasureParamsError(`expected ${k} data and ${m} parity shards of ${shardSize} bytes`)
     }
-    return new Promise((resolve, reject) => {
-      rs.encode(context, sources, targets, buf(data), 0, data.length, buf(parity), 0, parity.length, (err) => { err != null ? reject(err) : resolve() })
-    })
   }
+
+  let parityShards = 0
+  for (let i = k; i < k + m; i++) parityShards |= 1 << i
+  const reference = async (data: Buffer, parity: Buffer, shardSize: number): Promise<void> => { await run(data, parity, shardSize, (1 << k) - 1, parityShards) }
+  if (!fastEncoders.has(key)) fastEncoders.set(key, bitmatrixEncoder(context, reference))
+  const encodeParity = fastEncoders.get(key) ?? reference
 
   return {
     name: RONOMON_CODEC,
     k,
     m,
     async encode (data, parity, shardSize) {
-      let targets = 0
-      for (let i = k; i < k + m; i++) targets |= 1 << i
-      const reference = async (d: Buffer, p: Buffer, size: number): Promise<void> => { await run(d, p, size, (1 << k) - 1, targets) }
-      if (!fastEncoders.has(key)) fastEncoders.set(key, bitmatrixEncoder(context, reference))
-      const fast = fastEncoders.get(key)
-      // The checks of run() apply to both paths.
-      if (fast === undefined || !Number.isInteger(shardSize) || shardSize <= 0 || shardSize % 8 !== 0 ||
-        data.length !== k * shardSize || parity.length !== m * shardSize) {
-        await reference(buf(data), buf(parity), shardSize)
-        return
-      }
-      await fast(buf(data), buf(parity), shardSize)
+      checkShards(data, parity, shardSize)
+      await encodeParity(buf(data), buf(parity), shardSize)
     },
     async reconstruct (data, parity, shardSize, present, targets) {
       if (targets.length === 0) return

@@ -1,6 +1,6 @@
 /*
  * N-API plumbing shared by the addon's files: exporting a function, returning a boolean,
- * throwing a RangeError; and the registration of each file's functions (called from merkle.c,
+ * throwing a RangeError, settling an async job's promise; and the registration of each file's functions (called from merkle.c,
  * which holds the module's entry point).
  */
 #ifndef BITDUST_NAPI_UTIL_H
@@ -24,6 +24,20 @@ static inline napi_value bitdust_boolean(napi_env env, bool value) {
 static inline napi_value bitdust_throw_range(napi_env env, const char *msg) {
   napi_throw_range_error(env, NULL, msg);
   return NULL;
+}
+
+/* Ends an async job's promise: resolved with undefined, or rejected with Error(error) if error is set. */
+static inline void bitdust_settle(napi_env env, napi_deferred deferred, const char *error) {
+  if (error != NULL) {
+    napi_value msg, err;
+    napi_create_string_utf8(env, error, NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, deferred, err);
+    return;
+  }
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  napi_resolve_deferred(env, deferred, undef);
 }
 
 void bitdust_register_aead(napi_env env, napi_value exports);

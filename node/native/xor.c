@@ -138,16 +138,7 @@ static void execute(napi_env env, void *p) {
 
 static void complete(napi_env env, napi_status status, void *p) {
   job_t *j = (job_t *)p;
-  napi_value undef;
-  napi_get_undefined(env, &undef);
-  if (status != napi_ok) {
-    napi_value msg, err;
-    napi_create_string_utf8(env, "bitmatrixEncode: the work was cancelled", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &err);
-    napi_reject_deferred(env, j->deferred, err);
-  } else {
-    napi_resolve_deferred(env, j->deferred, undef);
-  }
+  bitdust_settle(env, j->deferred, status != napi_ok ? "bitmatrixEncode: the work was cancelled" : NULL);
   napi_delete_reference(env, j->data_ref);
   napi_delete_reference(env, j->parity_ref);
   napi_delete_async_work(env, j->work);

@@ -23,6 +23,29 @@ function theirs (context: Buffer, k: number, m: number) {
   }
 }
 
+/**
+ * Encodes `stripes` random stripes with `encode` and with the codec; true where every one came out
+ * the same. Returns how many times `encode` handed the work to the codec it was given.
+ */
+async function encodeStripes (context: Buffer, k: number, m: number, shard: number, stripes: number, tamper?: (rows: Buffer) => void): Promise<{ same: boolean[], codecCalls: number }> {
+  const reference = theirs(context, k, m)
+  const ctx = Buffer.from(context)
+  tamper?.(ctx.subarray(3))
+  let codecCalls = 0
+  const encode = bitmatrixEncoder(ctx, async (d, p, s) => { codecCalls++; await reference(d, p, s) })
+  expect(encode).to.not.equal(undefined)
+  const same: boolean[] = []
+  for (let i = 0; i < stripes; i++) {
+    const data = randomBytes(k * shard)
+    const want = Buffer.alloc(m * shard)
+    await reference(data, want, shard)
+    const got = Buffer.alloc(m * shard)
+    await encode?.(data, got, shard)
+    same.push(got.equals(want))
+  }
+  return { same, codecCalls }
+}
+
 describe('erasure/bitmatrix (fused XOR parity)', function () {
   this.timeout(60_000)
   before(function () { if (nativeAddon?.bitmatrixEncode === undefined) this.skip() })
@@ -46,42 +69,16 @@ describe('erasure/bitmatrix (fused XOR parity)', function () {
   })
 
   it('checks its first stripe against the codec and, on a difference, leaves every stripe to the codec', async () => {
-    const [k, m, shard] = [6, 3, 4096]
-    const context = rs.create(k, m)
-    const reference = theirs(context, k, m)
-    const tampered = Buffer.from(context)
-    tampered[3 + 7] = (tampered[3 + 7] as number) ^ 1
-    let calls = 0
-    const counting = async (d: Buffer, p: Buffer, s: number): Promise<void> => { calls++; await reference(d, p, s) }
-    const encode = bitmatrixEncoder(tampered, counting)
-    expect(encode).to.not.equal(undefined)
-    for (let i = 0; i < 3; i++) {
-      const data = randomBytes(k * shard)
-      const want = Buffer.alloc(m * shard)
-      await reference(data, want, shard)
-      const got = Buffer.alloc(m * shard)
-      await encode?.(data, got, shard)
-      expect(got.equals(want), `stripe ${i}`).to.equal(true)
-    }
+    const { same, codecCalls } = await encodeStripes(rs.create(6, 3), 6, 3, 4096, 3, (rows) => { rows[7] = (rows[7] as number) ^ 1 })
+    expect(same).to.deep.equal([true, true, true])
     // The check, then the codec for each later stripe.
-    expect(calls).to.equal(3)
+    expect(codecCalls).to.equal(3)
   })
 
   it('after a good check the codec is not called again for that shard size', async () => {
-    const [k, m, shard] = [10, 4, 256 * 1024]
-    const context = rs.create(k, m)
-    const reference = theirs(context, k, m)
-    let calls = 0
-    const encode = bitmatrixEncoder(context, async (d, p, s) => { calls++; await reference(d, p, s) })
-    for (let i = 0; i < 4; i++) {
-      const data = randomBytes(k * shard)
-      const want = Buffer.alloc(m * shard)
-      await reference(data, want, shard)
-      const got = Buffer.alloc(m * shard)
-      await encode?.(data, got, shard)
-      expect(got.equals(want)).to.equal(true)
-    }
-    expect(calls).to.equal(1)
+    const { same, codecCalls } = await encodeStripes(rs.create(10, 4), 10, 4, 256 * 1024, 4)
+    expect(same).to.deep.equal([true, true, true, true])
+    expect(codecCalls).to.equal(1)
   })
 
   it('the addon refuses arguments that do not describe its buffers with a RangeError instead of reading past them', () => {
