@@ -13,6 +13,7 @@ import { DEFAULT_SHARD_SIZE, RONOMON_CODEC } from '../erasure/constants.ts'
 import { ronomonCodec } from '../erasure/ronomon.ts'
 import { stripeLayout } from '../erasure/stripes.ts'
 import { TreeBuilder } from '../proofs/tree-builder.ts'
+import { lend } from '../util/lent-buffers.ts'
 import type { StoredTree } from '../proofs/stored-tree.ts'
 import { DEFAULT_K, DEFAULT_M } from '../config/constants.ts'
 import { FRAGMENT_FORMAT_VERSION, STRIPES_IN_FLIGHT } from './constants.ts'
@@ -72,6 +73,13 @@ export interface FragmentSink {
   close: (tree: StoredTree) => Promise<void>
   /** Encoding failed or was aborted: drop whatever was written. */
   abort: (err: Error) => Promise<void>
+  /**
+   * What the sink does with the bytes it keeps under sinksKeepBytes. 'lend': it hands them to
+   * the network, whose noise encryption reports each byte consumed once copied into ciphertext
+   * (util/lent-buffers.ts), after which the encoder may fill that memory again. 'drop': it keeps
+   * nothing. Unset: it may keep them for good, and the encoder never reuses them.
+   */
+  keeps?: 'lend' | 'drop'
 }
 
 export interface EncodeOptions extends AbortOptions {
@@ -89,8 +97,9 @@ export interface EncodeOptions extends AbortOptions {
    */
   trees?: boolean
   /**
-   * The sinks keep the bytes they are given (default false): every stripe gets fresh buffers
-   * instead of reused ones, so a sink that queues shards need not copy them.
+   * The sinks keep the bytes they are given (default false): a sink that queues shards need not
+   * copy them. A stripe's buffers are then reused only once every sink is done with its shard
+   * (FragmentSink.keeps); otherwise each stripe gets fresh ones.
    */
   sinksKeepBytes?: boolean
   codec?: ErasureCodec
@@ -98,7 +107,38 @@ export interface EncodeOptions extends AbortOptions {
 }
 
 /** A sink that keeps nothing: for a pass that only wants the roots, or fragments nobody reads. */
-export const discardSink: FragmentSink = { write: async () => {}, close: async () => {}, abort: async () => {} }
+export const discardSink: FragmentSink = { write: async () => {}, close: async () => {}, abort: async () => {}, keeps: 'drop' }
+
+/**
+ * A stripe buffer's holders under sinksKeepBytes: the encoder until it has hashed and handed on
+ * every shard, and each shard lent to the network. The last to let go returns it to its pool.
+ * Fresh multi-MiB buffers per stripe are reused only if malloc keeps what the collector frees:
+ * with glibc tuned (util/gc.ts) it mostly does, but where a collection's frees are trimmed, or
+ * off glibc, every 4 KiB faults in zeroed (one devnet upload: 300,000 faults, a fifth of the
+ * uploading node's CPU). A pass now allocates ~25 stripes of a 1 GiB upload's 256 (4+2).
+ */
+class StripeHolds {
+  private holds = 1
+  private pinned = false
+  private readonly buf: Buffer
+  private readonly pool: Buffer[]
+  constructor (buf: Buffer, pool: Buffer[]) {
+    this.buf = buf
+    this.pool = pool
+  }
+
+  /** Lends `shard` (a view of the buffer) to whoever consumes it. */
+  lendShard (shard: Buffer): void {
+    this.holds++
+    lend(shard, () => { this.release() })
+  }
+
+  /** A sink may keep its shard for good: never reuse the buffer. */
+  pin (): void { this.pinned = true }
+  release (): void {
+    if (--this.holds === 0 && !this.pinned) this.pool.push(this.buf)
+  }
+}
 
 /** What `trees: false` reports instead of a tree: no levels and a zero root. */
 const EMPTY_TREE: StoredTree = { segments: 0, storedFrom: 0, levels: [], root: Buffer.alloc(32) }
@@ -158,6 +198,7 @@ async function encodeCore (
   let done = 0
 
   // Buffers are reused: fresh multi-MiB allocations cost page faults and GC on every stripe.
+  const keepsBytes = options.sinksKeepBytes === true
   const stripePool: Buffer[] = []
   const parityPool: Buffer[] = []
   const submit = async (data: Buffer, plainBytes: number): Promise<void> => {
@@ -167,13 +208,22 @@ async function encodeCore (
     tail = (async () => {
       await encoded
       await prev
+      const holds = keepsBytes ? [new StripeHolds(data, stripePool), new StripeHolds(parity, parityPool)] : undefined
       await Promise.all(Array.from({ length: n }, async (_, i) => {
         const shard = i < k ? data.subarray(i * shardSize, (i + 1) * shardSize) : parity.subarray((i - k) * shardSize, (i - k + 1) * shardSize)
-        await Promise.all([trees ? (builders[i] as TreeBuilder).update(shard) : undefined, (sinks[i] as FragmentSink).write(shard)])
+        const sink = sinks[i] as FragmentSink
+        const hold = holds?.[i < k ? 0 : 1]
+        if (hold !== undefined && sink.keeps !== 'drop') {
+          if (sink.keeps === 'lend') hold.lendShard(shard)
+          else hold.pin()
+        }
+        await Promise.all([trees ? (builders[i] as TreeBuilder).update(shard) : undefined, sink.write(shard)])
       }))
-      if (options.sinksKeepBytes !== true) {
+      if (holds === undefined) {
         stripePool.push(data)
         parityPool.push(parity)
+      } else {
+        for (const h of holds) h.release()
       }
       done += plainBytes
       options.onProgress?.({ type: 'encode:progress', bytes: done, total: size })

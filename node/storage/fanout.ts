@@ -162,12 +162,17 @@ export function encodeFanOut (path: string, p: ReencodeParams, indices: number[]
       },
       close: async () => { await q.close() },
       abort: async (err) => { await q.abort(err) },
+      // The readers send the shards over noise, which gives their memory back to the encoder.
+      keeps: 'lend',
     }
   }
   const done = encodeFileTo(path, sinkFor, { k: p.k, m: p.m, shardSize: p.shardSize, chunkSize: p.chunkSize, key: p.key, salt: p.salt, trees: options.trees ?? false, sinksKeepBytes: true, signal })
     .then((r): EncodeResult | undefined => r, (err: unknown) => {
       // Stopped because every reader left: each reader has its own error to report.
       if (ac.signal.aborted && options.signal?.aborted !== true) return undefined
+      // The encoder aborts the sinks it made; one that failed before making them (the file
+      // could not be opened) would leave every reader waiting for bytes that never come.
+      for (const q of streams.values()) void q.abort(err as Error)
       throw err
     })
   done.catch(() => {}) // the readers see the error; callers that await `done` get it too

@@ -7,6 +7,7 @@ import { merkleRoot } from '../../../node/proofs/merkle.ts'
 import { encodeFile } from '../../../node/storage/fragment-files.ts'
 import { checkUnchanged, encodeFanOut, fileStamp, ShardQueue, type ReencodeParams } from '../../../node/storage/fanout.ts'
 import { encodeFileTo, type EncodeResult, type FragmentSink } from '../../../node/storage/encode.ts'
+import { consumed } from '../../../node/util/lent-buffers.ts'
 
 async function collect (it: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Buffer[] = []
@@ -104,6 +105,56 @@ describe('storage/fanout: a second encoding pass streamed to readers', function 
       expect.fail('should fail')
     } catch (err) {
       expect((err as Error).message).to.match(/shrank/)
+    }
+  })
+
+  it('a pass over a file that is gone fails every reader instead of leaving it waiting', async () => {
+    await rm(file)
+    const pass = encodeFanOut(file, paramsOf(first), [0, 3], { trees: true })
+    for (const q of pass.streams.values()) {
+      try {
+        await collect(q)
+        expect.fail('should fail')
+      } catch (err) {
+        expect((err as NodeJS.ErrnoException).code).to.equal('ENOENT')
+      }
+    }
+    try {
+      await pass.done
+      expect.fail('should fail')
+    } catch (err) {
+      expect((err as NodeJS.ErrnoException).code).to.equal('ENOENT')
+    }
+  })
+
+  it('reuses a stripe\'s memory once every reader has consumed its shard, and only then', async () => {
+    /** Reads every stream, copying each shard and reporting it consumed as noise would; counts the memory seen. */
+    const run = async (consume: 'all' | 'not fragment 5'): Promise<{ bytes: Buffer[], memories: number, roots: string[] | undefined }> => {
+      const pass = encodeFanOut(file, paramsOf(first), [0, 1, 2, 3, 4, 5], { trees: true })
+      const memories = new Set<ArrayBufferLike>()
+      const bytes = await Promise.all([...pass.streams.entries()].map(async ([i, q]) => {
+        const parts: Buffer[] = []
+        for await (const shard of q) {
+          memories.add(shard.buffer)
+          parts.push(Buffer.from(shard))
+          // Slower than the encoder, so that stripes are still held when later ones are made.
+          await new Promise((resolve) => setImmediate(resolve))
+          if (consume === 'all' || i !== 5) consumed(shard)
+        }
+        return Buffer.concat(parts)
+      }))
+      return { bytes, memories: memories.size, roots: (await pass.done)?.roots }
+    }
+    const stripes = Math.ceil(first.contentSize / (first.k * first.shardSize))
+    for (const consume of ['all', 'not fragment 5'] as const) {
+      const { bytes, memories, roots } = await run(consume)
+      // Reused memory never changed a shard under its reader, nor under the tree hashing.
+      bytes.forEach((b, i) => expect(b.equals(fragments[i] as Buffer), `${consume}: fragment ${i}`).to.equal(true))
+      expect(roots).to.deep.equal(first.roots)
+      // Two buffers per stripe (data, parity) when fresh; fewer once they come back.
+      if (consume === 'all') expect(memories).to.be.lessThan(2 * stripes)
+      // A parity buffer whose shard 5 is never consumed is never reused; the data buffers are.
+      else expect(memories).to.be.within(stripes + 1, 2 * stripes - 1)
     }
   })
 
