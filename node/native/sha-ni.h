@@ -34,6 +34,27 @@ static const uint32_t IV256[8] = {
 /* Padding blocks of 256-byte and 64-byte messages: 0x80, zeros, bit length big-endian. */
 static uint8_t PAD256[64], PAD64[64];
 
+/*
+ * The padding block of a fixed-length message is the same for every message, so its whole
+ * message schedule is too: W[t] + K[t] for t = 0..63, four rounds per vector, computed once.
+ * Its compression is then the rounds alone. The SHA unit is the bottleneck (two interleaved
+ * messages already reach the four-message rate), and sha256msg1/msg2 share it with the rounds.
+ */
+static uint32_t PAD256_WK[64] __attribute__((aligned(16))), PAD64_WK[64] __attribute__((aligned(16)));
+
+static uint32_t ror32(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+static void schedule_plus_k(const uint8_t *block, uint32_t *wk) {
+  uint32_t w[64];
+  for (int t = 0; t < 16; t++) w[t] = (uint32_t)block[4 * t] << 24 | (uint32_t)block[4 * t + 1] << 16 | (uint32_t)block[4 * t + 2] << 8 | block[4 * t + 3];
+  for (int t = 16; t < 64; t++) {
+    uint32_t s0 = ror32(w[t - 15], 7) ^ ror32(w[t - 15], 18) ^ (w[t - 15] >> 3);
+    uint32_t s1 = ror32(w[t - 2], 17) ^ ror32(w[t - 2], 19) ^ (w[t - 2] >> 10);
+    w[t] = w[t - 16] + s0 + w[t - 7] + s1;
+  }
+  for (int t = 0; t < 64; t++) wk[t] = w[t] + K256[t];
+}
+
 static int sha_ni_supported(void) {
   unsigned int a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
@@ -42,6 +63,8 @@ static int sha_ni_supported(void) {
   if (!(b & (1u << 29))) return 0; /* SHA */
   memset(PAD256, 0, 64); PAD256[0] = 0x80; PAD256[62] = 0x08; /* 2048 bits */
   memset(PAD64, 0, 64); PAD64[0] = 0x80; PAD64[62] = 0x02; /* 512 bits */
+  schedule_plus_k(PAD256, PAD256_WK);
+  schedule_plus_k(PAD64, PAD64_WK);
   return 1;
 }
 
@@ -81,6 +104,23 @@ SHANI static inline __attribute__((always_inline)) void compress2(__m128i *a0, _
   *b0 = _mm_add_epi32(sb0, svb0); *b1 = _mm_add_epi32(sb1, svb1);
 }
 
+/* A block whose schedule plus constants is `wk` (a padding block) into two states. */
+SHANI static inline __attribute__((always_inline)) void compress2_wk(__m128i *a0, __m128i *a1, __m128i *b0, __m128i *b1, const uint32_t *wk) {
+  __m128i sa0 = *a0, sa1 = *a1, sb0 = *b0, sb1 = *b1;
+  const __m128i sva0 = sa0, sva1 = sa1, svb0 = sb0, svb1 = sb1;
+#pragma GCC unroll 16
+  for (int j = 0; j < 16; j++) {
+    __m128i m = _mm_load_si128((const __m128i *)(wk + 4 * j));
+    sa1 = _mm_sha256rnds2_epu32(sa1, sa0, m);
+    sb1 = _mm_sha256rnds2_epu32(sb1, sb0, m);
+    m = _mm_shuffle_epi32(m, 0x0E);
+    sa0 = _mm_sha256rnds2_epu32(sa0, sa1, m);
+    sb0 = _mm_sha256rnds2_epu32(sb0, sb1, m);
+  }
+  *a0 = _mm_add_epi32(sa0, sva0); *a1 = _mm_add_epi32(sa1, sva1);
+  *b0 = _mm_add_epi32(sb0, svb0); *b1 = _mm_add_epi32(sb1, svb1);
+}
+
 SHANI static inline __attribute__((always_inline)) void iv_state(__m128i *s0, __m128i *s1) {
   __m128i tmp = _mm_loadu_si128((const __m128i *)&IV256[0]);
   __m128i st1 = _mm_loadu_si128((const __m128i *)&IV256[4]);
@@ -105,7 +145,7 @@ SHANI static void sha256_256x2(const uint8_t *a, const uint8_t *b, uint8_t *oa, 
   __m128i a0, a1, b0, b1;
   iv_state(&a0, &a1); b0 = a0; b1 = a1;
   for (int i = 0; i < 4; i++) compress2(&a0, &a1, a + 64 * i, &b0, &b1, b + 64 * i);
-  compress2(&a0, &a1, PAD256, &b0, &b1, PAD256);
+  compress2_wk(&a0, &a1, &b0, &b1, PAD256_WK);
   store_digest(a0, a1, oa);
   store_digest(b0, b1, ob);
 }
@@ -115,7 +155,7 @@ SHANI static void sha256_64x2(const uint8_t *a, const uint8_t *b, uint8_t *oa, u
   __m128i a0, a1, b0, b1;
   iv_state(&a0, &a1); b0 = a0; b1 = a1;
   compress2(&a0, &a1, a, &b0, &b1, b);
-  compress2(&a0, &a1, PAD64, &b0, &b1, PAD64);
+  compress2_wk(&a0, &a1, &b0, &b1, PAD64_WK);
   store_digest(a0, a1, oa);
   store_digest(b0, b1, ob);
 }
@@ -151,6 +191,25 @@ SHANI static inline __attribute__((always_inline)) void compress4(__m128i *s0, _
   for (int l = 0; l < 4; l++) { s0[l] = _mm_add_epi32(a[l], sa[l]); s1[l] = _mm_add_epi32(b[l], sb[l]); }
 }
 
+/* The same for four states and a padding block. */
+SHANI static inline __attribute__((always_inline)) void compress4_wk(__m128i *s0, __m128i *s1, const uint32_t *wk) {
+  __m128i a[4], b[4], sa[4], sb[4];
+#pragma GCC unroll 4
+  for (int l = 0; l < 4; l++) { a[l] = s0[l]; b[l] = s1[l]; sa[l] = a[l]; sb[l] = b[l]; }
+#pragma GCC unroll 16
+  for (int j = 0; j < 16; j++) {
+    const __m128i m = _mm_load_si128((const __m128i *)(wk + 4 * j));
+    const __m128i mh = _mm_shuffle_epi32(m, 0x0E);
+#pragma GCC unroll 4
+    for (int l = 0; l < 4; l++) {
+      b[l] = _mm_sha256rnds2_epu32(b[l], a[l], m);
+      a[l] = _mm_sha256rnds2_epu32(a[l], b[l], mh);
+    }
+  }
+#pragma GCC unroll 4
+  for (int l = 0; l < 4; l++) { s0[l] = _mm_add_epi32(a[l], sa[l]); s1[l] = _mm_add_epi32(b[l], sb[l]); }
+}
+
 SHANI static void sha256_256x4(const uint8_t *in, uint8_t *out) {
   __m128i s0[4], s1[4];
   iv_state(&s0[0], &s1[0]);
@@ -159,8 +218,7 @@ SHANI static void sha256_256x4(const uint8_t *in, uint8_t *out) {
     const uint8_t *p[4] = { in + i * 64, in + 256 + i * 64, in + 512 + i * 64, in + 768 + i * 64 };
     compress4(s0, s1, p);
   }
-  const uint8_t *pad[4] = { PAD256, PAD256, PAD256, PAD256 };
-  compress4(s0, s1, pad);
+  compress4_wk(s0, s1, PAD256_WK);
   for (int l = 0; l < 4; l++) store_digest(s0[l], s1[l], out + 32 * l);
 }
 
@@ -171,8 +229,7 @@ SHANI static void sha256_64x4(const uint8_t *in, uint8_t *out) {
   for (int l = 1; l < 4; l++) { s0[l] = s0[0]; s1[l] = s1[0]; }
   const uint8_t *p[4] = { in, in + 64, in + 128, in + 192 };
   compress4(s0, s1, p);
-  const uint8_t *pad[4] = { PAD64, PAD64, PAD64, PAD64 };
-  compress4(s0, s1, pad);
+  compress4_wk(s0, s1, PAD64_WK);
   for (int l = 0; l < 4; l++) store_digest(s0[l], s1[l], out + 32 * l);
 }
 #endif
