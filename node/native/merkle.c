@@ -81,9 +81,7 @@ static void tree_levels(const uint8_t *data, uint32_t segments, uint32_t height,
 }
 
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref data_ref, out_ref;
+  bitdust_async_t async;
   const uint8_t *data;
   uint8_t *out;
   uint32_t segments, height, from;
@@ -101,10 +99,7 @@ static void execute(napi_env env, void *p) {
 
 static void complete(napi_env env, napi_status status, void *p) {
   job_t *j = (job_t *)p;
-  bitdust_settle(env, j->deferred, status != napi_ok || j->failed ? "treeLevels: out of memory" : NULL);
-  napi_delete_reference(env, j->data_ref);
-  napi_delete_reference(env, j->out_ref);
-  napi_delete_async_work(env, j->work);
+  bitdust_finish(env, &j->async, status != napi_ok || j->failed ? "treeLevels: out of memory" : NULL);
   free(j);
 }
 
@@ -137,14 +132,7 @@ static napi_value TreeLevels(napi_env env, napi_callback_info info) {
   job_t *j = calloc(1, sizeof(job_t));
   if (j == NULL) return bitdust_throw_range(env, "out of memory");
   j->data = data; j->out = out; j->segments = segments; j->height = height; j->from = from;
-  napi_create_reference(env, argv[0], 1, &j->data_ref);
-  napi_create_reference(env, argv[4], 1, &j->out_ref);
-  napi_value promise, name;
-  napi_create_promise(env, &j->deferred, &promise);
-  napi_create_string_utf8(env, "bitdust:treeLevels", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, execute, complete, j, &j->work);
-  napi_queue_async_work(env, j->work);
-  return promise;
+  return bitdust_queue(env, &j->async, "bitdust:treeLevels", argv[0], argv[4], execute, complete, j);
 }
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {

@@ -95,9 +95,7 @@ static void xor_into(const uint8_t *const *src, size_t n, uint8_t *dst, size_t l
 }
 
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref data_ref, parity_ref;
+  bitdust_async_t async;
   const uint8_t *data;
   uint8_t *parity;
   uint32_t shard, k, m, w, chunk;
@@ -138,10 +136,7 @@ static void execute(napi_env env, void *p) {
 
 static void complete(napi_env env, napi_status status, void *p) {
   job_t *j = (job_t *)p;
-  bitdust_settle(env, j->deferred, status != napi_ok ? "bitmatrixEncode: the work was cancelled" : NULL);
-  napi_delete_reference(env, j->data_ref);
-  napi_delete_reference(env, j->parity_ref);
-  napi_delete_async_work(env, j->work);
+  bitdust_finish(env, &j->async, status != napi_ok ? "bitmatrixEncode: the work was cancelled" : NULL);
   free(j);
 }
 
@@ -180,14 +175,7 @@ static napi_value BitmatrixEncode(napi_env env, napi_callback_info info) {
     free(j);
     return NULL;
   }
-  napi_create_reference(env, argv[0], 1, &j->data_ref);
-  napi_create_reference(env, argv[1], 1, &j->parity_ref);
-  napi_value promise, name;
-  napi_create_promise(env, &j->deferred, &promise);
-  napi_create_string_utf8(env, "bitdust:bitmatrixEncode", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, execute, complete, j, &j->work);
-  napi_queue_async_work(env, j->work);
-  return promise;
+  return bitdust_queue(env, &j->async, "bitdust:bitmatrixEncode", argv[0], argv[1], execute, complete, j);
 }
 
 void bitdust_register_xor(napi_env env, napi_value exports) {
