@@ -69,54 +69,45 @@ static int sha_ni_supported(void) {
   return 1;
 }
 
-/* One 64-byte block into two interleaved states (ABEF/CDGH layout). */
-SHANI static inline __attribute__((always_inline)) void compress2(__m128i *a0, __m128i *a1, const uint8_t *pa, __m128i *b0, __m128i *b1, const uint8_t *pb) {
+/*
+ * One 64-byte block into two interleaved states (ABEF/CDGH layout): the message bytes pa and pb,
+ * or, with `wk`, a padding block given as its schedule plus constants (the rounds alone).
+ */
+SHANI static inline __attribute__((always_inline)) void compress2(__m128i *a0, __m128i *a1, const uint8_t *pa, __m128i *b0, __m128i *b1, const uint8_t *pb, const uint32_t *wk) {
   const __m128i MASK = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
   __m128i xa[4], xb[4];
   __m128i sa0 = *a0, sa1 = *a1, sb0 = *b0, sb1 = *b1;
   const __m128i sva0 = sa0, sva1 = sa1, svb0 = sb0, svb1 = sb1;
 #pragma GCC unroll 16
   for (int j = 0; j < 16; j++) {
-    __m128i wa, wb;
-    if (j < 4) {
-      wa = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pa + 16 * j)), MASK);
-      wb = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pb + 16 * j)), MASK);
+    __m128i ma, mb;
+    if (wk != NULL) {
+      ma = mb = _mm_load_si128((const __m128i *)(wk + 4 * j));
     } else {
-      __m128i ta = _mm_sha256msg1_epu32(xa[j & 3], xa[(j + 1) & 3]);
-      __m128i tb = _mm_sha256msg1_epu32(xb[j & 3], xb[(j + 1) & 3]);
-      ta = _mm_add_epi32(ta, _mm_alignr_epi8(xa[(j + 3) & 3], xa[(j + 2) & 3], 4));
-      tb = _mm_add_epi32(tb, _mm_alignr_epi8(xb[(j + 3) & 3], xb[(j + 2) & 3], 4));
-      wa = _mm_sha256msg2_epu32(ta, xa[(j + 3) & 3]);
-      wb = _mm_sha256msg2_epu32(tb, xb[(j + 3) & 3]);
+      __m128i wa, wb;
+      if (j < 4) {
+        wa = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pa + 16 * j)), MASK);
+        wb = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pb + 16 * j)), MASK);
+      } else {
+        __m128i ta = _mm_sha256msg1_epu32(xa[j & 3], xa[(j + 1) & 3]);
+        __m128i tb = _mm_sha256msg1_epu32(xb[j & 3], xb[(j + 1) & 3]);
+        ta = _mm_add_epi32(ta, _mm_alignr_epi8(xa[(j + 3) & 3], xa[(j + 2) & 3], 4));
+        tb = _mm_add_epi32(tb, _mm_alignr_epi8(xb[(j + 3) & 3], xb[(j + 2) & 3], 4));
+        wa = _mm_sha256msg2_epu32(ta, xa[(j + 3) & 3]);
+        wb = _mm_sha256msg2_epu32(tb, xb[(j + 3) & 3]);
+      }
+      xa[j & 3] = wa;
+      xb[j & 3] = wb;
+      const __m128i k = _mm_load_si128((const __m128i *)(K256 + 4 * j));
+      ma = _mm_add_epi32(wa, k);
+      mb = _mm_add_epi32(wb, k);
     }
-    xa[j & 3] = wa;
-    xb[j & 3] = wb;
-    const __m128i k = _mm_load_si128((const __m128i *)(K256 + 4 * j));
-    __m128i ma = _mm_add_epi32(wa, k);
-    __m128i mb = _mm_add_epi32(wb, k);
     sa1 = _mm_sha256rnds2_epu32(sa1, sa0, ma);
     sb1 = _mm_sha256rnds2_epu32(sb1, sb0, mb);
     ma = _mm_shuffle_epi32(ma, 0x0E);
     mb = _mm_shuffle_epi32(mb, 0x0E);
     sa0 = _mm_sha256rnds2_epu32(sa0, sa1, ma);
     sb0 = _mm_sha256rnds2_epu32(sb0, sb1, mb);
-  }
-  *a0 = _mm_add_epi32(sa0, sva0); *a1 = _mm_add_epi32(sa1, sva1);
-  *b0 = _mm_add_epi32(sb0, svb0); *b1 = _mm_add_epi32(sb1, svb1);
-}
-
-/* A block whose schedule plus constants is `wk` (a padding block) into two states. */
-SHANI static inline __attribute__((always_inline)) void compress2_wk(__m128i *a0, __m128i *a1, __m128i *b0, __m128i *b1, const uint32_t *wk) {
-  __m128i sa0 = *a0, sa1 = *a1, sb0 = *b0, sb1 = *b1;
-  const __m128i sva0 = sa0, sva1 = sa1, svb0 = sb0, svb1 = sb1;
-#pragma GCC unroll 16
-  for (int j = 0; j < 16; j++) {
-    __m128i m = _mm_load_si128((const __m128i *)(wk + 4 * j));
-    sa1 = _mm_sha256rnds2_epu32(sa1, sa0, m);
-    sb1 = _mm_sha256rnds2_epu32(sb1, sb0, m);
-    m = _mm_shuffle_epi32(m, 0x0E);
-    sa0 = _mm_sha256rnds2_epu32(sa0, sa1, m);
-    sb0 = _mm_sha256rnds2_epu32(sb0, sb1, m);
   }
   *a0 = _mm_add_epi32(sa0, sva0); *a1 = _mm_add_epi32(sa1, sva1);
   *b0 = _mm_add_epi32(sb0, svb0); *b1 = _mm_add_epi32(sb1, svb1);
@@ -145,8 +136,8 @@ SHANI static inline __attribute__((always_inline)) void store_digest(__m128i s0,
 SHANI static void sha256_256x2(const uint8_t *a, const uint8_t *b, uint8_t *oa, uint8_t *ob) {
   __m128i a0, a1, b0, b1;
   iv_state(&a0, &a1); b0 = a0; b1 = a1;
-  for (int i = 0; i < 4; i++) compress2(&a0, &a1, a + 64 * i, &b0, &b1, b + 64 * i);
-  compress2_wk(&a0, &a1, &b0, &b1, PAD256_WK);
+  for (int i = 0; i < 4; i++) compress2(&a0, &a1, a + 64 * i, &b0, &b1, b + 64 * i, NULL);
+  compress2(&a0, &a1, NULL, &b0, &b1, NULL, PAD256_WK);
   store_digest(a0, a1, oa);
   store_digest(b0, b1, ob);
 }
@@ -155,14 +146,14 @@ SHANI static void sha256_256x2(const uint8_t *a, const uint8_t *b, uint8_t *oa, 
 SHANI static void sha256_64x2(const uint8_t *a, const uint8_t *b, uint8_t *oa, uint8_t *ob) {
   __m128i a0, a1, b0, b1;
   iv_state(&a0, &a1); b0 = a0; b1 = a1;
-  compress2(&a0, &a1, a, &b0, &b1, b);
-  compress2_wk(&a0, &a1, &b0, &b1, PAD64_WK);
+  compress2(&a0, &a1, a, &b0, &b1, b, NULL);
+  compress2(&a0, &a1, NULL, &b0, &b1, NULL, PAD64_WK);
   store_digest(a0, a1, oa);
   store_digest(b0, b1, ob);
 }
 
-/* The same for four messages at once. */
-SHANI static inline __attribute__((always_inline)) void compress4(__m128i *s0, __m128i *s1, const uint8_t *const *p) {
+/* The same for four states at once. */
+SHANI static inline __attribute__((always_inline)) void compress4(__m128i *s0, __m128i *s1, const uint8_t *const *p, const uint32_t *wk) {
   const __m128i MASK = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
   __m128i x[4][4];
   __m128i a[4], b[4], sa[4], sb[4];
@@ -170,41 +161,25 @@ SHANI static inline __attribute__((always_inline)) void compress4(__m128i *s0, _
   for (int l = 0; l < 4; l++) { a[l] = s0[l]; b[l] = s1[l]; sa[l] = a[l]; sb[l] = b[l]; }
 #pragma GCC unroll 16
   for (int j = 0; j < 16; j++) {
-    const __m128i k = _mm_load_si128((const __m128i *)(K256 + 4 * j));
+    const __m128i k = _mm_load_si128((const __m128i *)((wk != NULL ? wk : K256) + 4 * j));
 #pragma GCC unroll 4
     for (int l = 0; l < 4; l++) {
-      __m128i w;
-      if (j < 4) {
-        w = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p[l] + 16 * j)), MASK);
-      } else {
-        __m128i t = _mm_sha256msg1_epu32(x[l][j & 3], x[l][(j + 1) & 3]);
-        t = _mm_add_epi32(t, _mm_alignr_epi8(x[l][(j + 3) & 3], x[l][(j + 2) & 3], 4));
-        w = _mm_sha256msg2_epu32(t, x[l][(j + 3) & 3]);
+      __m128i m = k;
+      if (wk == NULL) {
+        __m128i w;
+        if (j < 4) {
+          w = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p[l] + 16 * j)), MASK);
+        } else {
+          __m128i t = _mm_sha256msg1_epu32(x[l][j & 3], x[l][(j + 1) & 3]);
+          t = _mm_add_epi32(t, _mm_alignr_epi8(x[l][(j + 3) & 3], x[l][(j + 2) & 3], 4));
+          w = _mm_sha256msg2_epu32(t, x[l][(j + 3) & 3]);
+        }
+        x[l][j & 3] = w;
+        m = _mm_add_epi32(w, k);
       }
-      x[l][j & 3] = w;
-      __m128i m = _mm_add_epi32(w, k);
       b[l] = _mm_sha256rnds2_epu32(b[l], a[l], m);
       m = _mm_shuffle_epi32(m, 0x0E);
       a[l] = _mm_sha256rnds2_epu32(a[l], b[l], m);
-    }
-  }
-#pragma GCC unroll 4
-  for (int l = 0; l < 4; l++) { s0[l] = _mm_add_epi32(a[l], sa[l]); s1[l] = _mm_add_epi32(b[l], sb[l]); }
-}
-
-/* The same for four states and a padding block. */
-SHANI static inline __attribute__((always_inline)) void compress4_wk(__m128i *s0, __m128i *s1, const uint32_t *wk) {
-  __m128i a[4], b[4], sa[4], sb[4];
-#pragma GCC unroll 4
-  for (int l = 0; l < 4; l++) { a[l] = s0[l]; b[l] = s1[l]; sa[l] = a[l]; sb[l] = b[l]; }
-#pragma GCC unroll 16
-  for (int j = 0; j < 16; j++) {
-    const __m128i m = _mm_load_si128((const __m128i *)(wk + 4 * j));
-    const __m128i mh = _mm_shuffle_epi32(m, 0x0E);
-#pragma GCC unroll 4
-    for (int l = 0; l < 4; l++) {
-      b[l] = _mm_sha256rnds2_epu32(b[l], a[l], m);
-      a[l] = _mm_sha256rnds2_epu32(a[l], b[l], mh);
     }
   }
 #pragma GCC unroll 4
@@ -217,9 +192,9 @@ SHANI static void sha256_256x4(const uint8_t *in, uint8_t *out) {
   for (int l = 1; l < 4; l++) { s0[l] = s0[0]; s1[l] = s1[0]; }
   for (int i = 0; i < 4; i++) {
     const uint8_t *p[4] = { in + i * 64, in + 256 + i * 64, in + 512 + i * 64, in + 768 + i * 64 };
-    compress4(s0, s1, p);
+    compress4(s0, s1, p, NULL);
   }
-  compress4_wk(s0, s1, PAD256_WK);
+  compress4(s0, s1, NULL, PAD256_WK);
   for (int l = 0; l < 4; l++) store_digest(s0[l], s1[l], out + 32 * l);
 }
 
@@ -229,8 +204,8 @@ SHANI static void sha256_64x4(const uint8_t *in, uint8_t *out) {
   iv_state(&s0[0], &s1[0]);
   for (int l = 1; l < 4; l++) { s0[l] = s0[0]; s1[l] = s1[0]; }
   const uint8_t *p[4] = { in, in + 64, in + 128, in + 192 };
-  compress4(s0, s1, p);
-  compress4_wk(s0, s1, PAD64_WK);
+  compress4(s0, s1, p, NULL);
+  compress4(s0, s1, NULL, PAD64_WK);
   for (int l = 0; l < 4; l++) store_digest(s0[l], s1[l], out + 32 * l);
 }
 #endif
