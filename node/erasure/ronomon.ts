@@ -35,8 +35,8 @@ export function ronomonCodec (k: number, m: number): ErasureCodec {
   if (ctx == null) { ctx = rs.create(k, m); contexts.set(key, ctx) }
   const context = ctx
 
-  function run (data: Uint8Array, parity: Uint8Array, shardSize: number, sources: number, targets: number): Promise<void> {
-    checkShards(data, parity, shardSize)
+  /** The codec's own encode, on shards checkShards has passed. */
+  function run (data: Uint8Array, parity: Uint8Array, sources: number, targets: number): Promise<void> {
     return new Promise((resolve, reject) => {
       rs.encode(context, sources, targets, buf(data), 0, data.length, buf(parity), 0, parity.length, (err) => { err != null ? reject(err) : resolve() })
     })
@@ -54,7 +54,7 @@ export function ronomonCodec (k: number, m: number): ErasureCodec {
 
   let parityShards = 0
   for (let i = k; i < k + m; i++) parityShards |= 1 << i
-  const reference = async (data: Buffer, parity: Buffer, shardSize: number): Promise<void> => { await run(data, parity, shardSize, (1 << k) - 1, parityShards) }
+  const reference = async (data: Buffer, parity: Buffer): Promise<void> => { await run(data, parity, (1 << k) - 1, parityShards) }
   if (!fastEncoders.has(key)) fastEncoders.set(key, bitmatrixEncoder(context, reference))
   const encodeParity = fastEncoders.get(key) ?? reference
 
@@ -78,7 +78,8 @@ export function ronomonCodec (k: number, m: number): ErasureCodec {
         if (!Number.isInteger(i) || i < 0 || i >= k + m) throw new InvalidErasureParamsError(`shard ${i} does not exist`)
         t |= 1 << i
       }
-      await run(data, parity, shardSize, sources, t)
+      checkShards(data, parity, shardSize)
+      await run(data, parity, sources, t)
     },
   }
 }
