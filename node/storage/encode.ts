@@ -110,8 +110,8 @@ export interface EncodeOptions extends AbortOptions {
 export const discardSink: FragmentSink = { write: async () => {}, close: async () => {}, abort: async () => {}, keeps: 'drop' }
 
 /**
- * A stripe buffer's holders under sinksKeepBytes: the encoder until it has hashed and handed on
- * every shard, and each shard lent to the network. The last to let go returns it to its pool.
+ * A stripe buffer's holders: the encoder until it has hashed and handed on every shard, and under
+ * sinksKeepBytes each shard lent to the network. The last to let go returns it to its pool.
  * Fresh multi-MiB buffers per stripe are reused only if malloc keeps what the collector frees:
  * with glibc tuned (util/gc.ts) it mostly does, but where a collection's frees are trimmed, or
  * off glibc, every 4 KiB faults in zeroed (one devnet upload: 300,000 faults, a fifth of the
@@ -208,23 +208,19 @@ async function encodeCore (
     tail = (async () => {
       await encoded
       await prev
-      const holds = keepsBytes ? [new StripeHolds(data, stripePool), new StripeHolds(parity, parityPool)] : undefined
+      const holds = [new StripeHolds(data, stripePool), new StripeHolds(parity, parityPool)]
       await Promise.all(Array.from({ length: n }, async (_, i) => {
         const shard = i < k ? data.subarray(i * shardSize, (i + 1) * shardSize) : parity.subarray((i - k) * shardSize, (i - k + 1) * shardSize)
         const sink = sinks[i] as FragmentSink
-        const hold = holds?.[i < k ? 0 : 1]
-        if (hold !== undefined && sink.keeps !== 'drop') {
+        // Sinks that do not keep bytes are done with them once write() resolves.
+        if (keepsBytes && sink.keeps !== 'drop') {
+          const hold = holds[i < k ? 0 : 1] as StripeHolds
           if (sink.keeps === 'lend') hold.lendShard(shard)
           else hold.pin()
         }
         await Promise.all([trees ? (builders[i] as TreeBuilder).update(shard) : undefined, sink.write(shard)])
       }))
-      if (holds === undefined) {
-        stripePool.push(data)
-        parityPool.push(parity)
-      } else {
-        for (const h of holds) h.release()
-      }
+      for (const h of holds) h.release()
       done += plainBytes
       options.onProgress?.({ type: 'encode:progress', bytes: done, total: size })
     })()
