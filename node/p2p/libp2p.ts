@@ -21,6 +21,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { halfWindowUpdates } from './yamux-window.ts'
 import { fixDrainWaits } from './drain-waits.ts'
+import { nativeSecp256k1Keys } from './native-keys.ts'
 import { quietClosestPeerTags } from './closest-peer-tags.ts'
 import { gossipFastMsgId } from './gossip-ids.ts'
 import { DEFAULT_LISTEN, DHT_PROTOCOL, MAX_PAUSED_BUFFER, RELAY_INBOUND_THRESHOLD, STREAM_WINDOW } from './constants.ts'
@@ -124,6 +125,7 @@ export async function buildLibp2p (init: Libp2pInit): Promise<BitDustLibp2p> {
   const peerDiscovery = (init.bootstrap ?? []).length > 0 ? [bootstrap({ list: init.bootstrap ?? [] })] : []
   halfWindowUpdates()
   fixDrainWaits()
+  nativeSecp256k1Keys()
   const node = await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen, announce: init.announce ?? [] },

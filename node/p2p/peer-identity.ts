@@ -8,13 +8,14 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { addressOfPublicKey } from '../crypto/identity.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import { InvalidSignatureError } from './errors.ts'
+import { nativeSecp256k1Keys } from './native-keys.ts'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 
 /** The 33-byte compressed secp256k1 public key inside a peer id. */
 export function publicKeyOfPeer (peer: PeerId | string): Uint8Array {
   let id: PeerId
   try {
-    id = typeof peer === 'string' ? peerIdFromString(peer) : peer
+    id = typeof peer === 'string' ? parsedPeerId(peer) : peer
   } catch {
     throw new InvalidSignatureError(`"${String(peer)}" is not a peer id`)
   }
@@ -32,6 +33,17 @@ export function publicKeyOfPeer (peer: PeerId | string): Uint8Array {
 const MEMO_ENTRIES = 4096
 const addresses = new BoundedMap<string, `0x${string}`>(MEMO_ENTRIES)
 const verified = new BoundedMap<string, true>(MEMO_ENTRIES)
+/** Parsed peer ids: parsing one decompresses its key in pure JS (libp2p's key class). */
+const peerIds = new BoundedMap<string, PeerId>(MEMO_ENTRIES)
+
+function parsedPeerId (peer: string): PeerId {
+  let id = peerIds.get(peer)
+  if (id === undefined) {
+    id = peerIdFromString(peer)
+    peerIds.set(peer, id)
+  }
+  return id
+}
 
 /** Lowercase 0x address of the chain account behind a peer id. */
 export function addressOfPeer (peer: PeerId | string): `0x${string}` {
@@ -59,8 +71,9 @@ export async function verifyByPeer (peer: PeerId | string, bytes: Uint8Array, si
   lengths.writeUInt32BE(sig.length, 8)
   const key = createHash('sha256').update(lengths).update(who).update(bytes).update(sig).digest('base64')
   if (verified.has(key)) return true
+  nativeSecp256k1Keys()
   try {
-    const id = typeof peer === 'string' ? peerIdFromString(peer) : peer
+    const id = typeof peer === 'string' ? parsedPeerId(peer) : peer
     if (id.type !== 'secp256k1' || id.publicKey == null) return false
     const ok = await id.publicKey.verify(bytes, sig)
     if (ok) verified.set(key, true)
