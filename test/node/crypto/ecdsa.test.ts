@@ -75,5 +75,8 @@ describe('ecdsa: secp256k1 verification through OpenSSL', () => {
       expect(theirs, `the library on ${what}`).to.equal(false)
     }
     expect(await other.publicKey.verify(message, good)).to.equal(false)
+    // Bytes that are no point on the curve: refused, not thrown.
+    const notAPoint = Uint8Array.from([0x02, ...new Uint8Array(32).fill(0xff)])
+    expect(verifySha256Der(notAPoint, message, good)).to.equal(false)
   })
 })
