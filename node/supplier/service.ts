@@ -18,7 +18,7 @@ import { BadRequestError } from '../api/errors.ts'
 import type { NodeService, NodeServices } from '../node.ts'
 import type { BitDustChain } from '../chain/client.ts'
 import { supplierView } from '../chain/views.ts'
-import type { DealStatusName } from '../chain/types.ts'
+import type { Deal, DealStatusName } from '../chain/types.ts'
 import { fragmentStore } from '../storage/fragment-store/index.ts'
 import type { FragmentMeta, FragmentStore, StoredFragment } from '../storage/fragment-store/index.ts'
 import { FRAGMENTS_DIR } from '../config/constants.ts'
@@ -29,6 +29,7 @@ import { rebuildFragment } from '../repair/rebuild.ts'
 import { TreeBuilder } from '../proofs/tree-builder.ts'
 import { ROOT_LATER } from '../proofs/constants.ts'
 import { log } from '../log.ts'
+import { BoundedMap } from '../util/bounded-map.ts'
 import { Prover, concatProofs } from './prover.ts'
 import type { SlotRef } from './types.ts'
 
@@ -36,6 +37,14 @@ const logger = log('supplier')
 
 /** Share of the quota that fragments of deals not yet opened may take at once. */
 const UNOPENED_SHARE = 0.25
+
+/**
+ * A put is checked when it is announced and again when its bytes start, milliseconds apart: the
+ * deal read for the first serves the second if it is at most this old. Each upload made every
+ * supplier read the same deal twice per put (its fragment's and its manifest's), ~10 % of the
+ * JSON-RPC calls an upload costs the endpoint.
+ */
+const CHECK_REUSE_MS = 2000
 
 export class SlotNotOpenError extends Error {
   override name = 'NotAcceptingError'
@@ -103,6 +112,8 @@ export class SupplierService implements NodeService {
   private readonly repairing = new Set<string>()
   /** Bytes being taken in for deals not yet open (put with ROOT_LATER): bounded, see checkSlot. */
   private unopenedBytes = 0
+  /** The deal each announced put was checked against (lower-case id), for its accept: see CHECK_REUSE_MS. */
+  private readonly checkedDeals = new BoundedMap<string, { deal: Deal, at: number }>(1024)
   private stats = { proofs: 0, answers: 0, fills: 0, repairs: 0, errors: 0, lastError: '' }
 
   constructor (c: SupplierComponents, init: SupplierInit = {}) {
@@ -140,7 +151,8 @@ export class SupplierService implements NodeService {
     return {
       ...bindAll(store),
       check: async (meta, options) => {
-        await this.checkSlot(meta)
+        const deal = await this.checkSlot(meta)
+        this.checkedDeals.set(meta.dealId.toLowerCase(), { deal, at: Date.now() })
         if (meta.slot === MANIFEST_SLOT && await store.has(meta.dealId, meta.slot)) return
         await store.check(meta, options)
       },
@@ -152,7 +164,7 @@ export class SupplierService implements NodeService {
         if (later) this.unopenedBytes += meta.size
         let stored: StoredFragment
         try {
-          await this.checkSlot(meta, later ? meta.size : 0)
+          await this.checkSlot(meta, later ? meta.size : 0, this.recentlyChecked(meta.dealId))
           // The owner replaces its manifest when it shares the file (a new grant inside).
           if (meta.slot === MANIFEST_SLOT) await store.delete(meta.dealId, meta.slot)
           const confirm = options.confirm
@@ -186,8 +198,19 @@ export class SupplierService implements NodeService {
     }
   }
 
-  /** `counted`: bytes of this fragment already in unopenedBytes (a put under way). */
-  private async checkSlot (meta: FragmentMeta, counted = 0): Promise<void> {
+  /** The deal a put's check read, if that was under CHECK_REUSE_MS ago (taken: used once). */
+  private recentlyChecked (dealId: string): Deal | undefined {
+    const key = dealId.toLowerCase()
+    const seen = this.checkedDeals.get(key)
+    this.checkedDeals.delete(key)
+    return seen !== undefined && Date.now() - seen.at <= CHECK_REUSE_MS ? seen.deal : undefined
+  }
+
+  /**
+   * `counted`: bytes of this fragment already in unopenedBytes (a put under way). `known`: the
+   * deal as read a moment ago for this same put. Returns the deal it checked against.
+   */
+  private async checkSlot (meta: FragmentMeta, counted = 0, known?: Deal): Promise<Deal> {
     const m = this.c.chain.market
     const later = meta.root === ROOT_LATER
     if (later && meta.slot === MANIFEST_SLOT) throw new SlotNotOpenError('A sealed manifest is sent with its root.')
@@ -196,7 +219,7 @@ export class SupplierService implements NodeService {
     // A fragment sent ahead, or a manifest, needs only the deal at first.
     const id = meta.dealId as Hex
     const both = meta.slot !== MANIFEST_SLOT && !later
-    const [deal, slotRead, statusRead] = await Promise.all([m.getDeal(id), both ? m.getSlot(id, meta.slot) : undefined, both ? m.dealStatus(id) : undefined])
+    const [deal, slotRead, statusRead] = await Promise.all([known ?? m.getDeal(id), both ? m.getSlot(id, meta.slot) : undefined, both ? m.dealStatus(id) : undefined])
     if (deal.consumer === zeroAddress) {
       // Kept only if the deal opens (checkCommitted). Anyone can send such a fragment without
       // paying, so they may take only part of the space: paid deals always find room.
@@ -205,14 +228,14 @@ export class SupplierService implements NodeService {
         const cap = quota * UNOPENED_SHARE
         const others = this.unopenedBytes - counted
         if (others + meta.size > cap) throw new SlotNotOpenError(`This supplier is already taking in ${others} bytes for deals not yet opened (at most ${Math.floor(cap)}); open the deal first or try another supplier.`)
-        return
+        return deal
       }
       throw new DealNotOnChainError(`There is no deal ${meta.dealId} on chain.`)
     }
     if (deal.consumer.toLowerCase() !== meta.owner.toLowerCase()) throw new SlotNotOpenError(`Deal ${meta.dealId} belongs to ${deal.consumer}, not ${meta.owner}.`)
     if (meta.slot === MANIFEST_SLOT) {
       if (meta.size > 512 * 1024) throw new SlotNotOpenError('A sealed manifest is at most 512 KiB.')
-      return
+      return deal
     }
     if (meta.slot >= deal.dataSlots + deal.paritySlots) throw new SlotNotOpenError(`Deal ${meta.dealId} has no slot ${meta.slot}.`)
     if (BigInt(meta.size) !== deal.fragmentSize) throw new SlotNotOpenError(`Slot ${meta.slot} holds ${deal.fragmentSize} bytes, not ${meta.size}.`)
@@ -220,6 +243,7 @@ export class SupplierService implements NodeService {
     if (slot.holder !== zeroAddress) throw new SlotNotOpenError(`Slot ${meta.slot} of ${meta.dealId} is already held.`)
     if (!later && slot.root.toLowerCase() !== meta.root.toLowerCase()) throw new SlotNotOpenError(`Slot ${meta.slot} of ${meta.dealId} has another root on chain.`)
     if (status !== 'Filling' && status !== 'Active') throw new SlotNotOpenError(`Deal ${meta.dealId} is ${status.toLowerCase()}.`)
+    return deal
   }
 
   private async fillAfterAccept (slot: SlotRef): Promise<void> {

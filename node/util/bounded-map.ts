@@ -17,6 +17,8 @@ export class BoundedMap<K, V> {
 
   has (key: K): boolean { return this.map.has(key) }
 
+  delete (key: K): boolean { return this.map.delete(key) }
+
   set (key: K, value: V): this {
     this.map.delete(key)
     this.map.set(key, value)

@@ -64,7 +64,8 @@ describe('supplier/service: fragments sent before their deal opens', function ()
     const dealId = upload.dealIdFor(salt)
     const owner = net.consumer.address!.toLowerCase()
     const meta = { dealId, slot: 0, size: f.data.length, root: ROOT_LATER, owner }
-    // Until the consumer commits, only the deal is read (there is none yet): no slot, no status.
+    // Until the consumer commits, only the deal is read (there is none yet): no slot, no status,
+    // and once: the accept that follows the announcement uses the read the check just made.
     const market = net.supplierA.market
     const reads: string[] = []
     for (const name of ['getDeal', 'getSlot', 'dealStatus'] as const) {
@@ -75,16 +76,36 @@ describe('supplier/service: fragments sent before their deal opens', function ()
     const hashed: string[] = []
     const stored = await backend.accept(meta, once(f.data), {
       confirm: async (root) => {
-        expect(reads).to.deep.equal(['getDeal', 'getDeal'])
+        expect(reads).to.deep.equal(['getDeal'])
         hashed.push(root)
         // The consumer opens the deal with the roots, then commits.
         await upload.openDeal({ k: 1, m: 1, fragmentSize: BigInt(f.data.length), periods: 10, price: 1n, collateralPerByte: 1n }, [root as Hex, f.root], salt)
       },
     })
+    // The commit's check reads everything afresh: the deal has just opened.
+    expect(reads).to.deep.equal(['getDeal', 'getDeal', 'getSlot', 'dealStatus'])
     for (const name of ['getDeal', 'getSlot', 'dealStatus'] as const) delete (market as unknown as Record<string, unknown>)[name]
     expect(hashed).to.deep.equal([f.root])
     expect(stored.root).to.equal(f.root)
     expect((await backend.stat(dealId, 0)).root).to.equal(f.root)
+  })
+
+  it('reads the deal again for bytes that start long after their put was announced', async () => {
+    const f = randomFragment(16)
+    const meta = { dealId: `0x${randomBytes(32).toString('hex')}`, slot: 0, size: f.data.length, root: ROOT_LATER, owner: net.consumer.address!.toLowerCase() }
+    const market = net.supplierA.market
+    let reads = 0
+    const original = market.getDeal.bind(market)
+    market.getDeal = async (...args: Parameters<typeof original>) => { reads++; return await original(...args) }
+    try {
+      await backend.check(meta)
+      await new Promise((resolve) => setTimeout(resolve, 2100))
+      const err = await backend.accept(meta, once(f.data), { confirm: async () => { throw new Error('no deal after all') } }).then(() => undefined, (e: Error) => e)
+      expect(err?.message).to.equal('no deal after all')
+    } finally {
+      delete (market as unknown as Record<string, unknown>).getDeal
+    }
+    expect(reads).to.equal(2)
   })
 
   it('refuses, before any byte, more than a quarter of its space for deals not open yet, and frees it when such a fragment goes', async () => {
