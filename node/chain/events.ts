@@ -11,6 +11,7 @@ import type { BitDustAddresses } from './deploy.ts'
 import type { AbortOptions, TxSender } from './tx.ts'
 import { RpcUnavailableError } from './errors.ts'
 import { isNetworkError } from './revert.ts'
+import { cached } from '../util/memo.ts'
 
 const debug = log('chain:events')
 
@@ -51,9 +52,7 @@ export interface GetEventsOptions extends AbortOptions {
 /** Event selectors by ABI item: a supplier builds its challenge filter every block, and each selector is a keccak in JS. */
 const selectors = new WeakMap<AbiEvent, Hex>()
 function selectorOf (item: AbiEvent): Hex {
-  let s = selectors.get(item)
-  if (s === undefined) { s = toEventSelector(item); selectors.set(item, s) }
-  return s
+  return cached(selectors, item, () => toEventSelector(item))
 }
 
 /**

@@ -16,6 +16,7 @@ import {
 } from './constants.ts'
 import { ContractRevertError, InsufficientFundsError, RpcUnavailableError, TransactionFailedError, TransactionTimeoutError } from './errors.ts'
 import { asRevert, errorsAbi, isInsufficientFunds, isNetworkError, isNonceError } from './revert.ts'
+import { cached } from '../util/memo.ts'
 
 const debug = log('chain:tx')
 
@@ -115,12 +116,7 @@ export class TxSender {
   }
 
   private errorsOf (abi: Abi): Abi {
-    let merged = this.errorsByAbi.get(abi)
-    if (merged === undefined) {
-      merged = errorsAbi([abi, this.errorAbi])
-      this.errorsByAbi.set(abi, merged)
-    }
-    return merged
+    return cached(this.errorsByAbi, abi, () => errorsAbi([abi, this.errorAbi]))
   }
 
   get account (): Account {

@@ -10,6 +10,7 @@ import type { BitDustChain } from './client.ts'
 import { MarketApi } from './market.ts'
 import type { AbortOptions } from './tx.ts'
 import { ContractRevertError } from './errors.ts'
+import { cached } from '../util/memo.ts'
 
 export interface SlotRef { dealId: Hex, index: number }
 
@@ -25,10 +26,7 @@ export function supplierView (chain: BitDustChain) {
   const address = signerOf(chain)
   const slotIds = new Map<string, Hex>()
   const slotIdOf = (slot: SlotRef): Hex => {
-    const key = `${slot.dealId}:${slot.index}`
-    let id = slotIds.get(key)
-    if (id === undefined) { id = slotIdLocal(slot); slotIds.set(key, id) }
-    return id
+    return cached(slotIds, `${slot.dealId}:${slot.index}`, () => slotIdLocal(slot))
   }
   type Clock = { genesisBlock: bigint, periodBlocks: bigint, proofWindow: bigint, challengeWindow: bigint }
   /** Fixed at deployment: read once (again only after a failed read). */

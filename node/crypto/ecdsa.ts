@@ -7,6 +7,7 @@
  * signature), and noble's nonces are deterministic (RFC 6979), which callers may rely on.
  */
 import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto'
+import { cached } from '../util/memo.ts'
 
 /** Order of the secp256k1 group. */
 export const CURVE_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
@@ -31,12 +32,7 @@ const keyObjects = new WeakMap<Uint8Array, KeyObject>()
 
 /** OpenSSL's key object for a 33-byte compressed public key (kept per key array). */
 function publicKeyObject (compressed: Uint8Array): KeyObject {
-  let key = keyObjects.get(compressed)
-  if (key === undefined) {
-    key = createPublicKey({ key: Buffer.concat([SPKI_COMPRESSED, compressed]), format: 'der', type: 'spki' })
-    keyObjects.set(compressed, key)
-  }
-  return key
+  return cached(keyObjects, compressed, () => createPublicKey({ key: Buffer.concat([SPKI_COMPRESSED, compressed]), format: 'der', type: 'spki' }))
 }
 
 /**

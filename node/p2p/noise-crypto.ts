@@ -12,6 +12,7 @@ import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
 import type { ConnectionEncrypter, MessageStream, SecureConnectionOptions, SecuredConnection } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { nativeAddon } from '../util/native.ts'
+import { cached } from '../util/memo.ts'
 import { noteTransportBytes } from '../util/gc.ts'
 import { coalesceTcpWrites } from './tcp-writes.ts'
 import { blockReads } from './tcp-reads.ts'
@@ -25,12 +26,7 @@ const SMALL = 1200
 const keys = new WeakMap<Uint8Array, KeyObject>()
 
 function keyObject (k: Uint8Array): KeyObject {
-  let key = keys.get(k)
-  if (key === undefined) {
-    key = createSecretKey(k)
-    keys.set(k, key)
-  }
-  return key
+  return cached(keys, k, () => createSecretKey(k))
 }
 
 /** The addon's AEAD, when it was built: noise transport messages without allocations. */

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { addressOfPublicKey } from '../crypto/identity.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
+import { cached } from '../util/memo.ts'
 import { InvalidSignatureError } from './errors.ts'
 import { nativeSecp256k1Keys } from './native-keys.ts'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
@@ -37,23 +38,12 @@ const verified = new BoundedMap<string, true>(MEMO_ENTRIES)
 const peerIds = new BoundedMap<string, PeerId>(MEMO_ENTRIES)
 
 function parsedPeerId (peer: string): PeerId {
-  let id = peerIds.get(peer)
-  if (id === undefined) {
-    id = peerIdFromString(peer)
-    peerIds.set(peer, id)
-  }
-  return id
+  return cached(peerIds, peer, () => peerIdFromString(peer))
 }
 
 /** Lowercase 0x address of the chain account behind a peer id. */
 export function addressOfPeer (peer: PeerId | string): `0x${string}` {
-  const id = peer.toString()
-  let address = addresses.get(id)
-  if (address === undefined) {
-    address = addressOfPublicKey(publicKeyOfPeer(peer)).toLowerCase() as `0x${string}`
-    addresses.set(id, address)
-  }
-  return address
+  return cached(addresses, peer.toString(), () => addressOfPublicKey(publicKeyOfPeer(peer)).toLowerCase() as `0x${string}`)
 }
 
 export async function signBytes (key: PrivateKey, bytes: Uint8Array): Promise<Uint8Array> {
