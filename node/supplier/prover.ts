@@ -9,7 +9,23 @@ import type { Schedule, SlotRef, SupplierChain, SupplierStore } from './types.ts
 
 const logger = log('supplier:prover')
 
-export interface ProverComponents { chain: SupplierChain, store: SupplierStore }
+export interface ProverComponents {
+  chain: SupplierChain
+  store: SupplierStore
+  /** Milliseconds since the epoch (Date.now); tests give their own clock. */
+  now?: () => number
+}
+
+/**
+ * A prover that has nothing to do for a while sleeps, waking at half the estimated time to its
+ * next duty and never later than this. On a real chain (12 s blocks, a 240-block challenge
+ * window looked at every 60 blocks, 7,200-block periods) that is one block-number read a minute
+ * instead of one a second: an RPC endpoint is paid per call, and an idle supplier made ~86,000
+ * of them a day.
+ */
+export const MAX_SLEEP_MS = 60_000
+/** Shorter sleeps are not taken: the prover's own tick is already that coarse. */
+export const MIN_SLEEP_MS = 1_000
 
 export interface ProverEvents {
   onProved?: (period: bigint, samples: number) => void
@@ -47,9 +63,18 @@ export class Prover {
   /** The block of the last look for targeted challenges that succeeded. */
   private challengesReadAt: bigint | undefined
 
+  private readonly now: () => number
+  /** No chain reads before this time (see MAX_SLEEP_MS); 0 when awake. */
+  private wakeAt = 0
+  /** The last new block seen and when, for the block-time estimate. */
+  private seen: { block: bigint, at: number } | undefined
+  /** Milliseconds per block, leaning to the fastest recently seen (a faster chain wakes us sooner). */
+  private msPerBlock: number | undefined
+
   constructor (components: ProverComponents, events: ProverEvents = {}) {
     this.chain = components.chain
     this.store = components.store
+    this.now = components.now ?? Date.now
     this.events = events
   }
 
@@ -73,22 +98,64 @@ export class Prover {
    * busy chain (or the devnet, which mines a block per transaction) has many blocks per second.
    */
   async tick (): Promise<void> {
+    if (this.now() < this.wakeAt) return
     let block: bigint
-    let every: bigint
+    let schedule: Schedule
     try {
       block = await this.chain.blockNumber()
-      every = lookEvery(await this.chain.schedule())
+      schedule = await this.chain.schedule()
     } catch (err) {
       this.fail('block number', err)
       return
     }
+    const every = lookEvery(schedule)
+    this.observe(block)
     if (block === this.quietAt) return
     let ok = true
     await this.provePeriodIfDue(block).catch((err: unknown) => { ok = false; this.fail('period proof', err) })
     if (this.challengesReadAt === undefined || block >= this.challengesReadAt + every || block < this.challengesReadAt) {
       await this.answerChallenges(block).then(() => { this.challengesReadAt = block }, (err: unknown) => { ok = false; this.fail('challenge answers', err) })
     }
-    if (ok) this.quietAt = block
+    if (ok) {
+      this.quietAt = block
+      this.sleepUntilDue(block, schedule, every)
+    }
+  }
+
+  /** Updates the block-time estimate from a block number just read. */
+  private observe (block: bigint): void {
+    const at = this.now()
+    if (this.seen !== undefined && block < this.seen.block) { this.seen = undefined; this.msPerBlock = undefined } // a reset chain
+    if (this.seen !== undefined && block > this.seen.block) {
+      const sample = (at - this.seen.at) / Number(block - this.seen.block)
+      const smooth = this.msPerBlock === undefined ? sample : 0.7 * this.msPerBlock + 0.3 * sample
+      this.msPerBlock = Math.min(smooth, sample)
+    }
+    if (this.seen === undefined || block > this.seen.block) this.seen = { block, at }
+  }
+
+  /**
+   * After a pass that left nothing undone: sleep until about half-way to the next block at which
+   * there is work (the next period's proof window, the next look for challenges). Halving keeps
+   * a chain that speeds up (or the devnet, mining a block per transaction) from outrunning us.
+   */
+  private sleepUntilDue (block: bigint, s: Schedule, every: bigint): void {
+    this.wakeAt = 0
+    if (this.msPerBlock === undefined) return
+    let nextProof: bigint
+    if (block < s.genesisBlock) nextProof = s.genesisBlock + 1n
+    else {
+      const period = (block - s.genesisBlock) / s.periodBlocks
+      const start = s.genesisBlock + period * s.periodBlocks
+      if (period <= this.settled || block > start + s.proofWindow) nextProof = start + s.periodBlocks + 1n
+      else if (block < start + 1n) nextProof = start + 1n
+      else return // its window is open and the proof is not settled: look again next tick
+    }
+    const nextLook = (this.challengesReadAt ?? block) + every
+    const due = nextProof < nextLook ? nextProof : nextLook
+    if (due <= block) return
+    const ms = Math.min(MAX_SLEEP_MS, Number(due - block) * this.msPerBlock / 2)
+    if (ms >= MIN_SLEEP_MS) this.wakeAt = this.now() + ms
   }
 
   /**

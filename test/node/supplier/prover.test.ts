@@ -43,7 +43,8 @@ class FakeChain implements SupplierChain {
   blockReads = 0
   async blockNumber (): Promise<bigint> { this.blockReads++; return this.block }
   challengeWindow = 8n
-  async schedule (): Promise<Schedule> { return { genesisBlock: 0n, periodBlocks: 20n, proofWindow: 6n, challengeWindow: this.challengeWindow } }
+  sched: Schedule | undefined
+  async schedule (): Promise<Schedule> { return this.sched ?? { genesisBlock: 0n, periodBlocks: 20n, proofWindow: 6n, challengeWindow: this.challengeWindow } }
   async slotCount (): Promise<number> { return this.slots }
   async isProven (p: bigint): Promise<boolean> { return this.proven.has(p) }
   async periodSamples (): Promise<Array<{ slotId: Hex, segment: number }>> { return this.samples }
@@ -202,5 +203,42 @@ describe('supplier/prover', () => {
     await prover.tick()
     expect(chain.blockReads - before).to.equal(1)
     expect(chain.challengeHeads.at(-1)).to.equal(500n)
+  })
+
+  it('sleeps between duties on a slow chain, yet proves every period and answers a challenge in its window', async () => {
+    // A real chain's numbers: 12 s blocks, day-long periods, 240-block windows; a tick a second.
+    chain.sched = { genesisBlock: 0n, periodBlocks: 7_200n, proofWindow: 240n, challengeWindow: 240n }
+    let t = 0
+    const errors: string[] = []
+    prover = new Prover({ chain, store, now: () => t }, { onError: (w, e) => { errors.push(`${w}: ${e.message}`) } })
+    store.add(slotA)
+    chain.block = 7_000n
+    await prover.fill(slotA)
+    chain.samples = [{ slotId: chain.slotId(slotA), segment: 6 }]
+    chain.blockReads = 0
+    let answeredAt: bigint | undefined
+    for (; t < 3_600_000; t += 1000) {
+      chain.block = 7_000n + BigInt(Math.floor(t / 12_000))
+      if (t === 1_800_000) chain.challenges = [{ ...slotA, segment: 5, deadlineBlock: chain.block + 240n }]
+      await prover.tick()
+      if (answeredAt === undefined && chain.answers.length > 0) answeredAt = chain.block
+    }
+    expect(errors).to.deep.equal([])
+    // An hour of ticks: ~one block-number read a minute, not 3,600.
+    expect(chain.blockReads).to.be.within(40, 150, `${chain.blockReads} reads`)
+    expect(chain.submitted.map((x) => x.period)).to.deep.equal([1n]) // period 1 starts at block 7,200
+    expect(answeredAt).to.not.equal(undefined)
+    expect(Number((answeredAt as bigint) - (7_000n + 150n))).to.be.at.most(60) // within a look (60 blocks) of the challenge
+  })
+
+  it('does not sleep before it knows how fast blocks come', async () => {
+    chain.sched = { genesisBlock: 0n, periodBlocks: 7_200n, proofWindow: 240n, challengeWindow: 240n }
+    const t = 0
+    prover = new Prover({ chain, store, now: () => t })
+    chain.block = 7_000n
+    chain.blockReads = 0
+    await prover.tick()
+    await prover.tick()
+    expect(chain.blockReads).to.equal(2)
   })
 })
