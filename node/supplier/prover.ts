@@ -122,6 +122,11 @@ export class Prover {
     }
   }
 
+  /** The estimated milliseconds per block, once two heads have been seen. */
+  blockTimeMs (): number | undefined {
+    return this.msPerBlock
+  }
+
   /** Updates the block-time estimate from a block number just read. */
   private observe (block: bigint): void {
     const at = this.now()

@@ -101,6 +101,8 @@ export class SupplierService implements NodeService {
   /** The terms last handed to the network, which re-announces them on its own until they change. */
   private publishedTerms: string | undefined
   private scannedTo = 0n
+  /** When a scan last found a new head (Date.now). */
+  private scannedAt = 0
   /** Maintenance passes since the last sweep of ended deals. */
   private sinceSweep = 0
   /**
@@ -356,10 +358,16 @@ export class SupplierService implements NodeService {
 
   /** Ended deals to release, freed slots to repair: both found from market events since last time. */
   private async scanEvents (): Promise<void> {
+    // On a chain slower than the chores (12 s blocks, chores every 5 s) most looks would find the
+    // head where the last one left it: none within one block time of the last that found a new
+    // one (the prover's estimate). What they look for, freed slots and cancelled deals, keeps.
+    const blockMs = this.prover.blockTimeMs()
+    if (blockMs !== undefined && blockMs >= 2 * this.tickMs * CHORE_TICKS && Date.now() - this.scannedAt < blockMs) return
     const head = await this.c.chain.blockNumber()
     if (head <= this.scannedTo) return
     const events = await this.c.chain.getEvents({ fromBlock: this.scannedTo + 1n, toBlock: head, contracts: ['market'], eventNames: ['SlotFreed', 'DealCancelled', 'SupplierJailed'] })
     this.scannedTo = head
+    this.scannedAt = Date.now()
     // A cancel is announced by an event; a deal that simply reached its end is not, so the held
     // deals are also swept every tenth pass rather than read on every one.
     let sweep = ++this.sinceSweep >= 10

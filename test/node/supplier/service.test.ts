@@ -181,6 +181,31 @@ describe('supplier/service: fragments sent before their deal opens', function ()
     expect(reads).to.be.at.most(10 + Math.ceil(10 / CHORE_TICKS) + 2)
   })
 
+  it('on a chain slower than its chores, reads the head for them at most once per block time', async () => {
+    const chain = net.supplierA
+    const original = chain.blockNumber.bind(chain)
+    let reads = 0
+    chain.blockNumber = async (...args: Parameters<typeof original>) => { reads++; return await original(...args) }
+    const prover = (service as unknown as { prover: { blockTimeMs: () => number | undefined } }).prover
+    let blockMs: number | undefined = 12_000 // a 12 s chain; the chores run every 5 s by default
+    prover.blockTimeMs = () => blockMs
+    try {
+      await net.chain.provider.request({ method: 'hardhat_mine', params: [numberToHex(1n)] })
+      await service.tick()
+      expect(reads).to.equal(1) // found a new head
+      await net.chain.provider.request({ method: 'hardhat_mine', params: [numberToHex(1n)] })
+      await service.tick()
+      await service.tick()
+      expect(reads).to.equal(1) // within one block time of it: not read
+      blockMs = 1_000 // as fast as the devnet: every look reads
+      await service.tick()
+      await service.tick()
+      expect(reads).to.equal(3)
+    } finally {
+      chain.blockNumber = original
+    }
+  })
+
   it('reads a held deal once while it is active, again once it can have ended or was cancelled, and then lets it go', async () => {
     const market = net.supplierA.market
     const upload = uploadView(net.consumer)
