@@ -50,6 +50,13 @@ export function lookEvery (s: Schedule): bigint {
   return every > 1n ? every : 1n
 }
 
+/** The period a block falls in and the block that period started at; undefined before genesis. */
+export function periodAt (s: Pick<Schedule, 'genesisBlock' | 'periodBlocks'>, block: bigint): { period: bigint, start: bigint } | undefined {
+  if (block < s.genesisBlock) return undefined
+  const period = (block - s.genesisBlock) / s.periodBlocks
+  return { period, start: s.genesisBlock + period * s.periodBlocks }
+}
+
 export class Prover {
   private readonly chain: SupplierChain
   private readonly store: SupplierStore
@@ -147,15 +154,12 @@ export class Prover {
   private sleepUntilDue (block: bigint, s: Schedule, every: bigint): void {
     this.wakeAt = 0
     if (this.msPerBlock === undefined) return
+    const at = periodAt(s, block)
     let nextProof: bigint
-    if (block < s.genesisBlock) nextProof = s.genesisBlock + 1n
-    else {
-      const period = (block - s.genesisBlock) / s.periodBlocks
-      const start = s.genesisBlock + period * s.periodBlocks
-      if (period <= this.settled || block > start + s.proofWindow) nextProof = start + s.periodBlocks + 1n
-      else if (block < start + 1n) nextProof = start + 1n
-      else return // its window is open and the proof is not settled: look again next tick
-    }
+    if (at === undefined) nextProof = s.genesisBlock + 1n
+    else if (at.period <= this.settled || block > at.start + s.proofWindow) nextProof = at.start + s.periodBlocks + 1n
+    else if (block < at.start + 1n) nextProof = at.start + 1n
+    else return // its window is open and the proof is not settled: look again next tick
     const nextLook = (this.challengesReadAt ?? block) + every
     const due = nextProof < nextLook ? nextProof : nextLook
     if (due <= block) return
@@ -169,14 +173,13 @@ export class Prover {
    * must not queue behind a busy RPC endpoint.
    */
   async provePeriodIfDue (head?: bigint): Promise<boolean> {
-    const { genesisBlock, periodBlocks, proofWindow } = await this.chain.schedule()
+    const schedule = await this.chain.schedule()
     const block = head ?? await this.chain.blockNumber()
-    if (block < genesisBlock) return false
-    const period = (block - genesisBlock) / periodBlocks
-    if (period <= this.settled) return false
-    const start = genesisBlock + period * periodBlocks
+    const at = periodAt(schedule, block)
+    if (at === undefined || at.period <= this.settled) return false
+    const { period, start } = at
     // The seed is the hash of the period's first block: it must exist before we can answer.
-    if (block < start + 1n || block > start + proofWindow) return false
+    if (block < start + 1n || block > start + schedule.proofWindow) return false
     if (await this.chain.slotCount() === 0 || await this.chain.isProven(period)) {
       this.settled = period
       return false
@@ -190,7 +193,7 @@ export class Prover {
     }
     await this.chain.provePeriod(period, concatProofs(parts))
     this.settled = period
-    logger('proved period %d with %d samples at block %d (window %d-%d)', period, samples.length, block, start + 1n, start + proofWindow)
+    logger('proved period %d with %d samples at block %d (window %d-%d)', period, samples.length, block, start + 1n, start + schedule.proofWindow)
     this.events.onProved?.(period, samples.length)
     return true
   }
