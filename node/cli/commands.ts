@@ -2,7 +2,8 @@
 import { resolve } from 'node:path'
 import type { Command, CommandContext } from './run.ts'
 import type { JobView } from '../api/jobs.ts'
-import { human, tableOf, tokens } from './output.ts'
+import { tableOf } from './output.ts'
+import { human, tokens } from '../util/units.ts'
 
 const str = (ctx: CommandContext, name: string): string | undefined => {
   const v = ctx.flags[name]

@@ -1,6 +1,7 @@
 /** How the CLI talks to a person (tables, progress bars) or a script (--json). */
 import type { JobView, ProgressEvent } from '../api/jobs.ts'
 import { toJson } from '../api/server.ts'
+import { human } from '../util/units.ts'
 
 export interface Output {
   json: boolean
@@ -56,26 +57,6 @@ export function progressLine (p: ProgressEvent, width = 30): string {
   const filled = Math.round(frac * width)
   const bar = '█'.repeat(filled) + '░'.repeat(width - filled)
   return `${p.stage.padEnd(9)} ${bar} ${(frac * 100).toFixed(0).padStart(3)}%  ${human(p.done)}/${human(p.total)}${p.message ? `  ${p.message}` : ''}`
-}
-
-export function human (n: number | bigint | string): string {
-  const v = Number(n)
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let i = 0
-  let x = v
-  while (x >= 1024 && i < units.length - 1) { x /= 1024; i++ }
-  return i === 0 ? `${v} B` : `${x.toFixed(1)} ${units[i]}`
-}
-
-/** Token amounts: 18 decimals, shown without float rounding. */
-export function tokens (base: bigint | string, decimals = 18, symbol = 'DUST'): string {
-  const v = BigInt(base)
-  const neg = v < 0n
-  const abs = neg ? -v : v
-  const unit = 10n ** BigInt(decimals)
-  const whole = abs / unit
-  const frac = (abs % unit).toString().padStart(decimals, '0').replace(/0+$/, '')
-  return `${neg ? '-' : ''}${whole}${frac ? '.' + frac : ''} ${symbol}`
 }
 
 export function tableOf (rows: Array<Record<string, unknown>>, columns: string[]): string {

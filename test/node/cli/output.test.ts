@@ -1,5 +1,6 @@
 import { expect } from 'chai'
-import { createOutput, human, progressLine, tableOf, tokens } from '../../../node/cli/output.ts'
+import { createOutput, progressLine, tableOf } from '../../../node/cli/output.ts'
+import { human, tokens } from '../../../node/util/units.ts'
 import type { JobView, ProgressEvent } from '../../../node/api/jobs.ts'
 
 describe('cli output', () => {
