@@ -17,7 +17,7 @@ import type { P2PNode } from './p2p/index.ts'
 import { peerIdOfPublicKey } from './p2p/peer-of-key.ts'
 import { ConsumerService } from './consumer/service.ts'
 import type { ConsumerNet } from './consumer/service.ts'
-import { SupplierService } from './supplier/service.ts'
+import { NOT_SUPPLYING_ROUTES, SupplierService } from './supplier/service.ts'
 import type { SupplierNet } from './supplier/service.ts'
 import { SHARE_PREFIX, socialService } from './social.ts'
 import { BadRequestError } from './api/errors.ts'
@@ -149,7 +149,7 @@ export async function createServices (shared: NodeServices): Promise<NodeService
   }
   services.push(p2pService)
   services.push({ name: 'consumer', start: async () => { await consumer.start() }, stop: async () => { await consumer.stop() }, routes: consumer.routes, status: async () => await consumer.status() })
-  if (supplier) services.push({ name: 'supplier', routes: supplier.routes, status: async () => await supplier.status() })
+  services.push(supplier ? { name: 'supplier', routes: supplier.routes, status: async () => await supplier.status() } : { name: 'supplier', routes: NOT_SUPPLYING_ROUTES })
   services.push(socialService({ db, p2p, share: async (id, contact) => await consumer.share(id, contact) }))
   return services
 }

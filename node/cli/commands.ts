@@ -235,7 +235,13 @@ export const COMMANDS: Command[] = [
     options: { quota: { type: 'string' }, price: { type: 'string' } },
     run: async (ctx) => {
       const r = await ctx.api().call('POST', '/supply/offer', { quota: str(ctx, 'quota'), price: str(ctx, 'price') })
-      ctx.out.result(r, () => 'Offer published')
+      ctx.out.result(r, (v) => {
+        const o = v as { price: string, quota: number, used: number, capacity: number, saved?: string }
+        return [
+          `Offer published: ${o.price} base units per byte-period, ${human(o.capacity)} free of a ${human(o.quota)} quota.`,
+          ...(o.saved !== undefined ? [`Saved in ${o.saved} for the next start (a --price or --quota flag, or BITDUST_PRICE / BITDUST_QUOTA, still wins).`] : []),
+        ].join('\n')
+      })
       return 0
     },
   },
@@ -246,7 +252,7 @@ export const COMMANDS: Command[] = [
     options: { withdraw: { type: 'boolean' } },
     run: async (ctx) => {
       const r = await ctx.api().call('POST', '/supply/unstake', { withdraw: ctx.flags.withdraw === true })
-      ctx.out.result(r, (v) => JSON.stringify(v))
+      ctx.out.result(r, (v) => Object.entries(v as Record<string, string>).map(([k, x]) => `${k.padEnd(18)} ${MONEY.has(k) ? tokens(x) : String(x)}`).join('\n'))
       return 0
     },
   },

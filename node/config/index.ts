@@ -11,6 +11,7 @@ import {
 import { ConfigError } from './errors.ts'
 import type { NetworkProfile, NodeConfig } from './types.ts'
 import { MAX_NICE } from '../util/priority.ts'
+import { writeFileAtomically } from '../util/files.ts'
 
 export * from './constants.ts'
 export * from './errors.ts'
@@ -153,6 +154,17 @@ export function parseNetwork (net: Partial<RawNetwork>): NetworkProfile {
 
 function isAddress (v: unknown): v is `0x${string}` {
   return typeof v === 'string' && /^0x[0-9a-fA-F]{40}$/.test(v)
+}
+
+/**
+ * Merges `patch` into <datadir>/config.json, so that a setting changed on a running node (a
+ * supplier's price and quota) holds after a restart. Environment and flags still override it.
+ */
+export async function saveSettings (datadir: string, patch: RawConfig): Promise<string> {
+  const path = join(datadir, CONFIG_FILE)
+  const current = (readJson(path) ?? {}) as RawConfig
+  await writeFileAtomically(path, JSON.stringify({ ...current, ...patch }, null, 2) + '\n')
+  return path
 }
 
 function readJson (path: string): unknown {

@@ -22,9 +22,10 @@ import type { Deal, DealStatusName } from '../chain/types.ts'
 import { fragmentStore } from '../storage/fragment-store/index.ts'
 import type { FragmentMeta, FragmentStore, StoredFragment } from '../storage/fragment-store/index.ts'
 import { FRAGMENTS_DIR } from '../config/constants.ts'
+import { amount, saveSettings } from '../config/index.ts'
 import { DEFAULT_SHARD_SIZE } from '../erasure/constants.ts'
 import { MANIFEST_SLOT } from '../consumer/manifests.ts'
-import { repairSlot } from '../repair/index.ts'
+import { RepairError, repairSlot } from '../repair/index.ts'
 import { rebuildFragment } from '../repair/rebuild.ts'
 import { TreeBuilder } from '../proofs/tree-builder.ts'
 import { ROOT_LATER } from '../proofs/constants.ts'
@@ -46,9 +47,24 @@ const UNOPENED_SHARE = 0.25
  */
 const CHECK_REUSE_MS = 2000
 
+/**
+ * The most collateral a deal may ask per byte, in periods of its own price. The consumer asks 10
+ * (node/consumer/service.ts); without a bound a deal at the lowest price could lock any amount of
+ * a supplier's stake for its whole term.
+ */
+const MAX_COLLATERAL_PERIODS = 20n
+
 export class SlotNotOpenError extends Error {
   override name = 'NotAcceptingError'
 }
+
+export class NotSupplyingError extends Error {
+  override name = 'NotSupplyingError'
+  constructor () { super('This node does not rent out disk space. Restart it with `bitdust start --supply` (and --quota, --price, --stake as you choose) to become a supplier.') }
+}
+
+/** The supply routes of a node that does not supply: each says how to become a supplier. */
+export const NOT_SUPPLYING_ROUTES: Route[] = (['GET', 'POST'] as const).map((method) => ({ method, path: '/supply/:what', handler: async () => { throw new NotSupplyingError() } }))
 
 /** The deal a fragment names is not on chain (yet: this endpoint may lag the consumer's). */
 class DealNotOnChainError extends SlotNotOpenError {}
@@ -117,12 +133,15 @@ export class SupplierService implements NodeService {
   /** The deal each announced put was checked against (lower-case id), for its accept: see CHECK_REUSE_MS. */
   private readonly checkedDeals = new BoundedMap<string, { deal: Deal, at: number }>(1024)
   private stats = { proofs: 0, answers: 0, fills: 0, repairs: 0, errors: 0, lastError: '' }
+  /** The price asked per byte-period: the configured one until `supply offer --price` changes it. */
+  private price: bigint
 
   constructor (c: SupplierComponents, init: SupplierInit = {}) {
     this.c = c
     this.view = supplierView(c.chain)
     const db = c.db.sublevel<string, string>(`fragments:${c.chain.contracts.market.toLowerCase()}`, { valueEncoding: 'utf8' })
     this.store = fragmentStore({ dir: join(c.config.datadir, FRAGMENTS_DIR), quota: c.config.supply.quota })({ db })
+    this.price = c.config.supply.price
     this.prover = new Prover({
       chain: this.view,
       store: {
@@ -241,11 +260,25 @@ export class SupplierService implements NodeService {
     }
     if (meta.slot >= deal.dataSlots + deal.paritySlots) throw new SlotNotOpenError(`Deal ${meta.dealId} has no slot ${meta.slot}.`)
     if (BigInt(meta.size) !== deal.fragmentSize) throw new SlotNotOpenError(`Slot ${meta.slot} holds ${deal.fragmentSize} bytes, not ${meta.size}.`)
+    const terms = this.termsProblem(deal)
+    if (terms !== undefined) throw new SlotNotOpenError(`Deal ${meta.dealId} ${terms}.`)
     const [slot, status] = await Promise.all([slotRead ?? m.getSlot(id, meta.slot), statusRead ?? m.dealStatus(id)])
     if (slot.holder !== zeroAddress) throw new SlotNotOpenError(`Slot ${meta.slot} of ${meta.dealId} is already held.`)
     if (!later && slot.root.toLowerCase() !== meta.root.toLowerCase()) throw new SlotNotOpenError(`Slot ${meta.slot} of ${meta.dealId} has another root on chain.`)
     if (status !== 'Filling' && status !== 'Active') throw new SlotNotOpenError(`Deal ${meta.dealId} is ${status.toLowerCase()}.`)
     return deal
+  }
+
+  /**
+   * Why this supplier will not hold a slot of `deal`, or undefined. Offers are only announcements:
+   * a deal opened by any client, or a slot up for repair, is held to this supplier's own terms.
+   */
+  private termsProblem (deal: Deal): string | undefined {
+    if (deal.pricePerBytePeriod < this.price) return `pays ${deal.pricePerBytePeriod} per byte-period; this supplier asks ${this.price}`
+    if (deal.collateralPerByte > deal.pricePerBytePeriod * MAX_COLLATERAL_PERIODS) {
+      return `asks ${deal.collateralPerByte} collateral per byte, more than ${MAX_COLLATERAL_PERIODS} periods of its price; this supplier takes at most that`
+    }
+    return undefined
   }
 
   private async fillAfterAccept (slot: SlotRef): Promise<void> {
@@ -312,10 +345,10 @@ export class SupplierService implements NodeService {
 
   private async ensureRegistered (): Promise<void> {
     const s = this.c.chain.staking
-    const { quota, price, stake } = this.c.config.supply
+    const { quota, stake } = this.c.config.supply
     if (!await s.isRegistered(this.view.address)) {
       if (this.net === undefined || this.peerIdBytes === undefined) throw new Error('the supplier needs the network before registering')
-      await s.register({ peerId: this.peerIdBytes(this.net.peerId), capacity: quota, pricePerBytePeriod: price })
+      await s.register({ peerId: this.peerIdBytes(this.net.peerId), capacity: quota, pricePerBytePeriod: this.price })
       logger('registered')
     }
     const info = await s.stakeInfo(this.view.address)
@@ -347,7 +380,7 @@ export class SupplierService implements NodeService {
     if (this.net === undefined) return
     const { used, quota } = this.store.usage()
     const free = await this.c.chain.staking.freeStake(this.view.address)
-    const terms = { capacity: BigInt(Math.max(0, quota - used)), price: this.c.config.supply.price, stake: free }
+    const terms = { capacity: BigInt(Math.max(0, quota - used)), price: this.price, stake: free }
     const key = `${terms.capacity}/${terms.price}/${terms.stake}`
     if (force || key !== this.publishedTerms) {
       await this.net.publishOffer(terms)
@@ -460,6 +493,8 @@ export class SupplierService implements NodeService {
         self: this.view.address,
         deal: async (dealId) => {
           const d = await m.getDeal(dealId)
+          const terms = this.termsProblem(d)
+          if (terms !== undefined) throw new RepairError(`not repairing deal ${dealId}: it ${terms}`)
           const n = d.dataSlots + d.paritySlots
           const slots = await Promise.all(Array.from({ length: n }, async (_, i) => await m.getSlot(dealId, i)))
           // A jailed holder counts as gone: its slot is repairable and its copy is not trusted.
@@ -506,6 +541,26 @@ export class SupplierService implements NodeService {
     return { supplier: { used, quota, slots: (await this.store.list()).filter((f) => f.slot !== MANIFEST_SLOT).length, ...this.stats } }
   }
 
+  /**
+   * New terms from `supply offer`: taken at once (the next fragment is held to them), kept in the
+   * data directory's config.json for the next start, and announced.
+   */
+  private async changeOffer (body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const setting = (v: unknown, what: string): bigint | undefined => v === undefined || v === null || v === '' ? undefined : amount(v as string, what)
+    const quota = setting(body.quota, 'quota')
+    const price = setting(body.price, 'price')
+    if (price === 0n) throw new BadRequestError('price must be at least 1 token base unit per byte-period.')
+    if (quota !== undefined && quota > BigInt(Number.MAX_SAFE_INTEGER)) throw new BadRequestError(`quota must be at most ${Number.MAX_SAFE_INTEGER} bytes.`)
+    if (quota !== undefined) this.store.setQuota(Number(quota))
+    if (price !== undefined) this.price = price
+    const saved = quota === undefined && price === undefined
+      ? undefined
+      : await saveSettings(this.c.config.datadir, { ...(quota !== undefined ? { quota: quota.toString() } : {}), ...(price !== undefined ? { price: price.toString() } : {}) })
+    await this.publishOffer(true)
+    const usage = this.store.usage()
+    return { price: this.price, quota: usage.quota, used: usage.used, capacity: Math.max(0, usage.quota - usage.used), ...(saved !== undefined ? { saved } : {}) }
+  }
+
   get routes (): Route[] {
     const chain = this.c.chain
     const me = this.view.address
@@ -515,7 +570,7 @@ export class SupplierService implements NodeService {
     }
     return [
       { method: 'POST', path: '/supply/stake', handler: async (r) => { await chain.staking.stake(amount((r.body as Record<string, unknown> | null)?.amount)); return await chain.staking.stakeInfo(me) } },
-      { method: 'POST', path: '/supply/offer', handler: async () => { await this.publishOffer(true); return { published: true } } },
+      { method: 'POST', path: '/supply/offer', handler: async (r) => await this.changeOffer((r.body ?? {}) as Record<string, unknown>) },
       {
         method: 'POST',
         path: '/supply/unstake',
@@ -562,5 +617,6 @@ function bindAll (store: FragmentStore): FragmentStore {
     delete: store.delete.bind(store),
     gc: store.gc.bind(store),
     usage: store.usage.bind(store),
+    setQuota: store.setQuota.bind(store),
   }
 }

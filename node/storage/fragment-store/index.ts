@@ -100,6 +100,8 @@ export interface FragmentStore extends Startable {
   gc: (isDealEnded: (dealId: string) => boolean | Promise<boolean>, options?: AbortOptions) => Promise<StoredFragment[]>
   /** Bytes used (fragments + trees + writes in progress) and the quota. */
   usage: () => { used: number, quota: number }
+  /** A new quota (bytes); fragments already held stay, even above it. */
+  setQuota: (bytes: number) => void
 }
 
 export function fragmentStore (init: FragmentStoreInit): (components: FragmentStoreComponents) => FragmentStore {

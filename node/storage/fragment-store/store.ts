@@ -44,7 +44,7 @@ export function treeFileSize (size: number, storedFrom = 6): number {
 
 export class DiskFragmentStore implements FragmentStore {
   private readonly dir: string
-  private readonly quota: number
+  private quota: number
   private readonly durable: boolean
   private readonly directIo: boolean
   private direct = false
@@ -101,6 +101,11 @@ export class DiskFragmentStore implements FragmentStore {
     let inFlight = 0
     for (const r of this.reserved.values()) inFlight += r
     return { used: this.used + inFlight, quota: this.quota }
+  }
+
+  setQuota (bytes: number): void {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`a quota is a whole number of bytes, got ${bytes}`)
+    this.quota = bytes
   }
 
   async check (meta: FragmentMeta): Promise<void> {

@@ -3,7 +3,7 @@
  * for a deal that is not open yet, and what it keeps once the consumer commits.
  */
 import { expect } from 'chai'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -16,7 +16,8 @@ import type { NodeServices } from '../../../node/node.ts'
 import { ROOT_LATER } from '../../../node/proofs/constants.ts'
 import { CHORE_TICKS, SupplierService } from '../../../node/supplier/service.ts'
 import type { SupplierNet } from '../../../node/supplier/service.ts'
-import type { FragmentStore } from '../../../node/storage/fragment-store/index.ts'
+import type { FragmentMeta, FragmentStore } from '../../../node/storage/fragment-store/index.ts'
+import { loadConfig } from '../../../node/config/index.ts'
 import { packedProof, randomFragment, startTestNetwork } from '../chain/helpers/network.ts'
 import type { TestNetwork } from '../chain/helpers/network.ts'
 
@@ -31,7 +32,7 @@ async function * held (bytes: Uint8Array, release: Promise<void>): AsyncGenerato
   yield bytes.subarray(256)
 }
 
-describe('supplier/service: fragments sent before their deal opens', function () {
+describe('supplier/service against the real contracts: fragments before and after their deal opens, terms, chain reads', function () {
   this.timeout(120_000)
   let net: TestNetwork
   let dir: string
@@ -142,6 +143,12 @@ describe('supplier/service: fragments sent before their deal opens', function ()
     expect(await backend.has(meta.dealId, 0)).to.equal(false)
   })
 
+  /** The API's `POST /supply/offer` (what `bitdust supply offer` calls). */
+  const offer = async (body: Record<string, unknown>): Promise<Record<string, unknown>> => {
+    const route = service.routes.find((r) => r.method === 'POST' && r.path === '/supply/offer')
+    return await route!.handler({ params: {}, query: new URLSearchParams(), body, raw: undefined as never, signal: new AbortController().signal }) as Record<string, unknown>
+  }
+
   it('announces its offer when its terms change, not on every check (the network refreshes an unchanged one)', async () => {
     const announced: Array<{ capacity: bigint, price: bigint, stake: bigint }> = []
     service.attach({ publishOffer: async (terms: { capacity: bigint, price: bigint, stake: bigint }) => { announced.push(terms) } } as unknown as SupplierNet, () => new Uint8Array())
@@ -150,10 +157,73 @@ describe('supplier/service: fragments sent before their deal opens', function ()
     expect(announced).to.have.length(1)
     await service.publishOffer(true) // asked for through the API
     expect(announced).to.have.length(2)
-    // New terms (here the price in its configuration) are announced at the next check.
-    config.supply.price = 2n
-    await service.publishOffer()
-    expect(announced.map((t) => t.price)).to.deep.equal([1n, 1n, 2n])
+  })
+
+  it('`supply offer` takes a new price and quota at once, keeps them in config.json for the next start, and announces them', async () => {
+    const announced: Array<{ capacity: bigint, price: bigint }> = []
+    service.attach({ publishOffer: async (terms: { capacity: bigint, price: bigint, stake: bigint }) => { announced.push(terms) } } as unknown as SupplierNet, () => new Uint8Array())
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ listen: ['/ip4/127.0.0.1/tcp/0'] }))
+    try {
+      const r = await offer({ price: '3', quota: '8MiB' })
+      expect(r).to.include({ price: 3n, quota: 8 * 1024 * 1024 })
+      expect(announced.at(-1)?.price).to.equal(3n)
+      expect(announced.at(-1)?.capacity).to.equal(BigInt(8 * 1024 * 1024 - service.store.usage().used))
+      // Merged into what was there, and read back by the next start.
+      expect(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'))).to.deep.equal({ listen: ['/ip4/127.0.0.1/tcp/0'], price: '3', quota: '8388608' })
+      const next = loadConfig({ datadir: dir, env: {} })
+      expect([next.supply.price, next.supply.quota]).to.deep.equal([3n, 8n * 1024n * 1024n])
+      // Only what is given changes; bad values are refused and change nothing.
+      expect(await offer({ quota: '4MiB' })).to.include({ price: 3n, quota: 4 * 1024 * 1024 })
+      for (const bad of [{ price: 'abc' }, { price: '0' }, { quota: '-1' }]) {
+        const err = await offer(bad).then(() => undefined, (e: Error) => e)
+        expect(err?.name, JSON.stringify(bad)).to.be.oneOf(['ConfigError', 'BadRequestError'])
+      }
+      expect(await offer({})).to.include({ price: 3n, quota: 4 * 1024 * 1024 })
+    } finally {
+      await offer({ price: '1', quota: '4MiB' })
+    }
+  })
+
+  it('holds a deal to its own price, whatever offer the consumer saw, and bounds the collateral a deal may lock', async () => {
+    const upload = uploadView(net.consumer)
+    const owner = net.consumer.address!.toLowerCase()
+    const openWith = async (price: bigint, collateralPerByte: bigint): Promise<{ meta: FragmentMeta, data: Uint8Array }> => {
+      const f = randomFragment(4)
+      const salt = `0x${randomBytes(32).toString('hex')}` as Hex
+      const dealId = await upload.openDeal({ k: 1, m: 1, fragmentSize: BigInt(f.data.length), periods: 2, price, collateralPerByte }, [f.root, f.root], salt)
+      return { meta: { dealId, slot: 0, size: f.data.length, root: f.root, owner }, data: f.data }
+    }
+    service.attach({ publishOffer: async () => {} } as unknown as SupplierNet, () => new Uint8Array())
+    await offer({ price: '5' })
+    try {
+      const cheap = await openWith(4n, 4n)
+      const refused = await backend.check(cheap.meta).then(() => undefined, (e: Error) => e)
+      expect(refused?.name).to.equal('NotAcceptingError')
+      expect(refused?.message).to.match(/pays 4 per byte-period; this supplier asks 5/)
+      // Bytes sent without the check are refused the same way, and nothing is kept.
+      const err = await backend.accept(cheap.meta, once(cheap.data), {}).then(() => undefined, (e: Error) => e)
+      expect(err?.message).to.match(/this supplier asks 5/)
+      expect(await backend.has(cheap.meta.dealId, 0)).to.equal(false)
+      const locking = await openWith(5n, 5n * 21n)
+      expect((await backend.check(locking.meta).then(() => undefined, (e: Error) => e))?.message).to.match(/asks 105 collateral per byte, more than 20 periods of its price/)
+      await backend.check((await openWith(5n, 5n * 20n)).meta) // at the bound: taken
+      // Nor does it repair a slot of such a deal for the bounty: it stops before reading a slot.
+      const market = net.supplierA.market
+      const original = market.getSlot.bind(market)
+      let slotReads = 0
+      market.getSlot = async (...args: Parameters<typeof original>) => { slotReads++; return await original(...args) }
+      try {
+        await (service as unknown as { repair: (s: { dealId: Hex, index: number }) => Promise<void> }).repair({ dealId: cheap.meta.dealId as Hex, index: 0 })
+        expect(slotReads).to.equal(0)
+        await offer({ price: '4' })
+        await (service as unknown as { repair: (s: { dealId: Hex, index: number }) => Promise<void> }).repair({ dealId: cheap.meta.dealId as Hex, index: 0 })
+        expect(slotReads).to.equal(2) // at its price: it looks at the slots (none held, so nothing to rebuild from)
+      } finally {
+        delete (market as unknown as Record<string, unknown>).getSlot
+      }
+    } finally {
+      await offer({ price: '1' })
+    }
   })
 
   it('once begun, reads the block once per tick for its proofs and once per CHORE_TICKS ticks for its chores', async () => {
