@@ -8,9 +8,8 @@ import type { SupplierOffer } from './types.ts'
 
 export class NotEnoughSuppliersError extends Error {
   override name = 'NotEnoughSuppliersError'
-  constructor (needed: number, found: number, reason: string) {
-    super(`This upload needs ${needed} different suppliers but only ${found} can take it (${reason}). ` +
-      'Wait for more suppliers to come online, lower k+m, or raise the price you offer.')
+  constructor (needed: number, found: number, reason: string, advice = 'Wait for more suppliers to come online, or lower k+m.') {
+    super(`This upload needs ${needed} different suppliers but only ${found} can take it (${reason}). ${advice}`)
   }
 }
 
@@ -47,10 +46,48 @@ export function selectSuppliers (offers: SupplierOffer[], needs: SelectionNeeds)
     .sort((a, b) => a.o.price === b.o.price ? a.r - b.r : (a.o.price < b.o.price ? -1 : 1))
     .map((x) => x.o)
   if (distinct.length < needs.count) {
-    const reason = offers.length === 0
-      ? 'no supplier offers have been seen yet'
-      : `${offers.length} offers seen, ${ok.length} with room, price <= ${needs.maxPrice} and stake for the collateral`
-    throw new NotEnoughSuppliersError(needs.count, distinct.length, reason)
+    const { reason, advice } = shortfall(offers, needs, ok.length - distinct.length)
+    throw new NotEnoughSuppliersError(needs.count, distinct.length, reason, advice)
   }
   return distinct.slice(0, needs.count)
+}
+
+/**
+ * Why offers were turned down, each by the first test it failed, and what would help: the
+ * remedies differ (a higher price lets dearer suppliers in, but also asks more collateral of all).
+ */
+function shortfall (offers: SupplierOffer[], needs: SelectionNeeds, sameAddress: number): { reason: string, advice: string } {
+  const wait = 'Wait for more suppliers to come online, or lower k+m.'
+  if (offers.length === 0) return { reason: 'no supplier offers have been seen yet', advice: wait }
+  let excluded = 0
+  let noRoom = 0
+  let understaked = 0
+  let unstaked = 0
+  const dear: bigint[] = []
+  for (const o of offers) {
+    if (needs.exclude?.has(o.peerId) === true || needs.exclude?.has(o.address.toLowerCase()) === true) excluded++
+    else if (o.capacity < needs.fragmentSize) noRoom++
+    else if (o.price > needs.maxPrice) dear.push(o.price)
+    else if (o.stake === 0n) unstaked++
+    else if (o.stake < needs.collateral) understaked++
+  }
+  const parts: string[] = []
+  const advice: string[] = []
+  if (dear.length > 0) {
+    const cheapest = dear.reduce((a, b) => (b < a ? b : a))
+    parts.push(`${dear.length} ask more than the ${needs.maxPrice} per byte-period you offer`)
+    advice.push(`Offering --price ${cheapest} would let the cheapest of those in.`)
+  }
+  if (understaked > 0) {
+    parts.push(`${understaked} have too little free stake for the ${needs.collateral} base units of collateral a fragment asks at this price`)
+    advice.push('A lower price asks less collateral.')
+  }
+  if (unstaked > 0) parts.push(`${unstaked} have no free stake (unbonding, or all of it backs slots they hold)`)
+  if (noRoom > 0) {
+    parts.push(`${noRoom} have less free space than a fragment (${needs.fragmentSize} bytes)`)
+    advice.push('More data fragments (--k) make each one smaller.')
+  }
+  if (excluded > 0) parts.push(`${excluded} already tried or holding a fragment of this file`)
+  if (sameAddress > 0) parts.push(`${sameAddress} share an account with another offer`)
+  return { reason: `of ${offers.length} offers seen, ${parts.join('; ')}`, advice: [...advice, wait].join(' ') }
 }

@@ -5,9 +5,8 @@
  * peer network and the data path.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { rm, stat } from 'node:fs/promises'
-import { basename, join, parse } from 'node:path'
+import { basename } from 'node:path'
 import type { Address, Hex } from 'viem'
 import type { Route } from '../api/server.ts'
 import { StreamBody } from '../api/server.ts'
@@ -26,8 +25,10 @@ import type { FragmentSource } from '../storage/decode.ts'
 import { createManifest, grantAccess, openFileKey, openManifest, sealManifest } from '../storage/manifest.ts'
 import type { Manifest } from '../storage/manifest.ts'
 import { log } from '../log.ts'
+import { tokens } from '../util/units.ts'
 import { SEGMENT_SIZE } from '../proofs/constants.ts'
 import { FilesDb } from './files-db.ts'
+import { fileNameProblem, safeFileName, saveTarget } from './save-path.ts'
 import type { FileRecord, KV } from './files-db.ts'
 import { MANIFEST_SLOT, padManifest, unpadManifest } from './manifests.ts'
 import { place } from './upload.ts'
@@ -97,6 +98,7 @@ export class ConsumerService implements NodeService {
   private readonly c: ConsumerComponents
   private readonly files: FilesDb
   private readonly periods: number
+  private maxPeriods: Promise<bigint> | undefined
   private readonly collateralPeriods: bigint
   private readonly watchIntervalMs: number
   private watchTimer: NodeJS.Timeout | undefined
@@ -134,6 +136,9 @@ export class ConsumerService implements NodeService {
   async upload (path: string, opts: { name?: string, k?: number, m?: number, periods?: number, price?: bigint }, onProgress: (e: ProgressEvent) => void, signal: AbortSignal): Promise<{ id: Hex, name: string, size: number }> {
     const info = await stat(path).catch(() => undefined)
     if (info?.isFile() !== true) throw new BadRequestError(`${path} is not a file that can be read.`)
+    const name = opts.name ?? basename(path)
+    const problem = fileNameProblem(name)
+    if (problem !== undefined) throw new BadRequestError(problem)
     const k = opts.k ?? this.c.config.k
     const m = opts.m ?? this.c.config.m
     const uploadId = randomBytes(8).toString('hex')
@@ -142,7 +147,7 @@ export class ConsumerService implements NodeService {
     // written locally, so an upload needs no local space. A later pass (a replacement supplier,
     // a resumed upload) makes the same bytes again from the same key and salt.
     const file = { path, stamp, salt: randomBytes(12), key: generateFileKey() }
-    const draft = { name: opts.name ?? basename(path), coding: codingFor(info.size, { k, m }) }
+    const draft = { name, coding: codingFor(info.size, { k, m }) }
     try {
       return await this.placeAndRecord(uploadId, file, draft, opts, onProgress, signal)
     } catch (err) {
@@ -163,6 +168,10 @@ export class ConsumerService implements NodeService {
     const coding = draft.coding
     const { k, m } = coding
     const price = opts.price ?? await this.marketPrice(k + m, BigInt(coding.fragmentSize))
+    const periods = opts.periods ?? this.periods
+    // A new deal's terms are checked before the pass that sends the fragments: the chain would
+    // refuse them only when the deal opens, after every byte had been sent.
+    if (dealId === undefined) await this.checkTerms({ slots: k + m, fragmentSize: BigInt(coding.fragmentSize), periods, price })
     const chain = uploadView(this.c.chain)
     const files = this.files
     let manifest = 'roots' in coding ? draft as Manifest : undefined
@@ -206,7 +215,7 @@ export class ConsumerService implements NodeService {
       early.set(holder.address.toLowerCase(), put)
     }
     const placed = await place(source, recordingChain, this.c.net, {
-      terms: { k, m, periods: opts.periods ?? this.periods, price, collateralPerByte: price * this.collateralPeriods },
+      terms: { k, m, periods, price, collateralPerByte: price * this.collateralPeriods },
       onProgress, onAccepted, signal, ...(dealId !== undefined ? { dealId } : {}),
     })
     if (manifest === undefined) throw new Error('the deal was placed without a manifest')
@@ -274,6 +283,18 @@ export class ConsumerService implements NodeService {
     if (deal.filled !== 0 || !['Failed', 'Ended', 'Cancelled'].includes(status)) return false
     await this.c.chain.market.finalizeDeal(dealId)
     return true
+  }
+
+  /** Refuses terms the market would revert on or the account cannot pay, saying which and why. */
+  private async checkTerms (t: { slots: number, fragmentSize: bigint, periods: number, price: bigint }): Promise<void> {
+    const max = await (this.maxPeriods ??= this.c.chain.market.config().then((c) => c.maxDurationPeriods, (err: unknown) => { this.maxPeriods = undefined; throw err }))
+    if (BigInt(t.periods) > max) throw new BadRequestError(`A deal on this network runs at most ${max} periods; ${t.periods} were asked. Choose fewer with --periods.`)
+    const escrow = BigInt(t.slots) * t.fragmentSize * t.price * BigInt(t.periods)
+    const balance = await this.c.chain.token.balanceOf()
+    if (balance < escrow) {
+      throw new BadRequestError(`This upload puts ${tokens(escrow)} in escrow (${t.slots} fragments of ${t.fragmentSize} bytes at ${t.price} per byte-period for ${t.periods} periods), ` +
+        `but your account holds ${tokens(balance)}. Add tokens to your account (\`bitdust status\` shows its address), offer a lower price, or store it for fewer periods.`)
+    }
   }
 
   /** The price at which k+m distinct suppliers are available (the (k+m)-th cheapest offer). */
@@ -404,8 +425,8 @@ export class ConsumerService implements NodeService {
     } catch {
       throw new NoAccessToFileError(manifest.dealId ?? id)
     }
+    const target = await saveTarget(out, manifest.name)
     const holders = await uploadView(this.c.chain).slotHolders(manifest.dealId as Hex)
-    const target = out.path ?? freePath(join(out.dir ?? process.cwd(), manifest.name))
     onProgress({ stage: 'fetch', done: 0, total: manifest.size })
     const result = await decodeFile(this.sources(manifest, holders), manifest.coding, key, target, {
       signal,
@@ -557,6 +578,8 @@ export class ConsumerService implements NodeService {
           const path = str(b.path)
           if (path === undefined) throw new BadRequestError('Give the path of the file to upload.')
           const price = str(b.price)
+          if (price !== undefined && !/^\d+$/.test(price)) throw new BadRequestError(`price must be a whole number of token base units per byte per period, got "${price}".`)
+          if (price !== undefined && BigInt(price) === 0n) throw new BadRequestError('price must be at least 1 token base unit per byte per period.')
           const opts = { name: str(b.name), k: num(b.k, 'k'), m: num(b.m, 'm'), periods: num(b.periods, 'periods'), price: price === undefined ? undefined : BigInt(price) }
           return c.jobs.start('upload', async (onProgress, signal) => await this.upload(path, clean(opts), onProgress, signal))
         },
@@ -582,7 +605,7 @@ export class ConsumerService implements NodeService {
         path: '/files/:id/content',
         handler: async (r) => {
           const { manifest } = await this.fileFor(r.params.id as string, r.signal)
-          return new StreamBody(this.content(r.params.id as string, r.signal), { filename: manifest.name, length: manifest.size })
+          return new StreamBody(this.content(r.params.id as string, r.signal), { filename: safeFileName(manifest.name), length: manifest.size })
         },
       },
       { method: 'DELETE', path: '/files/:id', handler: async (r) => await this.remove(r.params.id as string) },
@@ -601,15 +624,5 @@ async function * once (bytes: Uint8Array): AsyncGenerator<Uint8Array> { yield by
 
 function clean<T extends Record<string, unknown>> (o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> }
-}
-
-/** `name`, or `name (1)`, `name (2)`… so a download never overwrites a file. */
-function freePath (path: string): string {
-  if (!existsSync(path)) return path
-  const p = parse(path)
-  for (let i = 1; ; i++) {
-    const candidate = join(p.dir, `${p.name} (${i})${p.ext}`)
-    if (!existsSync(candidate)) return candidate
-  }
 }
 

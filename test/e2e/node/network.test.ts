@@ -82,6 +82,26 @@ describe('BitDust network end to end', function () {
       expect(r.code).to.equal(1)
       expect((r.json as { error: { message: string } }).error.message).to.match(/is not a file that can be read/)
     })
+    it('refuses, before sending a byte, terms the chain would refuse or the account cannot pay, and says what to change', async () => {
+      const path = await randomFile(join(work, 'terms.bin'), 100_000)
+      const used = async (): Promise<number[]> => await Promise.all(net.supervisor.nodes.filter((n) => n.spec.role === 'supplier')
+        .map(async (n) => (await n.api.call<{ supplier: { used: number } }>('GET', '/status')).supplier.used))
+      const before = await used()
+      const message = async (args: string[]): Promise<string> => {
+        const r = await cli(user.spec.datadir, ['upload', path, ...args])
+        expect(r.code, args.join(' ')).to.equal(1)
+        return (r.json as { error: { message: string } }).error.message
+      }
+      expect(await message(['--periods', '99999999999'])).to.match(/runs at most \d+ periods; 99999999999 were asked\. Choose fewer with --periods/)
+      expect(await message(['--price', '1000000000000000000000'])).to.match(/puts [\d.]+ DUST in escrow .* but your account holds [\d.]+ DUST\. Add tokens/)
+      expect(await message(['--price', 'cheap'])).to.match(/price must be a whole number of token base units/)
+      expect(await message(['--name', '../x'])).to.match(/cannot contain \//)
+      expect(await used()).to.deep.equal(before)
+      // The user's node rents out nothing: its supply commands say how to start doing so.
+      const r = await cli(user.spec.datadir, ['supply', 'offer', '--price', '2'])
+      expect(r.code).to.equal(1)
+      expect((r.json as { error: { message: string } }).error.message).to.match(/does not rent out disk space\. Restart it with `bitdust start --supply`/)
+    })
   })
 
   describe('sharing', () => {

@@ -48,4 +48,27 @@ describe('consumer/select', () => {
     }
     expect(() => selectSuppliers([], needs)).to.throw(/no supplier offers have been seen yet/)
   })
+
+  it('says why offers were turned down, and the remedy for each reason', () => {
+    const offers = [
+      offer(1, { price: 9n }), offer(2, { price: 7n }), offer(3, { stake: 1n }),
+      offer(4, { capacity: 10n }), offer(5), offer(6), offer(7, { stake: 0n }),
+    ]
+    const msg = (): string => {
+      try { selectSuppliers(offers, { ...needs, count: 5, exclude: new Set(['peer-6']) }) } catch (err) { return (err as Error).message }
+      return expect.fail('should throw')
+    }
+    const m = msg()
+    expect(m).to.match(/needs 5 different suppliers but only 1 can take it/)
+    expect(m).to.match(/of 7 offers seen, 2 ask more than the 5 per byte-period you offer/)
+    expect(m).to.match(/--price 7 would let the cheapest of those in/)
+    expect(m).to.match(/1 have too little free stake for the 1000000000000000000 base units of collateral/)
+    expect(m).to.match(/A lower price asks less collateral/)
+    expect(m).to.match(/1 have less free space than a fragment \(1000 bytes\)/)
+    expect(m).to.match(/1 already tried/)
+    expect(m).to.match(/1 have no free stake/)
+    // Only the remedies that apply: a price shortfall alone does not suggest a lower price.
+    expect(() => selectSuppliers([offer(1, { price: 9n })], { ...needs, count: 1 })).to.throw(/^(?!.*lower price).*--price 9/)
+    expect(() => selectSuppliers([offer(1, { stake: 0n })], { ...needs, count: 1 })).to.throw(/^(?!.*lower price).*no free stake/)
+  })
 })
