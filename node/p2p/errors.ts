@@ -19,6 +19,10 @@ export class UnsupportedVersionError extends P2PError {
 export class UnexpectedMessageError extends P2PError {
   override name = 'UnexpectedMessageError'
 }
+/** No connection to a peer could be made: it is offline, or none of its addresses answer. */
+export class PeerUnreachableError extends P2PError {
+  override name = 'PeerUnreachableError'
+}
 export class PeerTimeoutError extends P2PError {
   override name = 'PeerTimeoutError'
 }

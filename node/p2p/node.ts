@@ -8,7 +8,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { log as makeLog } from '../log.ts'
 import { DEFAULT_IDLE_TIMEOUT_MS, PROTOCOL_RAW_SINK } from './constants.ts'
-import { NoRelayError } from './errors.ts'
+import { NoRelayError, PeerUnreachableError } from './errors.ts'
 import { Discovery } from './discovery/index.ts'
 import { getFragment, listFragments, putFragment } from './fragments/client.ts'
 import { FragmentServer } from './fragments/server.ts'
@@ -145,7 +145,16 @@ export class P2PNode implements Startable {
     const id = peerIdFromString(peer)
     const existing = this.libp2p.getConnections(id).find((c) => c.status === 'open')
     if (existing != null) return existing
-    if (!this.hidden) return await this.libp2p.dial(id, options)
+    if (!this.hidden) {
+      try {
+        return await this.libp2p.dial(id, options)
+      } catch (err) {
+        if (options.signal?.aborted === true) throw err
+        // libp2p says "All multiaddr dials failed": what a person needs to know is that the peer
+        // did not answer, which for a holder usually means it is offline for now.
+        throw new PeerUnreachableError(`peer ${shortPeer(peer)} did not answer (offline?): ${(err as Error).message}`, { cause: err })
+      }
+    }
     let last: Error | undefined
     for (const relay of this.relay.relays ?? []) {
       try {
@@ -206,4 +215,9 @@ export async function createP2PNode (init: P2PNodeInit, components: P2PNodeCompo
     inboundConnectionThreshold: init.inboundConnectionThreshold
   })
   return new P2PNode(libp2p, privateKey, init, components)
+}
+
+/** A peer id short enough for an error line, still telling peers apart. */
+function shortPeer (peer: string): string {
+  return peer.length > 16 ? `${peer.slice(0, 8)}…${peer.slice(-6)}` : peer
 }

@@ -250,6 +250,17 @@ describe('p2p fragment protocols (two real libp2p nodes)', function () {
     })
   })
 
+  describe('an unreachable holder', () => {
+    it('is reported as a peer that did not answer, naming it, not as a failed multiaddr dial', async () => {
+      const { meta } = fragment(4)
+      const gone = supplier.peerId
+      await supplier.stop()
+      await waitFor(() => consumer.libp2p.getConnections().length === 0)
+      const err = await rejects(collect(consumer.getFragment(gone, meta.dealId, 0, { root: meta.root })), 'PeerUnreachableError')
+      expect(err.message).to.match(new RegExp(`^peer ${gone.slice(0, 8)}…${gone.slice(-6)} did not answer \\(offline\\?\\)`))
+    })
+  })
+
   describe('list', () => {
     it('returns a signed list of what the supplier holds for an owner', async () => {
       const owner = '0x' + 'ab'.repeat(20)
