@@ -16,6 +16,15 @@ export interface ProgressEvent {
 
 export type JobState = 'running' | 'done' | 'failed' | 'cancelled'
 
+/**
+ * What a job's signal carries when a person cancels it, as opposed to the node stopping (which
+ * aborts with another reason): an upload the user cancelled is rolled back, not resumed later.
+ */
+export class JobCancelledError extends Error {
+  override name = 'JobCancelledError'
+  constructor (message = 'cancelled by the user') { super(message) }
+}
+
 export interface JobView {
   id: string
   kind: string
@@ -93,7 +102,7 @@ export class Jobs extends EventEmitter {
   cancel (id: string): boolean {
     const job = this.jobs.get(id)
     if (job?.state !== 'running') return false
-    job.controller.abort(new Error('cancelled by the user'))
+    job.controller.abort(new JobCancelledError())
     return true
   }
 

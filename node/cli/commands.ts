@@ -18,6 +18,9 @@ function need (ctx: CommandContext, n: number, what: string): string[] {
 /** Totals that are token amounts (the others count proofs, bytes or byte-periods). */
 const MONEY = new Set(['earnings', 'earned', 'slashed', 'paid', 'refunded', 'claimed', 'unclaimed', 'balance', 'staked', 'locked', 'unbonding'])
 
+/** The exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells expect. */
+export const INTERRUPTED = 130
+
 export class UsageError extends Error {
   override name = 'UsageError'
 }
@@ -25,9 +28,25 @@ export class UsageError extends Error {
 /** Starts a job through the API, draws its progress, returns its result. */
 async function job (ctx: CommandContext, path: string, body: unknown): Promise<JobView> {
   const started = await ctx.api().call<JobView>('POST', path, body)
+  // The job runs in the node: Ctrl-C asks the node to cancel it (an upload whose deal opened is
+  // rolled back) and follows it to its end; a second Ctrl-C leaves it running there.
+  let cancelling = false
+  const onInterrupt = (): void => {
+    if (cancelling) {
+      ctx.out.done()
+      process.stderr.write(`Left running in the node as job ${started.id}.\n`)
+      process.exit(INTERRUPTED)
+    }
+    cancelling = true
+    ctx.out.done()
+    process.stderr.write('Cancelling… (Ctrl-C again to leave it running in the node)\n')
+    ctx.api().call('DELETE', `/jobs/${started.id}`).catch(() => {})
+  }
+  process.on('SIGINT', onInterrupt)
   try {
-    return await ctx.api().follow(started.id, (j) => { ctx.out.progress(j) })
+    return await ctx.api().follow(started.id, (j) => { if (!cancelling) ctx.out.progress(j) })
   } finally {
+    process.off('SIGINT', onInterrupt)
     ctx.out.done()
   }
 }

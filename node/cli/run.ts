@@ -4,7 +4,7 @@ import { resolveDatadir } from '../config/index.ts'
 import { ApiClient, findEndpoint } from '../api/client.ts'
 import { createOutput } from './output.ts'
 import type { Output } from './output.ts'
-import { COMMANDS } from './commands.ts'
+import { COMMANDS, INTERRUPTED } from './commands.ts'
 
 export interface CommandContext {
   args: string[]
@@ -108,8 +108,10 @@ export async function run (argv: string[]): Promise<number> {
     out.done()
     const e = err instanceof Error ? err : new Error(String(err))
     if (json) process.stdout.write(JSON.stringify({ error: { name: e.name, message: e.message } }) + '\n')
+    else if (e.name === 'JobCancelledError') process.stderr.write(`${e.message.charAt(0).toUpperCase()}${e.message.slice(1)}.\n`)
     else process.stderr.write(`Error: ${e.message}\n${e.name === 'UsageError' || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true ? `Usage: bitdust ${command.usage}\n` : ''}`)
     if (process.env.BITDUST_DEBUG) process.stderr.write(`${e.stack}\n`)
+    if (e.name === 'JobCancelledError') return INTERRUPTED
     return e.name === 'TypeError' && /ERR_PARSE_ARGS/.test((e as { code?: string }).code ?? '') ? 2 : 1
   }
 }

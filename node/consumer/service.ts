@@ -11,6 +11,7 @@ import type { Address, Hex } from 'viem'
 import type { Route } from '../api/server.ts'
 import { StreamBody } from '../api/server.ts'
 import { BadRequestError } from '../api/errors.ts'
+import { JobCancelledError } from '../api/jobs.ts'
 import type { ProgressEvent } from '../api/jobs.ts'
 import type { NodeService, NodeServices } from '../node.ts'
 import type { BitDustChain } from '../chain/client.ts'
@@ -151,10 +152,23 @@ export class ConsumerService implements NodeService {
     try {
       return await this.placeAndRecord(uploadId, file, draft, opts, onProgress, signal)
     } catch (err) {
-      // Nothing was promised on chain unless the deal opened; resume handles that case.
+      // Nothing was promised on chain unless the deal opened. An opened deal is resumed at the
+      // next start (the node stopped, a supplier failed), unless the user cancelled the upload:
+      // then it is rolled back now, and the escrow comes back less what holders earned.
       const pending = (await this.files.pending()).find((p) => p.uploadId === uploadId)
       const opened = pending?.dealId === undefined ? false : await this.c.chain.market.dealStatus(pending.dealId).then((s) => s !== 'None', () => true)
       if (pending !== undefined && !opened) await this.files.delPending(uploadId).catch(() => {})
+      if (pending?.dealId !== undefined && opened && signal.reason instanceof JobCancelledError) {
+        try {
+          await this.rollback(pending.dealId, JSON.parse(pending.encoded) as Manifest)
+          await this.files.delPending(uploadId)
+        } catch (e) {
+          // Left pending: the next start rolls it back or completes it.
+          logger('rolling back cancelled upload %s: %s', pending.dealId, (e as Error).message)
+          throw err
+        }
+        throw new JobCancelledError(`cancelled by the user; deal ${pending.dealId} was cancelled too, and its escrow comes back once its holders release their slots`)
+      }
       throw err
     }
   }

@@ -2,7 +2,8 @@
  * End-to-end helpers: the CLI run as a separate process (as a person would run it), polling, and
  * small files on disk. Everything here talks to real processes on 127.0.0.1.
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes, createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { join } from 'node:path'
@@ -23,6 +24,15 @@ export async function cli (datadir: string, args: string[], env: Record<string, 
       resolve({ code, json, stdout, stderr })
     })
   })
+}
+
+/** `bitdust ...` (human output) as a child to signal, as a terminal would on Ctrl-C. */
+export function cliChild (datadir: string, args: string[]): { child: ChildProcess, done: Promise<{ code: number | null, stderr: string }> } {
+  const child = spawn(process.execPath, [BIN, '--datadir', datadir, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (b: Buffer) => { stderr += b.toString() })
+  const done = once(child, 'exit').then(([code]) => ({ code: code as number | null, stderr }))
+  return { child, done }
 }
 
 /** Like cli(), but fails the test with the CLI's own words when the command fails. */

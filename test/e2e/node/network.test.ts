@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { BACKGROUND_NICE, startDevnet } from '../../../node/devnet/index.ts'
 import type { Devnet } from '../../../node/devnet/index.ts'
 import type { RunningNode } from '../../../node/devnet/processes.ts'
-import { cli, ok, randomFile, sha256File, until } from './helpers.ts'
+import { cli, cliChild, ok, randomFile, sha256File, until } from './helpers.ts'
 
 const PASS = 'e2e passphrase'
 
@@ -75,6 +75,30 @@ describe('BitDust network end to end', function () {
         const expected = n.spec.role === 'user' ? 0 : BACKGROUND_NICE
         expect(new Set(niceness(n.child.pid)), n.spec.name).to.deep.equal(new Set([expected]))
       }
+    })
+
+    it('Ctrl-C on `bitdust upload` cancels the upload in the node: nothing paid, nothing listed, exit 130', async () => {
+      const path = await randomFile(join(work, 'interrupted-by-hand.bin'), 96 << 20)
+      const before = await user.api.call<{ tokens: string }>('GET', '/balance')
+      const { child, done } = cliChild(user.spec.datadir, ['upload', path])
+      try {
+        await until('the upload to be sending', async () => {
+          const jobs = await user.api.call<Array<{ kind: string, state: string, progress?: { stage: string } }>>('GET', '/jobs')
+          return jobs.some((j) => j.kind === 'upload' && j.state === 'running' && j.progress?.stage === 'transfer')
+        }, 120_000, 50)
+        child.kill('SIGINT')
+        const r = await done
+        expect(r.code, r.stderr).to.equal(130)
+        expect(r.stderr).to.include('Cancelling… (Ctrl-C again to leave it running in the node)')
+        expect(r.stderr).to.match(/Cancelled by the user\.\n$/)
+      } finally {
+        child.kill('SIGKILL')
+      }
+      const jobs = await user.api.call<Array<{ kind: string, state: string }>>('GET', '/jobs')
+      expect(jobs.filter((j) => j.kind === 'upload' && j.state === 'running')).to.deep.equal([])
+      expect((await user.api.call<{ tokens: string }>('GET', '/balance')).tokens).to.equal(before.tokens)
+      const files = await ok<Array<{ name: string }>>(user.spec.datadir, ['ls'])
+      expect(files.map((f) => f.name)).to.not.include('interrupted-by-hand.bin')
     })
 
     it('explains a missing file instead of failing obscurely', async () => {
@@ -311,7 +335,7 @@ describe('BitDust network end to end', function () {
      * stream out, before the deal exists ('sending'), or once the deal is open and paid for
      * ('deal-open'); runs `meanwhile` and restarts the node.
      */
-    const interruptedUpload = async (name: string, size: number, killWhen: 'sending' | 'deal-open', meanwhile: (path: string) => void | Promise<void> = () => {}) => {
+    const interruptedUpload = async (name: string, size: number, killWhen: 'sending' | 'deal-open', meanwhile: (path: string) => void | Promise<void> = () => {}, how: 'kill' | 'cancel' = 'kill') => {
       const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
       const me = user.status.address
       const before = await chain.token.balanceOf(me)
@@ -332,9 +356,20 @@ describe('BitDust network end to end', function () {
         // openDeal takes the escrow in the same transaction.
         await until('the deal to be paid for', async () => await chain.token.balanceOf(me) < before, 120_000, 50)
       }
-      await net.supervisor.kill(user)
-      await meanwhile(path)
-      user = await net.supervisor.start(user.spec)
+      let cancelled: { state: string, error?: { name: string, message: string } } | undefined
+      if (how === 'cancel') {
+        // What Ctrl-C on `bitdust upload` asks of the node.
+        await user.api.call('DELETE', `/jobs/${job.id}`)
+        cancelled = await until('the cancelled job to end', async () => {
+          const j = await user.api.call<{ state: string, error?: { name: string, message: string } }>('GET', `/jobs/${job.id}`)
+          return j.state !== 'running' ? j : undefined
+        }, 120_000, 200)
+        if (stalled !== undefined) process.kill(stalled.child.pid as number, 'SIGCONT')
+      } else {
+        await net.supervisor.kill(user)
+        await meanwhile(path)
+        user = await net.supervisor.start(user.spec)
+      }
       const resumeJob = async (): Promise<ResumeJob> => {
         try {
           return await until('the resume job to end', async () => {
@@ -359,7 +394,7 @@ describe('BitDust network end to end', function () {
         const audit = await cli(user.spec.datadir, ['audit'])
         expect(audit.code, audit.stdout).to.equal(0)
       }
-      return { path, resumeJob, rolledBack, balance, before }
+      return { path, resumeJob, rolledBack, balance, before, cancelled }
     }
 
     it('a node killed while its fragments stream out, before the deal opened, has paid nothing and leaves nothing pending', async () => {
@@ -380,6 +415,22 @@ describe('BitDust network end to end', function () {
       const f = files.find((x) => x.name === 'interrupted.bin')
       expect(f?.health).to.equal('healthy')
       expect(await download(user, f?.id as string, join(work, 'interrupted.out'))).to.equal(await sha256File(path))
+    })
+
+    it('an upload the user cancels after its deal opened is rolled back at once, not resumed; the consumer pays only what holders earned', async () => {
+      const { cancelled, rolledBack } = await interruptedUpload('cancelled.bin', 48 << 20, 'deal-open', undefined, 'cancel')
+      expect(cancelled?.state).to.equal('cancelled')
+      expect(cancelled?.error?.name).to.equal('JobCancelledError')
+      const dealId = /deal (0x[0-9a-f]{64}) was cancelled too/.exec(cancelled?.error?.message ?? '')?.[1]
+      expect(dealId, cancelled?.error?.message).to.be.a('string')
+      await rolledBack(dealId as string)
+      const files = await ok<Array<{ name: string }>>(user.spec.datadir, ['ls'])
+      expect(files.map((f) => f.name)).to.not.include('cancelled.bin')
+      // Nothing left to resume: a restart starts no resume job.
+      await net.supervisor.kill(user)
+      user = await net.supervisor.start(user.spec)
+      const jobs = await user.api.call<Array<{ kind: string }>>('GET', '/jobs')
+      expect(jobs.map((j) => j.kind)).to.not.include('resume-upload')
     })
 
     it('an interrupted upload whose file changed meanwhile is rolled back after restart; the consumer pays only what holders earned', async () => {
