@@ -153,22 +153,25 @@ export class ConsumerService implements NodeService {
       return await this.placeAndRecord(uploadId, file, draft, opts, onProgress, signal)
     } catch (err) {
       // Nothing was promised on chain unless the deal opened. An opened deal is resumed at the
-      // next start (the node stopped, a supplier failed), unless the user cancelled the upload:
-      // then it is rolled back now, and the escrow comes back less what holders earned.
+      // next start if the node is stopping; otherwise (the user cancelled, no supplier was left)
+      // it is rolled back now, and the escrow comes back less what holders earned.
       const pending = (await this.files.pending()).find((p) => p.uploadId === uploadId)
       const opened = pending?.dealId === undefined ? false : await this.c.chain.market.dealStatus(pending.dealId).then((s) => s !== 'None', () => true)
       if (pending !== undefined && !opened) await this.files.delPending(uploadId).catch(() => {})
-      if (pending?.dealId !== undefined && opened && signal.reason instanceof JobCancelledError) {
-        try {
-          await this.rollback(pending.dealId, JSON.parse(pending.encoded) as Manifest)
-          await this.files.delPending(uploadId)
-        } catch (e) {
-          // Left pending: the next start rolls it back or completes it.
-          logger('rolling back cancelled upload %s: %s', pending.dealId, (e as Error).message)
-          throw err
-        }
-        throw new JobCancelledError(`cancelled by the user; deal ${pending.dealId} was cancelled too, and its escrow comes back once its holders release their slots`)
+      const cancelled = signal.reason instanceof JobCancelledError
+      const stopping = signal.aborted && !cancelled
+      if (pending?.dealId === undefined || !opened || stopping) throw err
+      try {
+        await this.rollback(pending.dealId, JSON.parse(pending.encoded) as Manifest)
+        await this.files.delPending(uploadId)
+      } catch (e) {
+        // Left pending: the next start rolls it back or completes it.
+        logger('rolling back upload %s: %s', pending.dealId, (e as Error).message)
+        throw err
       }
+      const note = `deal ${pending.dealId} was cancelled, and its escrow comes back once its holders release their slots`
+      if (cancelled) throw new JobCancelledError(`cancelled by the user; ${note}`)
+      ;(err as Error).message = `${(err as Error).message}; ${note}`
       throw err
     }
   }

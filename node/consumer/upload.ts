@@ -7,8 +7,8 @@
  * The deal's id derives from a salt chosen here, so suppliers know which deal a fragment is for
  * before it exists: one pass over the file instead of one for the roots and one to send. A
  * supplier that fails (refuses, vanishes mid-transfer, never fills) is replaced by another, fed
- * by a further pass, until the deal's fill deadline; if the deal cannot be filled it is rolled
- * back (the contract refunds everything once the deadline passes).
+ * by a further pass, until the deal's fill deadline. A deal that cannot be filled is rolled back
+ * by the caller (node/consumer/service.ts cancels it), or refunded by the contract after the deadline.
  */
 import { randomBytes } from 'node:crypto'
 import type { Address, Hex } from 'viem'
@@ -298,8 +298,8 @@ export async function place (source: FragmentSource, chain: UploadChain, net: Up
       if (ahead.delete(i)) { next.push([i, same]); continue }
       const offer = await replacement()
       if (offer === undefined) {
-        const refund = roots === undefined ? 'no deal was opened' : `the deal ${deal} will be refunded after block ${deadline}`
-        throw new UploadFailedError(`no supplier left to hold fragment ${i} (${(failures.get(i) ?? []).join('; ')}); ${refund}`)
+        const outcome = roots === undefined ? 'no deal was opened' : 'the deal could not be filled'
+        throw new UploadFailedError(`no supplier left to hold fragment ${i} (${(failures.get(i) ?? []).join('; ')}); ${outcome}`)
       }
       next.push([i, offer])
     }

@@ -421,7 +421,7 @@ describe('BitDust network end to end', function () {
       const { cancelled, rolledBack } = await interruptedUpload('cancelled.bin', 48 << 20, 'deal-open', undefined, 'cancel')
       expect(cancelled?.state).to.equal('cancelled')
       expect(cancelled?.error?.name).to.equal('JobCancelledError')
-      const dealId = /deal (0x[0-9a-f]{64}) was cancelled too/.exec(cancelled?.error?.message ?? '')?.[1]
+      const dealId = /deal (0x[0-9a-f]{64}) was cancelled/.exec(cancelled?.error?.message ?? '')?.[1]
       expect(dealId, cancelled?.error?.message).to.be.a('string')
       await rolledBack(dealId as string)
       const files = await ok<Array<{ name: string }>>(user.spec.datadir, ['ls'])

@@ -285,13 +285,13 @@ describe('consumer/upload place', () => {
     expect(err.message).to.match(/fill deadline \(block 20\) passed/)
   })
 
-  it('fails with the refund explained when no supplier is left', async () => {
+  it('fails saying which fragment found no supplier, and that the opened deal could not be filled', async () => {
     const chain = new Chain()
     const net = new Net(chain, 3)
     net.failing.add('peer-3')
     const err = await failure(place(encoded, chain, net, { terms, pollMs: 1 }))
     expect(err.name).to.equal('UploadFailedError')
-    expect(err.message).to.match(/refunded/)
+    expect(err.message).to.match(/no supplier left to hold fragment \d+ \(.+\); the deal could not be filled$/)
   })
 
   it('resumes into an existing deal, placing only its free slots on new suppliers', async () => {
