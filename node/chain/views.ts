@@ -45,7 +45,10 @@ export function supplierView (chain: BitDustChain) {
       const start = await m.periodStartBlock(period)
       return { opens: start + 1n, closes: start + (await schedule()).proofWindow }
     },
-    slotCount: async (): Promise<number> => (await m.supplierState(address)).slotCount,
+    obligation: async (): Promise<{ slots: number, from: bigint }> => {
+      const s = await m.supplierState(address)
+      return { slots: s.slotCount, from: BigInt(s.obligedFrom) }
+    },
     isProven: async (period: bigint): Promise<boolean> => await m.isProven(address, period),
     periodSamples: async (period: bigint): Promise<Array<{ slotId: Hex, segment: number }>> => {
       const s = await m.periodSamples(address, period)

@@ -180,7 +180,9 @@ export class Prover {
     const { period, start } = at
     // The seed is the hash of the period's first block: it must exist before we can answer.
     if (block < start + 1n || block > start + schedule.proofWindow) return false
-    if (await this.chain.slotCount() === 0 || await this.chain.isProven(period)) {
+    // A period it is not obliged to prove earns nothing: no transaction for it.
+    const duty = await this.chain.obligation()
+    if (duty.slots === 0 || period < duty.from || await this.chain.isProven(period)) {
       this.settled = period
       return false
     }

@@ -17,7 +17,11 @@ export interface SupplierChain {
    * answered within challengeWindow blocks. Read from the chain once (cheap to call again).
    */
   schedule: () => Promise<Schedule>
-  slotCount: () => Promise<number>
+  /**
+   * The slots this supplier holds, and the first period it must prove: the one after the period
+   * in which it took its first slot (a slot taken mid-period is not sampled for that period).
+   */
+  obligation: () => Promise<{ slots: number, from: bigint }>
   isProven: (period: bigint) => Promise<boolean>
   /** The samples the contract will check for this supplier in this period. */
   periodSamples: (period: bigint) => Promise<Array<{ slotId: Hex, segment: number }>>

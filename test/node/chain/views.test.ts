@@ -67,7 +67,9 @@ describe('chain: views for the supplier and consumer modules', function () {
     expect(await upload.fillsBetween(dealId, head + 1n, filledB)).to.deep.equal([{ index: 0, holder: net.supplierA.address }, { index: 1, holder: net.supplierB.address }])
     expect(await upload.fillsBetween(dealId, filledB, filledB)).to.deep.equal([{ index: 1, holder: net.supplierB.address }])
     expect(await upload.fillsBetween(`0x${'00'.repeat(32)}`, head + 1n, filledB)).to.deep.equal([])
-    expect(await supplier.slotCount()).to.equal(1)
+    const duty = await supplier.obligation()
+    expect(duty.slots).to.equal(1)
+    expect(duty.from).to.be.within(1n, await supplier.currentPeriod() + 1n) // from the period after its first fill
     const period = await supplier.currentPeriod() + 1n
     const window = await supplier.proofWindow(period)
     expect(window.closes - window.opens).to.equal(DEVNET_PARAMS.market.proofWindow - 1n)

@@ -45,7 +45,8 @@ class FakeChain implements SupplierChain {
   challengeWindow = 8n
   sched: Schedule | undefined
   async schedule (): Promise<Schedule> { return this.sched ?? { genesisBlock: 0n, periodBlocks: 20n, proofWindow: 6n, challengeWindow: this.challengeWindow } }
-  async slotCount (): Promise<number> { return this.slots }
+  obligedFrom = 0n
+  async obligation (): Promise<{ slots: number, from: bigint }> { return { slots: this.slots, from: this.obligedFrom } }
   async isProven (p: bigint): Promise<boolean> { return this.proven.has(p) }
   async periodSamples (): Promise<Array<{ slotId: Hex, segment: number }>> { return this.samples }
   async provePeriod (period: bigint, proof: Uint8Array): Promise<void> {
@@ -115,6 +116,19 @@ describe('supplier/prover', () => {
     expect(checkPacked(chain.submitted[0]?.proof as Uint8Array, [{ root: b.root, segment: 7 }, { root: a.root, segment: 2 }])).to.equal(true)
     expect(await prover.provePeriodIfDue()).to.equal(false) // already proven: no second transaction
     expect(chain.submitted).to.have.length(1)
+  })
+
+  it('does not prove the period in which it took its first slot, which it is not obliged to prove', async () => {
+    store.add(slotA)
+    await prover.fill(slotA)
+    chain.samples = [{ slotId: chain.slotId(slotA), segment: 1 }]
+    chain.obligedFrom = 6n // filled during period 5
+    chain.block = 5n * 20n + 2n
+    expect(await prover.provePeriodIfDue()).to.equal(false)
+    expect(chain.submitted).to.deep.equal([])
+    chain.block = 6n * 20n + 2n
+    expect(await prover.provePeriodIfDue()).to.equal(true)
+    expect(chain.submitted.map((x) => x.period)).to.deep.equal([6n])
   })
 
   it('does nothing while it holds no slot', async () => {
