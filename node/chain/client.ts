@@ -90,6 +90,20 @@ export class BitDustChain {
     return await this.tx.retry('eth_blockNumber', async () => await this.clients.publicClient.getBlockNumber({ cacheTime: 0 }), options)
   }
 
+  /**
+   * Milliseconds per block over the last `span` blocks, from their timestamps: how long a number of
+   * blocks (a deal's remaining periods) takes on this chain. Undefined on a chain too young to tell.
+   */
+  async msPerBlock (span = 256n, options: AbortOptions = {}): Promise<number | undefined> {
+    const pc = this.clients.publicClient
+    const head = await this.tx.retry('eth_getBlockByNumber', async () => await pc.getBlock({ blockTag: 'latest' }), options)
+    const back = head.number < span ? head.number : span
+    if (back === 0n) return undefined
+    const old = await this.tx.retry('eth_getBlockByNumber', async () => await pc.getBlock({ blockNumber: head.number - back }), options)
+    const ms = Number(head.timestamp - old.timestamp) * 1000 / Number(back)
+    return ms > 0 ? ms : undefined
+  }
+
   async ethBalance (account?: Address, options: AbortOptions = {}): Promise<bigint> {
     const who = account ?? this.address
     if (who === undefined) throw new Error('No account given and this connection has no signer')

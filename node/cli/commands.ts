@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import type { Command, CommandContext } from './run.ts'
 import type { JobView } from '../api/jobs.ts'
 import { tableOf } from './output.ts'
-import { human, tokens } from '../util/units.ts'
+import { duration, human, tokens } from '../util/units.ts'
 
 const str = (ctx: CommandContext, name: string): string | undefined => {
   const v = ctx.flags[name]
@@ -26,6 +26,22 @@ export class UsageError extends Error {
 }
 
 /** Starts a job through the API, draws its progress, returns its result. */
+/** A status value: lists one item a line, sections as `key value` pairs, both under the value column. */
+function shown (x: unknown): string {
+  const pad = '\n' + ' '.repeat(13)
+  if (Array.isArray(x)) return x.length === 0 ? '(none)' : x.map(String).join(pad)
+  if (x !== null && typeof x === 'object') return Object.entries(x).map(([k, v]) => `${k} ${String(v)}`).join(pad)
+  return String(x)
+}
+
+/** When a file's deal ends, for `ls`: its storage is paid until then. */
+function ends (f: Record<string, unknown>): string {
+  if (typeof f.endsAt === 'string') return `in ${duration(Date.parse(f.endsAt) - Date.now())}`
+  if (typeof f.periodsLeft === 'number') return `in ${f.periodsLeft} periods`
+  if (f.state === 'filling') return 'not started'
+  return ['ended', 'cancelled', 'failed', 'finalized'].includes(f.state as string) ? 'ended' : '-'
+}
+
 async function job (ctx: CommandContext, path: string, body: unknown): Promise<JobView> {
   const started = await ctx.api().call<JobView>('POST', path, body)
   // The job runs in the node: Ctrl-C asks the node to cancel it (an upload whose deal opened is
@@ -86,7 +102,7 @@ export const COMMANDS: Command[] = [
     summary: 'your node: identity, network, peers, balances',
     run: async (ctx) => {
       const s = await ctx.api().call<Record<string, unknown>>('GET', '/status')
-      ctx.out.result(s, (v) => Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k.padEnd(12)} ${typeof x === 'object' ? JSON.stringify(x) : String(x)}`).join('\n'))
+      ctx.out.result(s, (v) => Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k.padEnd(12)} ${shown(x)}`).join('\n'))
       return 0
     },
   },
@@ -123,7 +139,7 @@ export const COMMANDS: Command[] = [
     summary: 'your files and their health (fragments held and proven)',
     run: async (ctx) => {
       const files = await ctx.api().call<Array<Record<string, unknown>>>('GET', '/files')
-      ctx.out.result(files, (v) => tableOf((v as Array<Record<string, unknown>>).map((f) => ({ ...f, size: human(f.size as number) })), ['id', 'name', 'size', 'health', 'state']))
+      ctx.out.result(files, (v) => tableOf((v as Array<Record<string, unknown>>).map((f) => ({ ...f, size: human(f.size as number), ends: ends(f) })), ['id', 'name', 'size', 'health', 'state', 'ends']))
       return 0
     },
   },

@@ -17,5 +17,7 @@ export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 export const DEFAULT_QUOTA = 10n * 2n ** 30n
 export const DEFAULT_K = 4
 export const DEFAULT_M = 2
+/** Periods an upload pays for when none is asked: 100 days on a network of daily periods. */
+export const DEFAULT_PERIODS = 100
 /** Spot checks and keeper chores of the consumer: every 30 s. */
 export const DEFAULT_WATCH_MS = 30_000

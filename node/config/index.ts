@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import {
-  CONFIG_FILE, DEFAULT_API_HOST, DEFAULT_WATCH_MS, DEFAULT_DATADIR, DEFAULT_K, DEFAULT_LISTEN, DEFAULT_M, DEFAULT_QUOTA, NETWORK_FILE,
+  CONFIG_FILE, DEFAULT_API_HOST, DEFAULT_WATCH_MS, DEFAULT_DATADIR, DEFAULT_K, DEFAULT_LISTEN, DEFAULT_M, DEFAULT_PERIODS, DEFAULT_QUOTA, NETWORK_FILE,
 } from './constants.ts'
 import { ConfigError } from './errors.ts'
 import type { NetworkProfile, NodeConfig } from './types.ts'
@@ -32,6 +32,7 @@ export interface RawConfig {
   relays?: string[] | string
   k?: number | string
   m?: number | string
+  periods?: number | string
   watchMs?: number | string
   nice?: number | string
 }
@@ -58,6 +59,7 @@ const ENV: Record<string, keyof RawConfig> = {
   BITDUST_RELAYS: 'relays',
   BITDUST_K: 'k',
   BITDUST_M: 'm',
+  BITDUST_PERIODS: 'periods',
   BITDUST_WATCH_MS: 'watchMs',
   BITDUST_NICE: 'nice',
 }
@@ -102,6 +104,7 @@ export function loadConfig (options: LoadConfigOptions = {}): NodeConfig {
     watchMs: int(raw.watchMs, 'watchMs') ?? DEFAULT_WATCH_MS,
     k: int(raw.k, 'k') ?? DEFAULT_K,
     m: int(raw.m, 'm') ?? DEFAULT_M,
+    periods: positive(raw.periods, 'periods') ?? DEFAULT_PERIODS,
     nice: nice(raw.nice),
   }
 }
@@ -190,6 +193,12 @@ function bool (v: boolean | string | undefined): boolean | undefined {
   if (/^(1|true|yes|on)$/i.test(v)) return true
   if (/^(0|false|no|off)$/i.test(v)) return false
   throw new ConfigError(`"${v}" is not a yes/no value; use true or false.`)
+}
+
+function positive (v: number | string | undefined, what: string): number | undefined {
+  const n = int(v, what)
+  if (n === 0) throw new ConfigError(`${what} must be at least 1, got "${v}".`)
+  return n
 }
 
 function int (v: number | string | undefined, what: string): number | undefined {

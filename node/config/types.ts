@@ -40,6 +40,8 @@ export interface NodeConfig {
   /** Default erasure parameters for uploads. */
   k: number
   m: number
+  /** Default term of an upload's deal, in the market's periods. */
+  periods: number
   /** CPU niceness the node runs at, 0 (normal) to 19 (only when nothing else wants the CPU). */
   nice: number
 }

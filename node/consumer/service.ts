@@ -15,7 +15,7 @@ import { JobCancelledError } from '../api/jobs.ts'
 import type { ProgressEvent } from '../api/jobs.ts'
 import type { NodeService, NodeServices } from '../node.ts'
 import type { BitDustChain } from '../chain/client.ts'
-import type { DealStatusName } from '../chain/types.ts'
+import type { Deal, DealStatusName, MarketConfig } from '../chain/types.ts'
 import { keeperView, uploadView, watchView } from '../chain/views.ts'
 import { codingFor, hex, type CodingParams } from '../storage/encode.ts'
 import { generateFileKey } from '../crypto/file-cipher.ts'
@@ -99,7 +99,7 @@ export class ConsumerService implements NodeService {
   private readonly c: ConsumerComponents
   private readonly files: FilesDb
   private readonly periods: number
-  private maxPeriods: Promise<bigint> | undefined
+  private config: Promise<MarketConfig> | undefined
   private readonly collateralPeriods: bigint
   private readonly watchIntervalMs: number
   private watchTimer: NodeJS.Timeout | undefined
@@ -302,9 +302,14 @@ export class ConsumerService implements NodeService {
     return true
   }
 
+  /** The market's parameters, fixed at deployment: read once (again only after a failed read). */
+  private async marketConfig (): Promise<MarketConfig> {
+    return await (this.config ??= this.c.chain.market.config().catch((err: unknown) => { this.config = undefined; throw err }))
+  }
+
   /** Refuses terms the market would revert on or the account cannot pay, saying which and why. */
   private async checkTerms (t: { slots: number, fragmentSize: bigint, periods: number, price: bigint }): Promise<void> {
-    const max = await (this.maxPeriods ??= this.c.chain.market.config().then((c) => c.maxDurationPeriods, (err: unknown) => { this.maxPeriods = undefined; throw err }))
+    const max = (await this.marketConfig()).maxDurationPeriods
     if (BigInt(t.periods) > max) throw new BadRequestError(`A deal on this network runs at most ${max} periods; ${t.periods} were asked. Choose fewer with --periods.`)
     const escrow = BigInt(t.slots) * t.fragmentSize * t.price * BigInt(t.periods)
     const balance = await this.c.chain.token.balanceOf()
@@ -467,6 +472,17 @@ export class ConsumerService implements NodeService {
   async list (): Promise<Array<Record<string, unknown>>> {
     const m = this.c.chain.market
     const files = (await this.files.list()).filter((r) => r.state === 'active')
+    // When each deal ends, in periods and (from the chain's recent block rate) as a time: three
+    // reads per listing, whatever the number of files.
+    const [current, periodBlocks, msPerBlock] = files.length === 0
+      ? [0n, 0n, undefined]
+      : await Promise.all([m.currentPeriod(), this.marketConfig().then((c) => c.periodBlocks), this.c.chain.msPerBlock().catch(() => undefined)])
+    const ending = (deal: Deal, status: string): Record<string, unknown> => {
+      if (status !== 'Active') return {}
+      const left = BigInt(deal.endPeriod) > current ? BigInt(deal.endPeriod) - current : 0n
+      const ms = msPerBlock === undefined ? undefined : Number(left * periodBlocks) * msPerBlock
+      return { endPeriod: deal.endPeriod, periodsLeft: Number(left), ...(ms !== undefined ? { endsAt: new Date(Date.now() + ms).toISOString() } : {}) }
+    }
     // Two reads per file, LIST_PARALLEL files at a time: the deal's status, and its count of held
     // slots (the contract keeps it as slots fill and are freed), not every slot's holder (k+m+1
     // reads, one file after the other).
@@ -474,15 +490,20 @@ export class ConsumerService implements NodeService {
       const n = r.manifest.coding.k + r.manifest.coding.m
       let held = 0
       let status = 'unknown'
+      let term: Record<string, unknown> = {}
       try {
         const [s, deal] = await Promise.all([m.dealStatus(r.id), m.getDeal(r.id)])
         status = s
         held = deal.filled
+        term = ending(deal, s)
       } catch (err) {
         logger('health of %s: %s', r.id, (err as Error).message)
       }
-      const verdict = held >= n ? 'healthy' : held >= r.manifest.coding.k ? `degraded (${held}/${n})` : `at risk (${held}/${n})`
-      return { id: r.id, name: r.name, size: r.size, k: r.manifest.coding.k, m: r.manifest.coding.m, held, slots: n, health: verdict, state: status.toLowerCase(), origin: r.origin }
+      // Once a deal is over its holders let go of the fragments: the file is no longer stored.
+      const over: Record<string, string> = { Ended: 'expired', Cancelled: 'cancelled', Failed: 'failed', Finalized: 'expired' }
+      const verdict = over[status] ?? (status === 'Filling' ? `filling (${held}/${n})`
+        : held >= n ? 'healthy' : held >= r.manifest.coding.k ? `degraded (${held}/${n})` : `at risk (${held}/${n})`)
+      return { id: r.id, name: r.name, size: r.size, k: r.manifest.coding.k, m: r.manifest.coding.m, held, slots: n, health: verdict, state: status.toLowerCase(), origin: r.origin, ...term }
     }
     const out: Array<Record<string, unknown>> = []
     for (let i = 0; i < files.length; i += LIST_PARALLEL) out.push(...await Promise.all(files.slice(i, i + LIST_PARALLEL).map(health)))

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DEVNET_FILE } from '../config/constants.ts'
 import { startLocalChain } from '../chain/local-chain.ts'
+import { LOCAL_BLOCK_TIME_MS } from '../chain/constants.ts'
 import type { LocalChain } from '../chain/local-chain.ts'
 import { ensureCompiled } from '../chain/artifacts.ts'
 import { connect } from '../chain/connect.ts'
@@ -28,6 +29,17 @@ import type { RunningNode } from './processes.ts'
 export const DEVNET_MARKET_PARAMS: DeployParams = {
   ...DEVNET_PARAMS,
   market: { ...DEVNET_PARAMS.market, periodBlocks: 20n, proofWindow: 15n, missesToJail: 5n, challengeWindow: 15n },
+}
+
+/**
+ * The term of an upload on the devnet unless BITDUST_PERIODS says otherwise: a week. The default
+ * 100 periods are 100 days on a network of daily periods, but half an hour of 20 s devnet periods,
+ * after which a file someone uploaded to try BitDust would be gone.
+ */
+export function devnetTerm (params: DeployParams, blockMs: number): number {
+  if (process.env.BITDUST_PERIODS !== undefined && process.env.BITDUST_PERIODS !== '') return Number(process.env.BITDUST_PERIODS)
+  const week = Math.ceil(7 * 86_400_000 / (blockMs * Number(params.market.periodBlocks)))
+  return Math.min(week, Number(params.market.maxDurationPeriods))
 }
 
 /** Cheap scrypt for throwaway devnet keystores; the user's own keystore keeps the standard cost. */
@@ -87,6 +99,7 @@ export interface DevnetRecord {
 export async function startDevnet (init: DevnetInit): Promise<Devnet> {
   const say = init.onProgress ?? (() => {})
   const params = init.params ?? DEVNET_MARKET_PARAMS
+  const blockMs = init.blockTimeMs !== undefined && init.blockTimeMs > 0 ? init.blockTimeMs : LOCAL_BLOCK_TIME_MS
   const tokens = init.tokens ?? 1_000_000n * DUST
   const root = join(init.datadir, 'devnet')
   rmSync(root, { recursive: true, force: true })
@@ -154,7 +167,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     if (init.user !== false) {
       say('your node')
       user = await supervisor.start({
-        name: 'user', role: 'user', datadir: init.datadir, args: init.userArgs ?? [], env: { ...env, BITDUST_PASSPHRASE: userPass },
+        name: 'user', role: 'user', datadir: init.datadir, args: init.userArgs ?? [], env: { BITDUST_PERIODS: String(devnetTerm(params, blockMs)), ...env, BITDUST_PASSPHRASE: userPass },
       })
     }
 

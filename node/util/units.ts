@@ -19,3 +19,15 @@ export function tokens (base: bigint | string, decimals = 18, symbol = 'DUST'): 
   const frac = (abs % unit).toString().padStart(decimals, '0').replace(/0+$/, '')
   return `${neg ? '-' : ''}${whole}${frac ? '.' + frac : ''} ${symbol}`
 }
+
+/** A span of time as a person says it, to two units: "45 s", "29 min", "6 d 23 h". */
+export function duration (ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000))
+  if (s < 60) return `${s} s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m} min`
+  const h = Math.floor(m / 60)
+  if (h < 24) return m % 60 === 0 ? `${h} h` : `${h} h ${m % 60} min`
+  const d = Math.floor(h / 24)
+  return h % 24 === 0 ? `${d} d` : `${d} d ${h % 24} h`
+}

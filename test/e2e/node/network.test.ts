@@ -57,12 +57,16 @@ describe('BitDust network end to end', function () {
       })
     }
 
-    it('lists files with their health', async () => {
-      const files = await ok<Array<{ name: string, health: string, held: number, slots: number }>>(user.spec.datadir, ['ls'])
+    it('lists files with their health and when their storage ends (a week on the devnet)', async () => {
+      const files = await ok<Array<{ name: string, health: string, held: number, slots: number, state: string, periodsLeft?: number, endsAt?: string }>>(user.spec.datadir, ['ls'])
       expect(files.map((f) => f.name)).to.include.members(['empty.bin', 'one-mib.bin', 'фото été 📷.bin'])
+      const day = 86_400_000
       for (const f of files) {
         expect(f.health).to.equal('healthy')
         expect(f.held).to.equal(f.slots)
+        expect(f.state).to.equal('active')
+        expect(f.periodsLeft, f.name).to.be.within(30_000, 30_240) // 7 days of 20 s periods
+        expect(Date.parse(f.endsAt as string) - Date.now(), f.name).to.be.within(6.5 * day, 7.5 * day)
       }
     })
 

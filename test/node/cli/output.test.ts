@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { createOutput, progressLine, tableOf } from '../../../node/cli/output.ts'
-import { human, tokens } from '../../../node/util/units.ts'
+import { duration, human, tokens } from '../../../node/util/units.ts'
 import type { JobView, ProgressEvent } from '../../../node/api/jobs.ts'
 
 describe('cli output', () => {
@@ -17,6 +17,16 @@ describe('cli output', () => {
     expect(human(1536)).to.equal('1.5 KiB')
     expect(progressLine({ stage: 'transfer', done: 50, total: 100 }, 10)).to.match(/^transfer\s+█████░░░░░\s+50%/)
     expect(progressLine({ stage: 'deal', message: 'waiting for slots' })).to.equal('deal: waiting for slots')
+  })
+
+  it('says spans of time in two units at most', () => {
+    expect(duration(-5)).to.equal('0 s')
+    expect(duration(44_600)).to.equal('45 s')
+    expect(duration(29 * 60_000 + 59_000)).to.equal('29 min')
+    expect(duration(2 * 3_600_000)).to.equal('2 h')
+    expect(duration(3 * 3_600_000 + 5 * 60_000)).to.equal('3 h 5 min')
+    expect(duration(7 * 86_400_000 - 3_600_000)).to.equal('6 d 23 h')
+    expect(duration(100 * 86_400_000)).to.equal('100 d')
   })
 
   it('lays out tables', () => {

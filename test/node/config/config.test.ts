@@ -25,6 +25,14 @@ describe('config', () => {
     expect(c.api.host).to.equal('127.0.0.1')
     expect(c.supply.enabled).to.equal(false)
     expect(c.k).to.equal(4)
+    expect(c.periods).to.equal(100)
+  })
+
+  it('takes the default term of an upload from the file or BITDUST_PERIODS, never 0', () => {
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ periods: 365 }))
+    expect(loadConfig({ datadir: dir, env: {} }).periods).to.equal(365)
+    expect(loadConfig({ datadir: dir, env: { BITDUST_PERIODS: '30240' } }).periods).to.equal(30_240)
+    expect(() => loadConfig({ datadir: dir, env: { BITDUST_PERIODS: '0' } })).to.throw(/periods must be at least 1/)
   })
 
   it('layers file < environment < flags', () => {
