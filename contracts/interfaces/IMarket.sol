@@ -174,6 +174,9 @@ interface IMarket {
     );
     event DealStarted(bytes32 indexed dealId, uint256 startPeriod, uint256 endPeriod);
     event DealCancelled(bytes32 indexed dealId, uint256 endPeriod);
+    /// @notice The consumer escrowed `amount` more for `periods` more periods: the term is now
+    /// `durationPeriods`, ending at `endPeriod` (0 while the deal is still filling).
+    event DealExtended(bytes32 indexed dealId, uint256 periods, uint256 durationPeriods, uint256 endPeriod, uint256 amount);
     /// @notice The consumer got back `refund` (escrow nobody earned + bounty left).
     event DealFinalized(bytes32 indexed dealId, address indexed consumer, uint256 refund);
     event SlotFilled(bytes32 indexed dealId, uint256 index, address indexed supplier, uint256 collateral, uint256 period, bool repair);
@@ -212,6 +215,14 @@ interface IMarket {
         bytes32 r,
         bytes32 s
     ) external returns (bytes32 dealId);
+
+    /// @notice Consumer only, while the deal is filling or active: `periods` more periods at the deal's
+    /// price, escrowing slots * fragmentSize * price * periods more (approve first). Its holders keep
+    /// their slots, collateral and pay; the whole term stays within maxDurationPeriods.
+    function extendDeal(bytes32 dealId, uint256 periods) external;
+
+    /// @notice extendDeal with an EIP-2612 permit for the added escrow instead of a prior approve.
+    function extendDealWithPermit(bytes32 dealId, uint256 periods, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s) external;
 
     /// @notice Consumer only: stops the deal now. Suppliers keep what they earned for periods before
     /// the current one; the rest of the escrow is refunded by finalizeDeal.

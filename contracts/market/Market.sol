@@ -170,6 +170,46 @@ contract Market is IMarket, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IMarket
+    function extendDeal(bytes32 id, uint256 periods) external nonReentrant {
+        _extendDeal(id, periods);
+    }
+
+    /// @inheritdoc IMarket
+    function extendDealWithPermit(bytes32 id, uint256 periods, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        nonReentrant
+    {
+        Deal storage d = _deals[id];
+        uint256 amount = (uint256(d.dataSlots) + d.paritySlots) * d.fragmentSize * d.pricePerBytePeriod * periods;
+        // As in openDealWithPermit: a front-run permit only spends the signature.
+        try IERC20Permit(address(_token)).permit(msg.sender, address(this), amount, permitDeadline, v, r, s) {} catch {}
+        _extendDeal(id, periods);
+    }
+
+    function _extendDeal(bytes32 id, uint256 periods) private {
+        Deal storage d = _deals[id];
+        DealStatus status = _status(d);
+        if (status != DealStatus.Filling && status != DealStatus.Active) revert MarketDealNotActive(id, status);
+        if (msg.sender != d.consumer) revert MarketNotConsumer(id, msg.sender);
+        uint256 duration = uint256(d.durationPeriods) + periods;
+        // The bound keeps a settlement's walk over the proven bits as short as for any deal.
+        if (periods == 0 || duration > _maxDuration) revert MarketInvalidDuration(duration, _maxDuration);
+        uint256 amount = (uint256(d.dataSlots) + d.paritySlots) * d.fragmentSize * d.pricePerBytePeriod * periods;
+        d.durationPeriods = duration.toUint32();
+        uint256 end = 0;
+        if (status == DealStatus.Active) {
+            end = uint256(d.endPeriod) + periods;
+            d.endPeriod = end.toUint32();
+        }
+        d.escrow = (uint256(d.escrow) + amount).toUint128();
+        _totalEscrow += amount;
+        _totals[msg.sender].paid += amount.toUint128();
+        emit DealExtended(id, periods, duration, end, amount);
+        emit ConsumerPaid(msg.sender, id, amount, "extension");
+        _token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @inheritdoc IMarket
     function cancelDeal(bytes32 id) external {
         Deal storage d = _deals[id];
         DealStatus status = _status(d);

@@ -23,6 +23,7 @@ export interface BitDustEventArgs {
   DealOpened: { dealId: Hex, consumer: Address, params: { dataSlots: number, paritySlots: number, fragmentSize: bigint, durationPeriods: number, pricePerBytePeriod: bigint, collateralPerByte: bigint }, deadlineBlock: bigint, escrow: bigint, roots: readonly Hex[] }
   DealStarted: { dealId: Hex, startPeriod: bigint, endPeriod: bigint }
   DealCancelled: { dealId: Hex, endPeriod: bigint }
+  DealExtended: { dealId: Hex, periods: bigint, durationPeriods: bigint, endPeriod: bigint, amount: bigint }
   DealFinalized: { dealId: Hex, consumer: Address, refund: bigint }
   SlotFilled: { dealId: Hex, index: bigint, supplier: Address, collateral: bigint, period: bigint, repair: boolean }
   RepairBountyPaid: { dealId: Hex, index: bigint, supplier: Address, amount: bigint, bytesRepaired: bigint }
@@ -66,6 +67,7 @@ export const EVENT_FIELDS: { [N in BitDustEventName]: ReadonlyArray<keyof BitDus
   DealOpened: ['dealId', 'consumer', 'params', 'deadlineBlock', 'escrow', 'roots'],
   DealStarted: ['dealId', 'startPeriod', 'endPeriod'],
   DealCancelled: ['dealId', 'endPeriod'],
+  DealExtended: ['dealId', 'periods', 'durationPeriods', 'endPeriod', 'amount'],
   DealFinalized: ['dealId', 'consumer', 'refund'],
   SlotFilled: ['dealId', 'index', 'supplier', 'collateral', 'period', 'repair'],
   RepairBountyPaid: ['dealId', 'index', 'supplier', 'amount', 'bytesRepaired'],

@@ -146,6 +146,7 @@ await market.expireChallenge(deal, 2)
 // c was paid for slot 13 above: its totals exist, as for any supplier that has worked before.
 await fill(deal, 2, c, 'fillSlot as repair incl. proof and bounty (repairer with earnings history)', '<= 150,000')
 await gas('claim', market.connect(c).claim())
+await gas('extendDeal (active, 365 more periods)', market.connect(consumer).extendDeal(manyDeal, 365))
 await gas('cancelDeal (active)', market.connect(consumer).cancelDeal(manyDeal))
 await toPeriod(start + 3n, 1n)
 await gas('releaseSlot (settle + unlock collateral)', market.releaseSlot(manyDeal, 13))
@@ -195,7 +196,7 @@ const md = [
   '## Gas (contracts)',
   '',
   `Command: \`npm run bench:gas\` (scripts/bench/gas.bench.ts). Simulated chain: Hardhat's ${chainDesc}, its default; `,
-  `contracts compiled by solc 0.8.30 for cancun, optimizer 200 runs, no viaIR. ${machine()}. Reference in the same run: an ERC20 transfer costs ${reference.toLocaleString('en-US')} gas.`,
+  `contracts compiled by solc 0.8.30 for cancun, optimizer 200 runs, the Market through viaIR (hardhat.config.ts). ${machine()}. Reference in the same run: an ERC20 transfer costs ${reference.toLocaleString('en-US')} gas.`,
   '',
   `Sizes: a ${K}+${M} deal of ${FRAGMENT / 2 ** 20} MiB fragments (${SEGMENTS.toLocaleString('en-US')} segments of 256 B, tree depth ${Math.log2(SEGMENTS)}), proofs built by node/proofs. `,
   `Default parameters (docs/contracts.md): period ${REALISTIC.market.periodBlocks} blocks (1 day at 12 s), proof window ${REALISTIC.market.proofWindow} blocks, ${samples} samples per period proof.`,

@@ -99,9 +99,11 @@ contract MarketInvariantTest {
         handler.markMissed(2, 0, 0);
         require(handler.succeeded("miss") == 1, "miss");
         handler.settle(0, 0);
+        handler.extend(0, 2); // 3 more periods for deal 0, still active
+        require(handler.succeeded("extend") == 1, "extend");
         handler.cancel(1);
         require(handler.succeeded("cancel") == 1, "cancel");
-        VM.roll(block.number + 10 * 6);
+        VM.roll(block.number + 10 * 10); // past the end of deal 0, extended above
         for (uint256 i = 0; i < 3; ++i) {
             handler.release(0, i);
             handler.release(1, i);

@@ -226,6 +226,72 @@ describe('Market: deals', function () {
     })
   })
 
+  describe('extendDeal', function () {
+    it('keeps an active deal running for more periods at its price: the holders are paid for them, the consumer pays the extra escrow', async function () {
+      const d = await networkHelpers.loadFixture(fixture)
+      const deal = await activeDeal(d, { duration: 2n })
+      const s1 = d.suppliers[0] as HardhatEthersSigner
+      const { startPeriod, endPeriod } = await d.market.getDeal(deal.id)
+      const extra = 3n * BigInt(FRAGMENT_SIZE) * PRICE * 3n
+      const before = await d.token.balanceOf(d.consumer.address)
+      await expect(d.market.connect(d.consumer).extendDeal(deal.id, 3))
+        .to.emit(d.market, 'DealExtended').withArgs(deal.id, 3n, 5n, endPeriod + 3n, extra)
+        .and.to.emit(d.market, 'ConsumerPaid').withArgs(d.consumer.address, deal.id, extra, 'extension')
+      expect(await d.token.balanceOf(d.consumer.address)).to.equal(before - extra)
+      const after = await d.market.getDeal(deal.id)
+      expect([after.durationPeriods, after.endPeriod, after.escrow]).to.deep.equal([5n, endPeriod + 3n, 3n * BigInt(FRAGMENT_SIZE) * PRICE * 5n])
+      expect((await d.market.totals(d.consumer.address)).paid).to.equal(3n * BigInt(FRAGMENT_SIZE) * PRICE * 5n)
+      // Proven past the old end: still active and paid, up to the new end only.
+      for (let p = startPeriod; p < endPeriod + 4n; p++) {
+        await gotoPeriod(d, p)
+        await prove(d, s1, p, [deal])
+        if (p === endPeriod) expect(await d.market.dealStatus(deal.id)).to.equal(Status.Active)
+      }
+      expect(await d.market.dealStatus(deal.id)).to.equal(Status.Ended)
+      for (let i = 0; i < 3; i++) await d.market.releaseSlot(deal.id, i)
+      expect(await d.market.earnings(s1.address)).to.equal(5n * BigInt(FRAGMENT_SIZE) * PRICE)
+      await expectConserved(d)
+    })
+    it('lengthens a deal still filling, whose term then starts with its last fill', async function () {
+      const d = await networkHelpers.loadFixture(fixture)
+      const deal = await openDeal(d, { duration: 2n })
+      await expect(d.market.connect(d.consumer).extendDeal(deal.id, 1)).to.emit(d.market, 'DealExtended').withArgs(deal.id, 1n, 3n, 0n, 3n * BigInt(FRAGMENT_SIZE) * PRICE)
+      for (let i = 0; i < 3; i++) await fill(d, deal, i, d.suppliers[i] as HardhatEthersSigner)
+      const { startPeriod, endPeriod } = await d.market.getDeal(deal.id)
+      expect(endPeriod - startPeriod).to.equal(3n)
+    })
+    it('takes a permit for the extra escrow instead of an approve', async function () {
+      const d = await networkHelpers.loadFixture(fixture)
+      const deal = await activeDeal(d, { duration: 2n })
+      const market = await d.market.getAddress()
+      await d.token.connect(d.consumer).approve(market, 0n)
+      const extra = 3n * BigInt(FRAGMENT_SIZE) * PRICE * 4n
+      const { chainId } = await ethers.provider.getNetwork()
+      const deadline = 2n ** 40n
+      const sig = await d.consumer.signTypedData(
+        { name: 'BitDust', version: '1', chainId, verifyingContract: await d.token.getAddress() },
+        { Permit: [{ name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] },
+        { owner: d.consumer.address, spender: market, value: extra, nonce: await d.token.nonces(d.consumer.address), deadline },
+      )
+      const { v, r, s } = ethers.Signature.from(sig)
+      await expect(d.market.connect(d.consumer).extendDealWithPermit(deal.id, 4, deadline, v, r, s)).to.emit(d.market, 'DealExtended')
+      expect((await d.market.getDeal(deal.id)).durationPeriods).to.equal(6n)
+      await expectConserved(d)
+    })
+    it('rejects another caller, no periods, a term beyond the maximum, and a deal that is over', async function () {
+      const d = await networkHelpers.loadFixture(fixture)
+      const deal = await activeDeal(d, { duration: 2n })
+      const m = d.market.connect(d.consumer)
+      await expect(d.market.connect(d.other).extendDeal(deal.id, 1)).to.be.revertedWithCustomError(d.market, 'MarketNotConsumer').withArgs(deal.id, d.other.address)
+      await expect(m.extendDeal(deal.id, 0)).to.be.revertedWithCustomError(d.market, 'MarketInvalidDuration').withArgs(2n, TEST_CONFIG.maxDurationPeriods)
+      await expect(m.extendDeal(deal.id, TEST_CONFIG.maxDurationPeriods - 1n)).to.be.revertedWithCustomError(d.market, 'MarketInvalidDuration').withArgs(TEST_CONFIG.maxDurationPeriods + 1n, TEST_CONFIG.maxDurationPeriods)
+      await m.extendDeal(deal.id, TEST_CONFIG.maxDurationPeriods - 2n) // exactly the maximum
+      await m.cancelDeal(deal.id)
+      await expect(m.extendDeal(deal.id, 1)).to.be.revertedWithCustomError(d.market, 'MarketDealNotActive').withArgs(deal.id, Status.Cancelled)
+      await expect(m.extendDeal(ethers.ZeroHash, 1)).to.be.revertedWithCustomError(d.market, 'MarketDealNotActive').withArgs(ethers.ZeroHash, Status.None)
+    })
+  })
+
   describe('cancelDeal', function () {
     it('stops an active deal: only elapsed proven periods are paid', async function () {
       const d = await networkHelpers.loadFixture(fixture)

@@ -253,6 +253,16 @@ contract MarketHandler {
         } catch {}
     }
 
+    function extend(uint256 dealSeed, uint256 periods) external {
+        calls++;
+        (bool ok, bytes32 id, IMarket.Deal memory d) = _deal(dealSeed);
+        if (!ok) return;
+        VM.prank(d.consumer);
+        try market.extendDeal(id, 1 + periods % 5) {
+            succeeded["extend"]++;
+        } catch {}
+    }
+
     function cancel(uint256 dealSeed) external {
         calls++;
         (bool ok, bytes32 id, IMarket.Deal memory d) = _deal(dealSeed);
