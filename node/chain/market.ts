@@ -58,6 +58,24 @@ export class MarketApi {
     return { dealId: MarketApi.dealIdOf(consumer, salt), receipt }
   }
 
+  /**
+   * `periods` more periods for a filling or active deal at its price: its holders keep their
+   * slots. Escrows slots × fragmentSize × price × periods more, with a permit unless `usePermit` is false.
+   */
+  async extendDeal (dealId: DealId, periods: number, options: SendOptions & { usePermit?: boolean } = {}): Promise<{ amount: bigint, receipt: TransactionReceipt }> {
+    const d = await this.getDeal(dealId, options)
+    const amount = BigInt(d.dataSlots + d.paritySlots) * d.fragmentSize * d.pricePerBytePeriod * BigInt(periods)
+    let receipt: TransactionReceipt
+    if (options.usePermit === false) {
+      await this.token.ensureAllowance(this.address, amount, options)
+      receipt = await this.write('extendDeal', [dealId, BigInt(periods)], options)
+    } else {
+      const permit = await this.token.signPermit(this.address, amount, options)
+      receipt = await this.write('extendDealWithPermit', [dealId, BigInt(periods), permit.deadline, permit.v, permit.r, permit.s], options)
+    }
+    return { amount, receipt }
+  }
+
   async cancelDeal (dealId: DealId, options: SendOptions = {}): Promise<TransactionReceipt> {
     return await this.write('cancelDeal', [dealId], options)
   }

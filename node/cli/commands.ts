@@ -144,6 +144,22 @@ export const COMMANDS: Command[] = [
     },
   },
   {
+    path: ['renew'],
+    usage: 'renew ID [--periods N]',
+    summary: 'keep a file stored N more periods at its price (its holders keep it; nothing is sent again)',
+    options: { periods: { type: 'string' } },
+    run: async (ctx) => {
+      const [id] = need(ctx, 1, 'file ID')
+      const r = await ctx.api().call<Record<string, unknown>>('POST', `/files/${encodeURIComponent(id as string)}/renew`, { periods: str(ctx, 'periods') })
+      ctx.out.result(r, (v) => {
+        const x = v as { name: string, periods: number, paid: string }
+        const until = ends(v as Record<string, unknown>)
+        return `Kept ${x.name} ${x.periods} more periods for ${tokens(x.paid)}${until === '-' || until === 'not started' ? '' : `; its storage now ends ${until}`}.`
+      })
+      return 0
+    },
+  },
+  {
     path: ['rm'],
     usage: 'rm ID',
     summary: 'cancel a file\'s deal (pays only elapsed periods) and forget it',

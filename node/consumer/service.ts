@@ -302,6 +302,50 @@ export class ConsumerService implements NodeService {
     return true
   }
 
+  /**
+   * When a deal ends, in periods and (from the chain's recent block rate) as a time: three reads
+   * for any number of deals.
+   */
+  private async termReader (): Promise<(deal: Deal, status: DealStatusName) => Record<string, unknown>> {
+    const [current, periodBlocks, msPerBlock] = await Promise.all([
+      this.c.chain.market.currentPeriod(), this.marketConfig().then((c) => c.periodBlocks), this.c.chain.msPerBlock().catch(() => undefined),
+    ])
+    return (deal, status) => {
+      if (status !== 'Active') return {}
+      const left = BigInt(deal.endPeriod) > current ? BigInt(deal.endPeriod) - current : 0n
+      const ms = msPerBlock === undefined ? undefined : Number(left * periodBlocks) * msPerBlock
+      return { endPeriod: deal.endPeriod, periodsLeft: Number(left), ...(ms !== undefined ? { endsAt: new Date(Date.now() + ms).toISOString() } : {}) }
+    }
+  }
+
+  /**
+   * Keeps one of the user's files stored `periods` more periods (default: the configured term) at
+   * its deal's price: its holders keep their slots, nothing is sent again.
+   */
+  async renew (id: string, periods?: number): Promise<Record<string, unknown>> {
+    const record = await this.files.resolve(id)
+    if (record.origin !== 'own') throw new BadRequestError(`${record.name} was shared with you: only its owner can keep it stored longer.`)
+    const m = this.c.chain.market
+    const [status, deal, config] = await Promise.all([m.dealStatus(record.id), m.getDeal(record.id), this.marketConfig()])
+    if (status !== 'Active' && status !== 'Filling') {
+      throw new BadRequestError(`The deal of ${record.name} is ${status.toLowerCase()}: it cannot be extended any more. Upload the file again to store it anew.`)
+    }
+    const n = periods ?? this.periods
+    const room = config.maxDurationPeriods - BigInt(deal.durationPeriods)
+    if (BigInt(n) > room) {
+      throw new BadRequestError(`The deal of ${record.name} may run ${room} more periods at most (${config.maxDurationPeriods} in all on this network); ${n} were asked.` +
+        (room > 0n ? ' Choose fewer with --periods.' : ' Upload the file again for a new deal.'))
+    }
+    const cost = BigInt(deal.dataSlots + deal.paritySlots) * deal.fragmentSize * deal.pricePerBytePeriod * BigInt(n)
+    const balance = await this.c.chain.token.balanceOf()
+    if (balance < cost) {
+      throw new BadRequestError(`Keeping ${record.name} ${n} more periods puts ${tokens(cost)} in escrow, but your account holds ${tokens(balance)}. Add tokens to your account (\`bitdust status\` shows its address), or ask for fewer periods.`)
+    }
+    await m.extendDeal(record.id, n)
+    const [after, term] = await Promise.all([m.getDeal(record.id), this.termReader()])
+    return { id: record.id, name: record.name, periods: n, paid: cost, durationPeriods: after.durationPeriods, ...term(after, status) }
+  }
+
   /** The market's parameters, fixed at deployment: read once (again only after a failed read). */
   private async marketConfig (): Promise<MarketConfig> {
     return await (this.config ??= this.c.chain.market.config().catch((err: unknown) => { this.config = undefined; throw err }))
@@ -472,17 +516,7 @@ export class ConsumerService implements NodeService {
   async list (): Promise<Array<Record<string, unknown>>> {
     const m = this.c.chain.market
     const files = (await this.files.list()).filter((r) => r.state === 'active')
-    // When each deal ends, in periods and (from the chain's recent block rate) as a time: three
-    // reads per listing, whatever the number of files.
-    const [current, periodBlocks, msPerBlock] = files.length === 0
-      ? [0n, 0n, undefined]
-      : await Promise.all([m.currentPeriod(), this.marketConfig().then((c) => c.periodBlocks), this.c.chain.msPerBlock().catch(() => undefined)])
-    const ending = (deal: Deal, status: string): Record<string, unknown> => {
-      if (status !== 'Active') return {}
-      const left = BigInt(deal.endPeriod) > current ? BigInt(deal.endPeriod) - current : 0n
-      const ms = msPerBlock === undefined ? undefined : Number(left * periodBlocks) * msPerBlock
-      return { endPeriod: deal.endPeriod, periodsLeft: Number(left), ...(ms !== undefined ? { endsAt: new Date(Date.now() + ms).toISOString() } : {}) }
-    }
+    const ending = files.length === 0 ? () => ({}) : await this.termReader()
     // Two reads per file, LIST_PARALLEL files at a time: the deal's status, and its count of held
     // slots (the contract keeps it as slots fill and are freed), not every slot's holder (k+m+1
     // reads, one file after the other).
@@ -647,6 +681,7 @@ export class ConsumerService implements NodeService {
         },
       },
       { method: 'DELETE', path: '/files/:id', handler: async (r) => await this.remove(r.params.id as string) },
+      { method: 'POST', path: '/files/:id/renew', handler: async (r) => await this.renew(r.params.id as string, num(((r.body ?? {}) as Record<string, unknown>).periods, 'periods')) },
       { method: 'POST', path: '/files/check', handler: async (r) => await this.watchRound(r.signal) },
       { method: 'POST', path: '/files/restore', handler: async () => c.jobs.start('restore', async (onProgress, signal) => await this.restore(onProgress, signal)) },
     ]

@@ -70,6 +70,29 @@ describe('BitDust network end to end', function () {
       }
     })
 
+    it('renew keeps a file stored longer at its price, paid from the account, with nothing sent again; audit finds no difference', async () => {
+      const files = await ok<Array<{ id: string, name: string, periodsLeft: number }>>(user.spec.datadir, ['ls'])
+      const f = files.find((x) => x.name === 'one-mib.bin')
+      expect(f).to.not.equal(undefined)
+      const balance = async (): Promise<bigint> => BigInt((await user.api.call<{ tokens: string }>('GET', '/balance')).tokens)
+      const stored = async (): Promise<number[]> => await Promise.all(net.supervisor.nodes.filter((n) => n.spec.role === 'supplier')
+        .map(async (n) => (await n.api.call<{ supplier: { used: number } }>('GET', '/status')).supplier.used))
+      const before = await balance()
+      const held = await stored()
+      const r = await ok<{ periods: number, paid: string, durationPeriods: number, periodsLeft: number }>(user.spec.datadir, ['renew', f?.id as string, '--periods', '500'])
+      expect(await stored()).to.deep.equal(held)
+      expect(r.periods).to.equal(500)
+      expect(r.durationPeriods).to.equal(30_240 + 500)
+      expect(r.periodsLeft).to.be.within((f?.periodsLeft as number) + 500 - 5, (f?.periodsLeft as number) + 500)
+      expect(before - await balance()).to.equal(BigInt(r.paid))
+      expect(BigInt(r.paid)).to.equal(6n * (1n << 19n) * 500n) // 4+2 fragments of 512 KiB at price 1
+      const tooLong = await cli(user.spec.datadir, ['renew', f?.id as string, '--periods', '99999'])
+      expect(tooLong.code).to.equal(1)
+      expect((tooLong.json as { error: { message: string } }).error.message).to.match(/may run \d+ more periods at most \(100000 in all on this network\); 99999 were asked/)
+      const audit = await cli(user.spec.datadir, ['audit'])
+      expect(audit.code, audit.stdout).to.equal(0)
+    })
+
     it('runs the suppliers and the relay at a lower CPU priority than the user\'s node (Linux)', function () {
       if (!existsSync('/proc/self/task')) this.skip()
       // The 19th field of /proc/<pid>/task/<tid>/stat is a thread's niceness.
