@@ -9,7 +9,7 @@ import { DEVNET_FILE } from '../config/constants.ts'
 import { startLocalChain } from '../chain/local-chain.ts'
 import { LOCAL_BLOCK_TIME_MS } from '../chain/constants.ts'
 import type { LocalChain } from '../chain/local-chain.ts'
-import { ensureCompiled } from '../chain/artifacts.ts'
+import { ensureCompiled, needsCompile } from '../chain/artifacts.ts'
 import { connect } from '../chain/connect.ts'
 import { deployBitDust, fundAccounts } from '../chain/deploy.ts'
 import type { Deployment } from '../chain/deploy.ts'
@@ -130,7 +130,8 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
   })
   const supervisor = new Supervisor()
   try {
-    say('contracts')
+    // The first start compiles them (the market through the IR pipeline): say why it takes a while.
+    say(needsCompile() ? 'contracts (compiling them: the first start only, about half a minute)' : 'contracts')
     await ensureCompiled()
     const clients = connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, privateKey: deployer.privateKeyHex })
     if (clients.walletClient === undefined) throw new Error('deployer has no wallet')
