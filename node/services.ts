@@ -101,7 +101,7 @@ export async function createServices (shared: NodeServices): Promise<NodeService
     messages: levelMessageStore(db.sublevel<string, string>('messages', { valueEncoding: 'utf8' })),
   })
   supplier?.attach(supplierNet(p2p, peerOf), peerIdBytes)
-  const consumer = new ConsumerService({ ...shared, chain, net: consumerNet(p2p, peerOf) }, { watchIntervalMs: config.watchMs, periods: config.periods })
+  const consumer = new ConsumerService({ ...shared, chain, net: consumerNet(p2p, peerOf) }, { watchIntervalMs: config.watchMs, periods: config.periods, autoRenew: config.autoRenew })
 
   const chainService: NodeService = {
     name: 'chain',

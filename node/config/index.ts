@@ -33,6 +33,7 @@ export interface RawConfig {
   k?: number | string
   m?: number | string
   periods?: number | string
+  autoRenew?: boolean | string
   watchMs?: number | string
   nice?: number | string
 }
@@ -60,6 +61,7 @@ const ENV: Record<string, keyof RawConfig> = {
   BITDUST_K: 'k',
   BITDUST_M: 'm',
   BITDUST_PERIODS: 'periods',
+  BITDUST_AUTO_RENEW: 'autoRenew',
   BITDUST_WATCH_MS: 'watchMs',
   BITDUST_NICE: 'nice',
 }
@@ -105,6 +107,7 @@ export function loadConfig (options: LoadConfigOptions = {}): NodeConfig {
     k: int(raw.k, 'k') ?? DEFAULT_K,
     m: int(raw.m, 'm') ?? DEFAULT_M,
     periods: positive(raw.periods, 'periods') ?? DEFAULT_PERIODS,
+    autoRenew: bool(raw.autoRenew) ?? true,
     nice: nice(raw.nice),
   }
 }

@@ -42,6 +42,8 @@ export interface NodeConfig {
   m: number
   /** Default term of an upload's deal, in the market's periods. */
   periods: number
+  /** Renew the user's files as their deals near their end, so that they stay until removed. */
+  autoRenew: boolean
   /** CPU niceness the node runs at, 0 (normal) to 19 (only when nothing else wants the CPU). */
   nice: number
 }

@@ -63,6 +63,8 @@ export interface ConsumerNet extends UploadNet {
 export interface ConsumerInit {
   /** Periods a deal runs by default. */
   periods?: number
+  /** Renew own files whose deals end within a tenth of that term (default true). */
+  autoRenew?: boolean
   /** Collateral per byte asked of holders, as a multiple of the price per byte-period. */
   collateralPeriods?: bigint
   /** How often the watch loop spot-checks each file. */
@@ -100,6 +102,11 @@ export class ConsumerService implements NodeService {
   private readonly files: FilesDb
   private readonly periods: number
   private config: Promise<MarketConfig> | undefined
+  private readonly autoRenew: boolean
+  /** End period of each own active deal as last read: it moves only when we renew it. */
+  private readonly ends = new Map<string, bigint>()
+  /** Why the last automatic renewal failed (shown by status), until one succeeds. */
+  private renewError: string | undefined
   private readonly collateralPeriods: bigint
   private readonly watchIntervalMs: number
   private watchTimer: NodeJS.Timeout | undefined
@@ -113,6 +120,7 @@ export class ConsumerService implements NodeService {
     const subs: Sublevels = { files: c.db.sublevel<string, string>(`consumer:${c.chain.contracts.market.toLowerCase()}`, { valueEncoding: 'utf8' }) }
     this.files = new FilesDb(subs.files)
     this.periods = init.periods ?? 100
+    this.autoRenew = init.autoRenew ?? true
     this.collateralPeriods = init.collateralPeriods ?? 10n
     this.watchIntervalMs = init.watchIntervalMs ?? 30_000
     this.keeper = new Keeper(keeperView(c.chain), c.identity.address)
@@ -322,7 +330,7 @@ export class ConsumerService implements NodeService {
    * Keeps one of the user's files stored `periods` more periods (default: the configured term) at
    * its deal's price: its holders keep their slots, nothing is sent again.
    */
-  async renew (id: string, periods?: number): Promise<Record<string, unknown>> {
+  async renew (id: string, periods?: number, options: { clamp?: boolean } = {}): Promise<Record<string, unknown>> {
     const record = await this.files.resolve(id)
     if (record.origin !== 'own') throw new BadRequestError(`${record.name} was shared with you: only its owner can keep it stored longer.`)
     const m = this.c.chain.market
@@ -330,8 +338,10 @@ export class ConsumerService implements NodeService {
     if (status !== 'Active' && status !== 'Filling') {
       throw new BadRequestError(`The deal of ${record.name} is ${status.toLowerCase()}: it cannot be extended any more. Upload the file again to store it anew.`)
     }
-    const n = periods ?? this.periods
     const room = config.maxDurationPeriods - BigInt(deal.durationPeriods)
+    const asked = periods ?? this.periods
+    // Renewing on its own, the node takes what the market still allows.
+    const n = options.clamp === true && room > 0n && BigInt(asked) > room ? Number(room) : asked
     if (BigInt(n) > room) {
       throw new BadRequestError(`The deal of ${record.name} may run ${room} more periods at most (${config.maxDurationPeriods} in all on this network); ${n} were asked.` +
         (room > 0n ? ' Choose fewer with --periods.' : ' Upload the file again for a new deal.'))
@@ -610,6 +620,7 @@ export class ConsumerService implements NodeService {
         if (status === 'Active') active.push(r)
       }
       await this.keeper.round(active.map((r) => ({ dealId: r.id, slots: r.manifest.coding.k + r.manifest.coding.m })))
+      if (this.autoRenew && active.length > 0) await this.renewDue(active)
       const net = {
         checkSegment: async (holder: Address, dealId: Hex, slot: number, segment: number, root: Hex, s?: AbortSignal): Promise<void> => {
           const peer = await this.c.net.peerOf(holder)
@@ -627,6 +638,37 @@ export class ConsumerService implements NodeService {
       this.watching = false
     }
     return report
+  }
+
+  /**
+   * Renews each own active file whose deal ends within a tenth of the configured term, by that
+   * term: files stay stored until removed, as long as the account can pay. One read per round, plus
+   * one per file the first time and after each renewal.
+   */
+  private async renewDue (active: FileRecord[]): Promise<void> {
+    const m = this.c.chain.market
+    const current = await m.currentPeriod()
+    const within = BigInt(Math.max(2, Math.ceil(this.periods / 10)))
+    for (const r of active) {
+      const key = r.id.toLowerCase()
+      let end = this.ends.get(key)
+      if (end === undefined) {
+        end = BigInt((await m.getDeal(r.id)).endPeriod)
+        this.ends.set(key, end)
+      }
+      if (end - current > within) continue
+      try {
+        const done = await this.renew(r.id, undefined, { clamp: true })
+        this.ends.delete(key)
+        this.renewError = undefined
+        logger('renewed %s (%s) for %d periods', r.name, r.id, done.periods)
+      } catch (err) {
+        // Read again next round: the account may be topped up, or the deal over.
+        this.ends.delete(key)
+        this.renewError = `${r.name}: ${(err as Error).message}`
+        logger('renewing %s: %s', r.id, (err as Error).message)
+      }
+    }
   }
 
   // ------------------------------------------------------------------ API
@@ -689,7 +731,7 @@ export class ConsumerService implements NodeService {
 
   async status (): Promise<Record<string, unknown>> {
     const files = (await this.files.list()).filter((f) => f.state === 'active')
-    return { files: files.length }
+    return { files: files.length, ...(this.renewError !== undefined ? { renewal: `failed: ${this.renewError}` } : {}) }
   }
 }
 

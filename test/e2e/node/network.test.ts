@@ -93,6 +93,20 @@ describe('BitDust network end to end', function () {
       expect(audit.code, audit.stdout).to.equal(0)
     })
 
+    it('renews a file on its own as its deal nears its end, so that it stays stored until removed', async () => {
+      const path = await randomFile(join(work, 'short-term.bin'), 50_000)
+      const up = await upload(user, path, ['--periods', '5'])
+      // A tenth of the node's term (a week of periods) is far more than 5: the next watch round renews it.
+      const renewed = await until('the node to renew the file', async () => {
+        const files = await ok<Array<{ id: string, periodsLeft?: number }>>(user.spec.datadir, ['ls'])
+        const f = files.find((x) => x.id === up.id)
+        return f?.periodsLeft !== undefined && f.periodsLeft > 30_000 ? f : undefined
+      }, 120_000, 1000)
+      expect(renewed.periodsLeft).to.be.at.most(5 + 30_240 + 1)
+      const status = await user.api.call<Record<string, unknown>>('GET', '/status')
+      expect(status.renewal).to.equal(undefined)
+    })
+
     it('runs the suppliers and the relay at a lower CPU priority than the user\'s node (Linux)', function () {
       if (!existsSync('/proc/self/task')) this.skip()
       // The 19th field of /proc/<pid>/task/<tid>/stat is a thread's niceness.

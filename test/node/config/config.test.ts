@@ -26,6 +26,14 @@ describe('config', () => {
     expect(c.supply.enabled).to.equal(false)
     expect(c.k).to.equal(4)
     expect(c.periods).to.equal(100)
+    expect(c.autoRenew).to.equal(true)
+  })
+
+  it('turns automatic renewal off from the file or BITDUST_AUTO_RENEW', () => {
+    expect(loadConfig({ datadir: dir, env: { BITDUST_AUTO_RENEW: 'false' } }).autoRenew).to.equal(false)
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ autoRenew: false }))
+    expect(loadConfig({ datadir: dir, env: {} }).autoRenew).to.equal(false)
+    expect(() => loadConfig({ datadir: dir, env: { BITDUST_AUTO_RENEW: 'maybe' } })).to.throw(/not a yes\/no value/)
   })
 
   it('takes the default term of an upload from the file or BITDUST_PERIODS, never 0', () => {
