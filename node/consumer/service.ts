@@ -15,7 +15,7 @@ import { JobCancelledError } from '../api/jobs.ts'
 import type { ProgressEvent } from '../api/jobs.ts'
 import type { NodeService, NodeServices } from '../node.ts'
 import type { BitDustChain } from '../chain/client.ts'
-import type { Deal, DealStatusName, MarketConfig } from '../chain/types.ts'
+import type { DealStatusName } from '../chain/types.ts'
 import { keeperView, uploadView, watchView } from '../chain/views.ts'
 import { codingFor, hex, type CodingParams } from '../storage/encode.ts'
 import { generateFileKey } from '../crypto/file-cipher.ts'
@@ -26,10 +26,10 @@ import type { FragmentSource } from '../storage/decode.ts'
 import { createManifest, grantAccess, openFileKey, openManifest, sealManifest } from '../storage/manifest.ts'
 import type { Manifest } from '../storage/manifest.ts'
 import { log } from '../log.ts'
-import { tokens } from '../util/units.ts'
 import { SEGMENT_SIZE } from '../proofs/constants.ts'
 import { FilesDb } from './files-db.ts'
 import { fileNameProblem, safeFileName, saveTarget } from './save-path.ts'
+import { DealTerms } from './terms.ts'
 import type { FileRecord, KV } from './files-db.ts'
 import { MANIFEST_SLOT, padManifest, unpadManifest } from './manifests.ts'
 import { place } from './upload.ts'
@@ -101,12 +101,7 @@ export class ConsumerService implements NodeService {
   private readonly c: ConsumerComponents
   private readonly files: FilesDb
   private readonly periods: number
-  private config: Promise<MarketConfig> | undefined
-  private readonly autoRenew: boolean
-  /** End period of each own active deal as last read: it moves only when we renew it. */
-  private readonly ends = new Map<string, bigint>()
-  /** Why the last automatic renewal failed (shown by status), until one succeeds. */
-  private renewError: string | undefined
+  private readonly terms: DealTerms
   private readonly collateralPeriods: bigint
   private readonly watchIntervalMs: number
   private watchTimer: NodeJS.Timeout | undefined
@@ -120,7 +115,7 @@ export class ConsumerService implements NodeService {
     const subs: Sublevels = { files: c.db.sublevel<string, string>(`consumer:${c.chain.contracts.market.toLowerCase()}`, { valueEncoding: 'utf8' }) }
     this.files = new FilesDb(subs.files)
     this.periods = init.periods ?? 100
-    this.autoRenew = init.autoRenew ?? true
+    this.terms = new DealTerms(c.chain, this.files, { periods: this.periods, autoRenew: init.autoRenew ?? true })
     this.collateralPeriods = init.collateralPeriods ?? 10n
     this.watchIntervalMs = init.watchIntervalMs ?? 30_000
     this.keeper = new Keeper(keeperView(c.chain), c.identity.address)
@@ -196,7 +191,7 @@ export class ConsumerService implements NodeService {
     const periods = opts.periods ?? this.periods
     // A new deal's terms are checked before the pass that sends the fragments: the chain would
     // refuse them only when the deal opens, after every byte had been sent.
-    if (dealId === undefined) await this.checkTerms({ slots: k + m, fragmentSize: BigInt(coding.fragmentSize), periods, price })
+    if (dealId === undefined) await this.terms.check({ slots: k + m, fragmentSize: BigInt(coding.fragmentSize), periods, price })
     const chain = uploadView(this.c.chain)
     const files = this.files
     let manifest = 'roots' in coding ? draft as Manifest : undefined
@@ -308,69 +303,6 @@ export class ConsumerService implements NodeService {
     if (deal.filled !== 0 || !['Failed', 'Ended', 'Cancelled'].includes(status)) return false
     await this.c.chain.market.finalizeDeal(dealId)
     return true
-  }
-
-  /**
-   * When a deal ends, in periods and (from the chain's recent block rate) as a time: three reads
-   * for any number of deals.
-   */
-  private async termReader (): Promise<(deal: Deal, status: DealStatusName) => Record<string, unknown>> {
-    const [current, periodBlocks, msPerBlock] = await Promise.all([
-      this.c.chain.market.currentPeriod(), this.marketConfig().then((c) => c.periodBlocks), this.c.chain.msPerBlock().catch(() => undefined),
-    ])
-    return (deal, status) => {
-      if (status !== 'Active') return {}
-      const left = BigInt(deal.endPeriod) > current ? BigInt(deal.endPeriod) - current : 0n
-      const ms = msPerBlock === undefined ? undefined : Number(left * periodBlocks) * msPerBlock
-      return { endPeriod: deal.endPeriod, periodsLeft: Number(left), ...(ms !== undefined ? { endsAt: new Date(Date.now() + ms).toISOString() } : {}) }
-    }
-  }
-
-  /**
-   * Keeps one of the user's files stored `periods` more periods (default: the configured term) at
-   * its deal's price: its holders keep their slots, nothing is sent again.
-   */
-  async renew (id: string, periods?: number, options: { clamp?: boolean } = {}): Promise<Record<string, unknown>> {
-    const record = await this.files.resolve(id)
-    if (record.origin !== 'own') throw new BadRequestError(`${record.name} was shared with you: only its owner can keep it stored longer.`)
-    const m = this.c.chain.market
-    const [status, deal, config] = await Promise.all([m.dealStatus(record.id), m.getDeal(record.id), this.marketConfig()])
-    if (status !== 'Active' && status !== 'Filling') {
-      throw new BadRequestError(`The deal of ${record.name} is ${status.toLowerCase()}: it cannot be extended any more. Upload the file again to store it anew.`)
-    }
-    const room = config.maxDurationPeriods - BigInt(deal.durationPeriods)
-    const asked = periods ?? this.periods
-    // Renewing on its own, the node takes what the market still allows.
-    const n = options.clamp === true && room > 0n && BigInt(asked) > room ? Number(room) : asked
-    if (BigInt(n) > room) {
-      throw new BadRequestError(`The deal of ${record.name} may run ${room} more periods at most (${config.maxDurationPeriods} in all on this network); ${n} were asked.` +
-        (room > 0n ? ' Choose fewer with --periods.' : ' Upload the file again for a new deal.'))
-    }
-    const cost = BigInt(deal.dataSlots + deal.paritySlots) * deal.fragmentSize * deal.pricePerBytePeriod * BigInt(n)
-    const balance = await this.c.chain.token.balanceOf()
-    if (balance < cost) {
-      throw new BadRequestError(`Keeping ${record.name} ${n} more periods puts ${tokens(cost)} in escrow, but your account holds ${tokens(balance)}. Add tokens to your account (\`bitdust status\` shows its address), or ask for fewer periods.`)
-    }
-    await m.extendDeal(record.id, n)
-    const [after, term] = await Promise.all([m.getDeal(record.id), this.termReader()])
-    return { id: record.id, name: record.name, periods: n, paid: cost, durationPeriods: after.durationPeriods, ...term(after, status) }
-  }
-
-  /** The market's parameters, fixed at deployment: read once (again only after a failed read). */
-  private async marketConfig (): Promise<MarketConfig> {
-    return await (this.config ??= this.c.chain.market.config().catch((err: unknown) => { this.config = undefined; throw err }))
-  }
-
-  /** Refuses terms the market would revert on or the account cannot pay, saying which and why. */
-  private async checkTerms (t: { slots: number, fragmentSize: bigint, periods: number, price: bigint }): Promise<void> {
-    const max = (await this.marketConfig()).maxDurationPeriods
-    if (BigInt(t.periods) > max) throw new BadRequestError(`A deal on this network runs at most ${max} periods; ${t.periods} were asked. Choose fewer with --periods.`)
-    const escrow = BigInt(t.slots) * t.fragmentSize * t.price * BigInt(t.periods)
-    const balance = await this.c.chain.token.balanceOf()
-    if (balance < escrow) {
-      throw new BadRequestError(`This upload puts ${tokens(escrow)} in escrow (${t.slots} fragments of ${t.fragmentSize} bytes at ${t.price} per byte-period for ${t.periods} periods), ` +
-        `but your account holds ${tokens(balance)}. Add tokens to your account (\`bitdust status\` shows its address), offer a lower price, or store it for fewer periods.`)
-    }
   }
 
   /** The price at which k+m distinct suppliers are available (the (k+m)-th cheapest offer). */
@@ -526,7 +458,7 @@ export class ConsumerService implements NodeService {
   async list (): Promise<Array<Record<string, unknown>>> {
     const m = this.c.chain.market
     const files = (await this.files.list()).filter((r) => r.state === 'active')
-    const ending = files.length === 0 ? () => ({}) : await this.termReader()
+    const ending = files.length === 0 ? () => ({}) : await this.terms.reader()
     // Two reads per file, LIST_PARALLEL files at a time: the deal's status, and its count of held
     // slots (the contract keeps it as slots fill and are freed), not every slot's holder (k+m+1
     // reads, one file after the other).
@@ -620,7 +552,7 @@ export class ConsumerService implements NodeService {
         if (status === 'Active') active.push(r)
       }
       await this.keeper.round(active.map((r) => ({ dealId: r.id, slots: r.manifest.coding.k + r.manifest.coding.m })))
-      if (this.autoRenew && active.length > 0) await this.renewDue(active)
+      if (active.length > 0) await this.terms.renewDue(active)
       const net = {
         checkSegment: async (holder: Address, dealId: Hex, slot: number, segment: number, root: Hex, s?: AbortSignal): Promise<void> => {
           const peer = await this.c.net.peerOf(holder)
@@ -638,37 +570,6 @@ export class ConsumerService implements NodeService {
       this.watching = false
     }
     return report
-  }
-
-  /**
-   * Renews each own active file whose deal ends within a tenth of the configured term, by that
-   * term: files stay stored until removed, as long as the account can pay. One read per round, plus
-   * one per file the first time and after each renewal.
-   */
-  private async renewDue (active: FileRecord[]): Promise<void> {
-    const m = this.c.chain.market
-    const current = await m.currentPeriod()
-    const within = BigInt(Math.max(2, Math.ceil(this.periods / 10)))
-    for (const r of active) {
-      const key = r.id.toLowerCase()
-      let end = this.ends.get(key)
-      if (end === undefined) {
-        end = BigInt((await m.getDeal(r.id)).endPeriod)
-        this.ends.set(key, end)
-      }
-      if (end - current > within) continue
-      try {
-        const done = await this.renew(r.id, undefined, { clamp: true })
-        this.ends.delete(key)
-        this.renewError = undefined
-        logger('renewed %s (%s) for %d periods', r.name, r.id, done.periods)
-      } catch (err) {
-        // Read again next round: the account may be topped up, or the deal over.
-        this.ends.delete(key)
-        this.renewError = `${r.name}: ${(err as Error).message}`
-        logger('renewing %s: %s', r.id, (err as Error).message)
-      }
-    }
   }
 
   // ------------------------------------------------------------------ API
@@ -723,7 +624,7 @@ export class ConsumerService implements NodeService {
         },
       },
       { method: 'DELETE', path: '/files/:id', handler: async (r) => await this.remove(r.params.id as string) },
-      { method: 'POST', path: '/files/:id/renew', handler: async (r) => await this.renew(r.params.id as string, num(((r.body ?? {}) as Record<string, unknown>).periods, 'periods')) },
+      { method: 'POST', path: '/files/:id/renew', handler: async (r) => await this.terms.renew(r.params.id as string, num(((r.body ?? {}) as Record<string, unknown>).periods, 'periods')) },
       { method: 'POST', path: '/files/check', handler: async (r) => await this.watchRound(r.signal) },
       { method: 'POST', path: '/files/restore', handler: async () => c.jobs.start('restore', async (onProgress, signal) => await this.restore(onProgress, signal)) },
     ]
@@ -731,7 +632,7 @@ export class ConsumerService implements NodeService {
 
   async status (): Promise<Record<string, unknown>> {
     const files = (await this.files.list()).filter((f) => f.state === 'active')
-    return { files: files.length, ...(this.renewError !== undefined ? { renewal: `failed: ${this.renewError}` } : {}) }
+    return { files: files.length, ...this.terms.status() }
   }
 }
 
