@@ -105,7 +105,10 @@ export async function createServices (shared: NodeServices): Promise<NodeService
 
   const chainService: NodeService = {
     name: 'chain',
-    status: async () => ({ chainId: network.chainId, rpcUrl: shownUrl(network.rpcUrl), block: Number(await chain.blockNumber()) }),
+    status: async () => {
+      const [block, tokens, eth] = await Promise.all([chain.blockNumber(), chain.token.balanceOf(identity.address), chain.ethBalance(identity.address)])
+      return { chainId: network.chainId, rpcUrl: shownUrl(network.rpcUrl), block: Number(block), tokens, eth }
+    },
     routes: [
       {
         method: 'GET',

@@ -102,7 +102,7 @@ export const COMMANDS: Command[] = [
     summary: 'your node: identity, network, peers, balances',
     run: async (ctx) => {
       const s = await ctx.api().call<Record<string, unknown>>('GET', '/status')
-      ctx.out.result(s, (v) => Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k.padEnd(12)} ${shown(x)}`).join('\n'))
+      ctx.out.result(s, (v) => Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k.padEnd(12)} ${k === 'tokens' ? tokens(x as string) : k === 'eth' ? tokens(x as string, 18, 'ETH (gas)') : shown(x)}`).join('\n'))
       return 0
     },
   },

@@ -105,6 +105,8 @@ describe('BitDust network end to end', function () {
       expect(renewed.periodsLeft).to.be.at.most(5 + 30_240 + 1)
       const status = await user.api.call<Record<string, unknown>>('GET', '/status')
       expect(status.renewal).to.equal(undefined)
+      // status also shows what the account holds (its tokens pay for renewals).
+      expect(BigInt(status.tokens as string)).to.be.greaterThan(0n)
     })
 
     it('runs the suppliers and the relay at a lower CPU priority than the user\'s node (Linux)', function () {
