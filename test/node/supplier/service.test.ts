@@ -276,7 +276,7 @@ describe('supplier/service against the real contracts: fragments before and afte
     }
   })
 
-  it('reads a held deal once while it is active, again once it can have ended or was cancelled, and then lets it go', async () => {
+  it('reads a held deal once while it is active, again once it can have ended, was cancelled or extended, and lets it go only when over', async () => {
     const market = net.supplierA.market
     const upload = uploadView(net.consumer)
     const owner = net.consumer.address!.toLowerCase()
@@ -301,6 +301,7 @@ describe('supplier/service against the real contracts: fragments before and afte
     }
     const ending = await activeDeal()
     const cancelled = await activeDeal()
+    const extended = await activeDeal()
     const original = market.dealStatus.bind(market)
     const reads: Hex[] = []
     market.dealStatus = async (id: Hex, ...rest: unknown[]) => { reads.push(id); return await original(id, ...(rest as [])) }
@@ -309,7 +310,8 @@ describe('supplier/service against the real contracts: fragments before and afte
       await service.releaseEnded()
       await service.releaseEnded()
       await service.releaseEnded()
-      expect([readsOf(ending), readsOf(cancelled)]).to.deep.equal([1, 1]) // active until their end period: read once
+      expect([readsOf(ending), readsOf(cancelled), readsOf(extended)]).to.deep.equal([1, 1, 1]) // active until their end period: read once
+      await net.consumer.market.extendDeal(extended, 4) // its consumer keeps it 4 periods more, after the supplier read its end
       // A cancel is an event: the next pass over the events reads that deal again and lets it go.
       await net.consumer.market.cancelDeal(cancelled)
       await service.tick()
@@ -322,6 +324,15 @@ describe('supplier/service against the real contracts: fragments before and afte
       expect(readsOf(ending)).to.equal(2)
       expect(await backend.has(ending, 0)).to.equal(false)
       expect(readsOf(cancelled)).to.equal(2) // gone from the store: never read again
+      // The extended one is read at its old end too, found active, and kept until its new end.
+      expect(readsOf(extended)).to.equal(2)
+      expect(await backend.has(extended, 0)).to.equal(true)
+      await service.releaseEnded()
+      expect(readsOf(extended)).to.equal(2)
+      await net.chain.provider.request({ method: 'hardhat_mine', params: [numberToHex(4n * DEVNET_PARAMS.market.periodBlocks)] })
+      await service.releaseEnded()
+      expect(readsOf(extended)).to.equal(3)
+      expect(await backend.has(extended, 0)).to.equal(false)
     } finally {
       delete (market as unknown as Record<string, unknown>).dealStatus
     }
