@@ -24,7 +24,11 @@ export default defineConfig({
       default: {
         compilers: [{ version: solcVersion, path: solcPath, settings: { evmVersion: 'cancun', optimizer: { enabled: true, runs: 200 }, viaIR: false } }],
         // The market is close to the 24,576-byte limit on contract code (EIP-170) compiled the
-        // legacy way; the IR pipeline makes it ~15 % smaller (its gas: BENCHMARKS.md).
+        // legacy way; the IR pipeline makes it ~15 % smaller (its gas: BENCHMARKS.md). The mocha
+        // contract tests and every deployment use this build. The Solidity invariant test compiles
+        // the market inside its own (legacy) job: built through the IR pipeline, the test's scripted
+        // sequence failed at its missed period and the invariant runs found nothing to fuzz (the IR
+        // optimizer may take block.number as fixed within a call, which VM.roll breaks).
         overrides: {
           'contracts/market/Market.sol': { version: solcVersion, path: solcPath, settings: { evmVersion: 'cancun', optimizer: { enabled: true, runs: 200 }, viaIR: true } },
         },
