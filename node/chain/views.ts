@@ -144,7 +144,8 @@ export function keeperView (chain: BitDustChain) {
     blockNumber: async (): Promise<bigint> => await chain.blockNumber(),
     challengeWindow: async (): Promise<bigint> => await (window ??= m.config().then((c) => c.challengeWindow, (err: unknown) => { window = undefined; throw err })),
     slotHolders: uploadView(chain).slotHolders,
-    periodSettled: async (holder: Address, period: bigint): Promise<boolean> => await m.isProven(holder, period) || await m.isMarkedMissed(holder, period),
+    periodOutcome: async (holder: Address, period: bigint): Promise<'proven' | 'missed' | 'open'> =>
+      await m.isProven(holder, period) ? 'proven' : await m.isMarkedMissed(holder, period) ? 'missed' : 'open',
     markMissed: async (holder: Address, period: bigint): Promise<boolean> => await unlessRefused(async () => await m.markMissed(holder, period)),
     challenge: async (dealId: Hex, slot: number): Promise<{ challenger: Address, issuedBlock: bigint }> => await m.getChallenge(dealId, slot),
     expireChallenge: async (dealId: Hex, slot: number): Promise<boolean> => await unlessRefused(async () => await m.expireChallenge(dealId, slot)),

@@ -34,6 +34,14 @@ function shown (x: unknown): string {
   return String(x)
 }
 
+/** A file's slots proven in the last period, for `ls`. */
+function proven (f: Record<string, unknown>): string {
+  if (typeof f.proven !== 'number') return '-'
+  const missed = f.missed as number
+  if (f.proven === 0 && missed === 0) return 'not due yet'
+  return `${f.proven}/${String(f.slots)}${missed > 0 ? ` (${missed} missed)` : ''}`
+}
+
 /** When a file's deal ends, for `ls`: its storage is paid until then. */
 function ends (f: Record<string, unknown>): string {
   if (typeof f.endsAt === 'string') return `in ${duration(Date.parse(f.endsAt) - Date.now())}`
@@ -139,7 +147,7 @@ export const COMMANDS: Command[] = [
     summary: 'your files and their health (fragments held and proven)',
     run: async (ctx) => {
       const files = await ctx.api().call<Array<Record<string, unknown>>>('GET', '/files')
-      ctx.out.result(files, (v) => tableOf((v as Array<Record<string, unknown>>).map((f) => ({ ...f, size: human(f.size as number), ends: ends(f) })), ['id', 'name', 'size', 'health', 'state', 'ends']))
+      ctx.out.result(files, (v) => tableOf((v as Array<Record<string, unknown>>).map((f) => ({ ...f, size: human(f.size as number), proven: proven(f), ends: ends(f) })), ['id', 'name', 'size', 'health', 'proven', 'state', 'ends']))
       return 0
     },
   },

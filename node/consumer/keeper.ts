@@ -21,8 +21,8 @@ export interface KeeperChain {
   /** Blocks a challenged holder has to answer. */
   challengeWindow: () => Promise<bigint>
   slotHolders: (dealId: Hex) => Promise<Array<Address | undefined>>
-  /** Proven, or already marked missed: nothing left to do for that period. */
-  periodSettled: (holder: Address, period: bigint) => Promise<boolean>
+  /** Proven, already marked missed, or neither yet (to be marked if the holder owed a proof). */
+  periodOutcome: (holder: Address, period: bigint) => Promise<'proven' | 'missed' | 'open'>
   /** Marks the period missed; false if the contract refused (e.g. the holder owed no proof). */
   markMissed: (holder: Address, period: bigint) => Promise<boolean>
   challenge: (dealId: Hex, slot: number) => Promise<{ challenger: Address, issuedBlock: bigint }>
@@ -34,11 +34,24 @@ export interface KeptDeal { dealId: Hex, slots: number }
 
 export interface KeeperReport { marked: number, expired: number }
 
+/** How a deal's slots fared in the last period the keeper went through (for `ls`). */
+export interface DealProofs {
+  period: bigint
+  /** Slots whose holder proved the period. */
+  proven: number
+  /** Slots whose holder missed it (marked, and slashed). */
+  missed: number
+}
+
+type Outcome = 'proven' | 'missed' | 'not due'
+
 export class Keeper {
   private readonly chain: KeeperChain
   private readonly me: string
-  /** Per holder (lower case): the last period whose miss is settled. */
-  private readonly settled = new Map<string, bigint>()
+  /** Per holder (lower case): the last period settled, and how. */
+  private readonly settled = new Map<string, { period: bigint, outcome: Outcome }>()
+  /** Per deal: how its slots fared in the last period gone through. */
+  private readonly outcomes = new Map<string, DealProofs>()
   /** Per deal: the period in which its holders were last gone through. */
   private readonly keptIn = new Map<string, bigint>()
   /** Per deal: slots with a challenge of ours still open. */
@@ -49,6 +62,11 @@ export class Keeper {
   constructor (chain: KeeperChain, me: Address) {
     this.chain = chain
     this.me = me.toLowerCase()
+  }
+
+  /** How a deal's slots fared in the last period, once a round has gone through it. */
+  proofs (dealId: Hex): DealProofs | undefined {
+    return this.outcomes.get(dealId.toLowerCase())
   }
 
   /** We just challenged this slot: it is read again each round until answered or expired. */
@@ -80,16 +98,25 @@ export class Keeper {
     if (period === 0n || this.keptIn.get(key) === period) return 0
     const last = period - 1n
     let marked = 0
-    const holders = new Set((await this.chain.slotHolders(dealId)).filter((h): h is Address => h !== undefined))
-    for (const h of holders) {
+    const slots = await this.chain.slotHolders(dealId)
+    const seen = new Map<string, Outcome>()
+    for (const h of new Set(slots.filter((x): x is Address => x !== undefined))) {
       const who = h.toLowerCase()
-      if (this.settled.get(who) === last) continue
-      if (!await this.chain.periodSettled(h, last) && await this.chain.markMissed(h, last)) {
+      const known = this.settled.get(who)
+      if (known?.period === last) { seen.set(who, known.outcome); continue }
+      let outcome: Outcome
+      const read = await this.chain.periodOutcome(h, last)
+      if (read !== 'open') outcome = read
+      else if (await this.chain.markMissed(h, last)) {
+        outcome = 'missed'
         marked++
         logger('marked period %d of %s missed', last, h)
-      }
-      this.settled.set(who, last)
+      } else outcome = 'not due' // the contract refused: the holder owed no proof for it
+      this.settled.set(who, { period: last, outcome })
+      seen.set(who, outcome)
     }
+    const count = (o: Outcome): number => slots.filter((h) => h !== undefined && seen.get(h.toLowerCase()) === o).length
+    this.outcomes.set(key, { period: last, proven: count('proven'), missed: count('missed') })
     this.keptIn.set(key, period)
     return marked
   }

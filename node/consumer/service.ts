@@ -479,7 +479,10 @@ export class ConsumerService implements NodeService {
       const over: Record<string, string> = { Ended: 'expired', Cancelled: 'cancelled', Failed: 'failed', Finalized: 'expired' }
       const verdict = over[status] ?? (status === 'Filling' ? `filling (${held}/${n})`
         : held >= n ? 'healthy' : held >= r.manifest.coding.k ? `degraded (${held}/${n})` : `at risk (${held}/${n})`)
-      return { id: r.id, name: r.name, size: r.size, k: r.manifest.coding.k, m: r.manifest.coding.m, held, slots: n, health: verdict, state: status.toLowerCase(), origin: r.origin, ...term }
+      // What the keeper found for the last period (own files, once a watch round went through it).
+      const p = this.keeper.proofs(r.id)
+      const proofs = p === undefined ? {} : { proven: p.proven, missed: p.missed, provenPeriod: Number(p.period) }
+      return { id: r.id, name: r.name, size: r.size, k: r.manifest.coding.k, m: r.manifest.coding.m, held, slots: n, health: verdict, state: status.toLowerCase(), origin: r.origin, ...proofs, ...term }
     }
     const out: Array<Record<string, unknown>> = []
     for (let i = 0; i < files.length; i += LIST_PARALLEL) out.push(...await Promise.all(files.slice(i, i + LIST_PARALLEL).map(health)))

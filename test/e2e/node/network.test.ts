@@ -263,6 +263,12 @@ describe('BitDust network end to end', function () {
       // Let the holders prove a few periods.
       const start = await chain.market.currentPeriod()
       await until('three periods to pass', async () => await chain.market.currentPeriod() >= start + 3n, 180_000, 1000)
+      // ls tells what the keeper found: every slot proven in the last period, none missed.
+      const listed = await until('the keeper to go through a due period', async () => {
+        const f = (await ok<Array<{ id: string, proven?: number, missed?: number }>>(user.spec.datadir, ['ls'])).find((x) => x.id === up.id)
+        return f?.proven !== undefined && f.proven > 0 ? f : undefined
+      }, 60_000, 1000)
+      expect([listed.proven, listed.missed]).to.deep.equal([n, 0])
       // Every holder claims: its node settles its slots first.
       const holders = await Promise.all(Array.from({ length: n }, async (_, i) => (await chain.market.getSlot(up.id as Hex, i)).holder))
       for (const h of new Set(holders)) {

@@ -80,9 +80,11 @@ describe('chain: views for the supplier and consumer modules', function () {
     expect(samples.every((s) => s.slotId === supplier.slotId(ref))).to.equal(true)
     await supplier.provePeriod(period, concat(samples.map((s) => packedProof(fragments[0]!, s.segment))))
     expect(await supplier.isProven(period)).to.equal(true)
-    // The keeper's view: a proven period is settled, and marking it missed is refused (false).
+    // The keeper's view: a proven period reads as proven, one not yet due as open, and marking a
+    // proven one missed is refused (false).
     const keeper = keeperView(net.consumer)
-    expect(await keeper.periodSettled(supplier.address, period)).to.equal(true)
+    expect(await keeper.periodOutcome(supplier.address, period)).to.equal('proven')
+    expect(await keeper.periodOutcome(supplier.address, period + 1n)).to.equal('open')
     expect(await keeper.markMissed(supplier.address, period)).to.equal(false)
   })
 

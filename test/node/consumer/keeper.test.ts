@@ -30,7 +30,10 @@ class Chain implements KeeperChain {
     return this.holders.get(dealId) ?? []
   }
 
-  async periodSettled (h: Address, p: bigint): Promise<boolean> { this.reads.settled++; return this.proven.has(`${h}:${p}`) || this.marked.some(([x, q]) => x === h && q === p) }
+  async periodOutcome (h: Address, p: bigint): Promise<'proven' | 'missed' | 'open'> {
+    this.reads.settled++
+    return this.proven.has(`${h}:${p}`) ? 'proven' : this.marked.some(([x, q]) => x === h && q === p) ? 'missed' : 'open'
+  }
   attempts: Address[] = []
   async markMissed (h: Address, p: bigint): Promise<boolean> {
     this.attempts.push(h)
@@ -130,6 +133,18 @@ describe('consumer/keeper', () => {
     chain.failHolders.clear()
     await keeper.round(deals)
     expect(chain.marked.map(([h]) => h)).to.deep.equal([holder(3), holder(0), holder(1), holder(2)])
+  })
+
+  it('tells, per deal, how many slots were proven and missed in the last period (what ls shows)', async () => {
+    chain.holders.set(deal(1), [holder(0), holder(1), undefined])
+    chain.holders.set(deal(2), [holder(1), holder(2), holder(3)])
+    chain.proven.add(`${holder(0)}:4`)
+    chain.proven.add(`${holder(2)}:4`)
+    chain.refuse.add(holder(3)) // filled during period 4: owed no proof for it
+    expect(keeper.proofs(deal(1))).to.equal(undefined) // nothing gone through yet
+    await keeper.round(deals)
+    expect(keeper.proofs(deal(1))).to.deep.equal({ period: 4n, proven: 1, missed: 1 })
+    expect(keeper.proofs(deal(2))).to.deep.equal({ period: 4n, proven: 1, missed: 1 }) // holder 1 counted once, holder 3 not due
   })
 
   it('does nothing in period 0, and reads nothing without deals', async () => {
