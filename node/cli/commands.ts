@@ -26,6 +26,15 @@ export class UsageError extends Error {
 }
 
 /** Starts a job through the API, draws its progress, returns its result. */
+/** Where a job is, in a few words: its stage and share done, or how it ended. */
+export function jobProgress (j: JobView): string {
+  if (j.state === 'failed' || j.state === 'cancelled') return j.error?.message ?? j.state
+  const p = j.progress
+  if (p === undefined) return ''
+  const share = p.total !== undefined && p.total > 0 && p.done !== undefined ? ` ${Math.floor(100 * p.done / p.total)} %` : ''
+  return `${p.stage}${share}${p.message !== undefined ? `: ${p.message}` : ''}`
+}
+
 /** A status value: lists one item a line, sections as `key value` pairs, both under the value column. */
 function shown (x: unknown): string {
   const pad = '\n' + ' '.repeat(13)
@@ -58,7 +67,7 @@ async function job (ctx: CommandContext, path: string, body: unknown): Promise<J
   const onInterrupt = (): void => {
     if (cancelling) {
       ctx.out.done()
-      process.stderr.write(`Left running in the node as job ${started.id}.\n`)
+      process.stderr.write(`Left running in the node as job ${started.id} (\`bitdust jobs\` shows how it goes).\n`)
       process.exit(INTERRUPTED)
     }
     cancelling = true
@@ -103,6 +112,16 @@ export const COMMANDS: Command[] = [
     summary: 'a whole network on this machine: chain, contracts, suppliers, a relay and your node',
     options: { suppliers: { type: 'string' }, 'period-blocks': { type: 'string' }, 'block-ms': { type: 'string' } },
     run: local(async () => await import('./local/devnet.ts')),
+  },
+  {
+    path: ['jobs'],
+    usage: 'jobs',
+    summary: 'the node\'s uploads and downloads (and resumed uploads, restores), running or done since it started',
+    run: async (ctx) => {
+      const jobs = await ctx.api().call<JobView[]>('GET', '/jobs')
+      ctx.out.result(jobs, (v) => tableOf((v as JobView[]).map((j) => ({ ...j, progress: jobProgress(j), started: new Date(j.started).toLocaleTimeString() })), ['id', 'kind', 'state', 'progress', 'started']))
+      return 0
+    },
   },
   {
     path: ['status'],

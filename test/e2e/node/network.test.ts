@@ -137,8 +137,9 @@ describe('BitDust network end to end', function () {
       } finally {
         child.kill('SIGKILL')
       }
-      const jobs = await user.api.call<Array<{ kind: string, state: string }>>('GET', '/jobs')
+      const jobs = await ok<Array<{ kind: string, state: string }>>(user.spec.datadir, ['jobs'])
       expect(jobs.filter((j) => j.kind === 'upload' && j.state === 'running')).to.deep.equal([])
+      expect(jobs.at(-1)).to.include({ kind: 'upload', state: 'cancelled' })
       expect((await user.api.call<{ tokens: string }>('GET', '/balance')).tokens).to.equal(before.tokens)
       const files = await ok<Array<{ name: string }>>(user.spec.datadir, ['ls'])
       expect(files.map((f) => f.name)).to.not.include('interrupted-by-hand.bin')

@@ -2,6 +2,7 @@ import { expect } from 'chai'
 import { createOutput, progressLine, tableOf } from '../../../node/cli/output.ts'
 import { duration, human, tokens } from '../../../node/util/units.ts'
 import type { JobView, ProgressEvent } from '../../../node/api/jobs.ts'
+import { jobProgress } from '../../../node/cli/commands.ts'
 
 describe('cli output', () => {
   it('formats token amounts exactly, without floats', () => {
@@ -27,6 +28,14 @@ describe('cli output', () => {
     expect(duration(3 * 3_600_000 + 5 * 60_000)).to.equal('3 h 5 min')
     expect(duration(7 * 86_400_000 - 3_600_000)).to.equal('6 d 23 h')
     expect(duration(100 * 86_400_000)).to.equal('100 d')
+  })
+
+  it('says where a job is for `bitdust jobs`: stage and share done, or why it ended', () => {
+    const job = (over: Partial<JobView>): JobView => ({ id: 'j', kind: 'upload', state: 'running', progress: undefined, started: 0, ...over })
+    expect(jobProgress(job({ progress: { stage: 'transfer', done: 3, total: 8 } }))).to.equal('transfer 37 %')
+    expect(jobProgress(job({ progress: { stage: 'fill', message: 'all 6 slots filled' } }))).to.equal('fill: all 6 slots filled')
+    expect(jobProgress(job({ state: 'cancelled', error: { name: 'JobCancelledError', message: 'cancelled by the user' } }))).to.equal('cancelled by the user')
+    expect(jobProgress(job({}))).to.equal('')
   })
 
   it('lays out tables', () => {
