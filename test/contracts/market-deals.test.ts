@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import { network } from 'hardhat'
 import {
-  COLLATERAL, DURATION, E18, FRAGMENT_SIZE, PRICE, TEST_CONFIG, activeDeal, conservation, deploy, fill, fillProof, gotoPeriod, nextPeriod, openDeal, prove,
+  COLLATERAL, DURATION, E18, FRAGMENT_SIZE, PRICE, TEST_CONFIG, activeDeal, conservation, deploy, fill, fillProof, gotoPeriod, nextPeriod, openDeal, prove, signPermit,
 } from './helpers/fixture.ts'
 import { makeFragment, packedProof } from './helpers/fragments.ts'
 import type { HardhatEthersSigner } from '@nomicfoundation/hardhat-ethers/types'
@@ -62,14 +62,7 @@ describe('Market: deals', function () {
       const market = await d.market.getAddress()
       await d.token.connect(d.other).approve(market, 0n)
       const params = { dataSlots: 1, paritySlots: 0, fragmentSize: 256, durationPeriods: 2, pricePerBytePeriod: 3n, collateralPerByte: 0n }
-      const { chainId } = await ethers.provider.getNetwork()
-      const deadline = 2n ** 40n
-      const sig = await d.other.signTypedData(
-        { name: 'BitDust', version: '1', chainId, verifyingContract: await d.token.getAddress() },
-        { Permit: [{ name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] },
-        { owner: d.other.address, spender: market, value: 256n * 3n * 2n, nonce: 0n, deadline },
-      )
-      const { v, r, s } = ethers.Signature.from(sig)
+      const { deadline, v, r, s } = await signPermit(ethers, d.other, await d.token.getAddress(), market, 256n * 3n * 2n)
       await d.market.connect(d.other).openDealWithPermit(params, ethers.ZeroHash, [makeFragment(256, 'p').root], deadline, v, r, s)
       expect((await d.market.getDeal(await d.market.dealId(d.other.address, ethers.ZeroHash))).escrow).to.equal(256n * 3n * 2n)
     })
@@ -266,14 +259,7 @@ describe('Market: deals', function () {
       const market = await d.market.getAddress()
       await d.token.connect(d.consumer).approve(market, 0n)
       const extra = 3n * BigInt(FRAGMENT_SIZE) * PRICE * 4n
-      const { chainId } = await ethers.provider.getNetwork()
-      const deadline = 2n ** 40n
-      const sig = await d.consumer.signTypedData(
-        { name: 'BitDust', version: '1', chainId, verifyingContract: await d.token.getAddress() },
-        { Permit: [{ name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] },
-        { owner: d.consumer.address, spender: market, value: extra, nonce: await d.token.nonces(d.consumer.address), deadline },
-      )
-      const { v, r, s } = ethers.Signature.from(sig)
+      const { deadline, v, r, s } = await signPermit(ethers, d.consumer, await d.token.getAddress(), market, extra, await d.token.nonces(d.consumer.address))
       await expect(d.market.connect(d.consumer).extendDealWithPermit(deal.id, 4, deadline, v, r, s)).to.emit(d.market, 'DealExtended')
       expect((await d.market.getDeal(deal.id)).durationPeriods).to.equal(6n)
       await expectConserved(d)

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { network } from 'hardhat'
-import { E18, UNBONDING_BLOCKS } from './helpers/fixture.ts'
+import { E18, UNBONDING_BLOCKS, signPermit } from './helpers/fixture.ts'
 
 const { ethers, networkHelpers } = await network.create()
 
@@ -65,14 +65,7 @@ describe('Staking', function () {
       const { staking, token, bob } = await networkHelpers.loadFixture(fixture)
       await staking.connect(bob).register('0x01', 1n, 1n)
       await token.connect(bob).approve(await staking.getAddress(), 0n)
-      const { chainId } = await ethers.provider.getNetwork()
-      const deadline = 2n ** 40n
-      const sig = await bob.signTypedData(
-        { name: 'BitDust', version: '1', chainId, verifyingContract: await token.getAddress() },
-        { Permit: [{ name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] },
-        { owner: bob.address, spender: await staking.getAddress(), value: 4n, nonce: 0n, deadline },
-      )
-      const { v, r, s } = ethers.Signature.from(sig)
+      const { deadline, v, r, s } = await signPermit(ethers, bob, await token.getAddress(), await staking.getAddress(), 4n)
       await staking.connect(bob).stakeWithPermit(4n, deadline, v, r, s)
       expect((await staking.stakeOf(bob.address)).staked).to.equal(4n)
     })

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { network } from 'hardhat'
-import { E18 } from './helpers/fixture.ts'
+import { E18, signPermit } from './helpers/fixture.ts'
 
 const { ethers, networkHelpers } = await network.create()
 
@@ -47,14 +47,7 @@ describe('BitDustToken', function () {
   describe('permit', function () {
     it('sets an allowance from an EIP-2612 signature', async function () {
       const { token, alice, bob } = await networkHelpers.loadFixture(fixture)
-      const deadline = 2n ** 40n
-      const { chainId } = await ethers.provider.getNetwork()
-      const sig = await alice.signTypedData(
-        { name: 'BitDust', version: '1', chainId, verifyingContract: await token.getAddress() },
-        { Permit: [{ name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] },
-        { owner: alice.address, spender: bob.address, value: 9n, nonce: 0n, deadline },
-      )
-      const { v, r, s } = ethers.Signature.from(sig)
+      const { deadline, v, r, s } = await signPermit(ethers, alice, await token.getAddress(), bob.address, 9n)
       await token.permit(alice.address, bob.address, 9n, deadline, v, r, s)
       expect(await token.allowance(alice.address, bob.address)).to.equal(9n)
       expect(await token.nonces(alice.address)).to.equal(1n)

@@ -169,3 +169,16 @@ export async function conservation (d: Deployment): Promise<{ market: [bigint, b
     staking: [await d.token.balanceOf(await d.staking.getAddress()), await d.staking.totalStaked()],
   }
 }
+
+/** An EIP-2612 permit for the BitDust token at `token`, signed by `owner` (a far deadline). */
+export async function signPermit (ethers: HardhatEthers, owner: HardhatEthersSigner, token: string, spender: string, value: bigint, nonce = 0n): Promise<{ deadline: bigint, v: number, r: string, s: string }> {
+  const { chainId } = await ethers.provider.getNetwork()
+  const deadline = 2n ** 40n
+  const sig = await owner.signTypedData(
+    { name: 'BitDust', version: '1', chainId, verifyingContract: token },
+    { Permit: [{ name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] },
+    { owner: owner.address, spender, value, nonce, deadline },
+  )
+  const { v, r, s } = ethers.Signature.from(sig)
+  return { deadline, v, r, s }
+}
