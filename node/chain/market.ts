@@ -34,7 +34,12 @@ export class MarketApi {
 
   /** Tokens openDeal escrows: slots × fragmentSize × price × duration. */
   static escrowOf (params: DealParams): bigint {
-    return BigInt(params.dataSlots + params.paritySlots) * params.fragmentSize * params.pricePerBytePeriod * BigInt(params.durationPeriods)
+    return MarketApi.costOf(params.dataSlots + params.paritySlots, params.fragmentSize, params.pricePerBytePeriod, params.durationPeriods)
+  }
+
+  /** The contract's escrow formula: `slots` fragments of `fragmentSize` bytes for `periods` periods at `price` per byte-period. */
+  static costOf (slots: number, fragmentSize: bigint, price: bigint, periods: number): bigint {
+    return BigInt(slots) * fragmentSize * price * BigInt(periods)
   }
 
   /** dealId = keccak256(abi.encode(consumer, salt)), as the contract computes it. */
@@ -64,7 +69,7 @@ export class MarketApi {
    */
   async extendDeal (dealId: DealId, periods: number, options: SendOptions & { usePermit?: boolean } = {}): Promise<{ amount: bigint, receipt: TransactionReceipt }> {
     const d = await this.getDeal(dealId, options)
-    const amount = BigInt(d.dataSlots + d.paritySlots) * d.fragmentSize * d.pricePerBytePeriod * BigInt(periods)
+    const amount = MarketApi.costOf(d.dataSlots + d.paritySlots, d.fragmentSize, d.pricePerBytePeriod, periods)
     let receipt: TransactionReceipt
     if (options.usePermit === false) {
       await this.token.ensureAllowance(this.address, amount, options)

@@ -6,6 +6,7 @@
 import type { Hex } from 'viem'
 import { BadRequestError } from '../api/errors.ts'
 import type { BitDustChain } from '../chain/client.ts'
+import { MarketApi } from '../chain/market.ts'
 import type { Deal, DealStatusName, MarketConfig } from '../chain/types.ts'
 import { log } from '../log.ts'
 import { tokens } from '../util/units.ts'
@@ -40,7 +41,7 @@ export class DealTerms {
   async check (t: { slots: number, fragmentSize: bigint, periods: number, price: bigint }): Promise<void> {
     const max = (await this.marketConfig()).maxDurationPeriods
     if (BigInt(t.periods) > max) throw new BadRequestError(`A deal on this network runs at most ${max} periods; ${t.periods} were asked. Choose fewer with --periods.`)
-    const escrow = BigInt(t.slots) * t.fragmentSize * t.price * BigInt(t.periods)
+    const escrow = MarketApi.costOf(t.slots, t.fragmentSize, t.price, t.periods)
     const balance = await this.chain.token.balanceOf()
     if (balance < escrow) {
       throw new BadRequestError(`This upload puts ${tokens(escrow)} in escrow (${t.slots} fragments of ${t.fragmentSize} bytes at ${t.price} per byte-period for ${t.periods} periods), ` +
@@ -84,7 +85,7 @@ export class DealTerms {
       throw new BadRequestError(`The deal of ${record.name} may run ${room} more periods at most (${config.maxDurationPeriods} in all on this network); ${n} were asked.` +
         (room > 0n ? ' Choose fewer with --periods.' : ' Upload the file again for a new deal.'))
     }
-    const cost = BigInt(deal.dataSlots + deal.paritySlots) * deal.fragmentSize * deal.pricePerBytePeriod * BigInt(n)
+    const cost = MarketApi.costOf(deal.dataSlots + deal.paritySlots, deal.fragmentSize, deal.pricePerBytePeriod, n)
     const balance = await this.chain.token.balanceOf()
     if (balance < cost) {
       throw new BadRequestError(`Keeping ${record.name} ${n} more periods puts ${tokens(cost)} in escrow, but your account holds ${tokens(balance)}. Add tokens to your account (\`bitdust status\` shows its address), or ask for fewer periods.`)
