@@ -40,6 +40,10 @@ describe('BitDust network end to end', function () {
   const upload = async (node: RunningNode, path: string, extra: string[] = []): Promise<{ id: string, name: string, size: number }> =>
     await ok(node.spec.datadir, ['upload', path, ...extra], { BITDUST_PASSPHRASE: PASS })
 
+  /** Bytes each supplier holds: unchanged when nothing was sent to them. */
+  const suppliersUsed = async (): Promise<number[]> => await Promise.all(net.supervisor.nodes.filter((n) => n.spec.role === 'supplier')
+    .map(async (n) => (await n.api.call<{ supplier: { used: number } }>('GET', '/status')).supplier.used))
+
   const download = async (node: RunningNode, id: string, out: string): Promise<string> => {
     await ok(node.spec.datadir, ['download', id, '-o', out])
     return await sha256File(out)
@@ -75,12 +79,10 @@ describe('BitDust network end to end', function () {
       const f = files.find((x) => x.name === 'one-mib.bin')
       expect(f).to.not.equal(undefined)
       const balance = async (): Promise<bigint> => BigInt((await user.api.call<{ tokens: string }>('GET', '/balance')).tokens)
-      const stored = async (): Promise<number[]> => await Promise.all(net.supervisor.nodes.filter((n) => n.spec.role === 'supplier')
-        .map(async (n) => (await n.api.call<{ supplier: { used: number } }>('GET', '/status')).supplier.used))
       const before = await balance()
-      const held = await stored()
+      const held = await suppliersUsed()
       const r = await ok<{ periods: number, paid: string, durationPeriods: number, periodsLeft: number }>(user.spec.datadir, ['renew', f?.id as string, '--periods', '500'])
-      expect(await stored()).to.deep.equal(held)
+      expect(await suppliersUsed()).to.deep.equal(held)
       expect(r.periods).to.equal(500)
       expect(r.durationPeriods).to.equal(30_240 + 500)
       expect(r.periodsLeft).to.be.within((f?.periodsLeft as number) + 500 - 5, (f?.periodsLeft as number) + 500)
@@ -152,9 +154,7 @@ describe('BitDust network end to end', function () {
     })
     it('refuses, before sending a byte, terms the chain would refuse or the account cannot pay, and says what to change', async () => {
       const path = await randomFile(join(work, 'terms.bin'), 100_000)
-      const used = async (): Promise<number[]> => await Promise.all(net.supervisor.nodes.filter((n) => n.spec.role === 'supplier')
-        .map(async (n) => (await n.api.call<{ supplier: { used: number } }>('GET', '/status')).supplier.used))
-      const before = await used()
+      const before = await suppliersUsed()
       const message = async (args: string[]): Promise<string> => {
         const r = await cli(user.spec.datadir, ['upload', path, ...args])
         expect(r.code, args.join(' ')).to.equal(1)
@@ -164,7 +164,7 @@ describe('BitDust network end to end', function () {
       expect(await message(['--price', '1000000000000000000000'])).to.match(/puts [\d.]+ DUST in escrow .* but your account holds [\d.]+ DUST\. Add tokens/)
       expect(await message(['--price', 'cheap'])).to.match(/price must be a whole number of token base units/)
       expect(await message(['--name', '../x'])).to.match(/cannot contain \//)
-      expect(await used()).to.deep.equal(before)
+      expect(await suppliersUsed()).to.deep.equal(before)
       // The user's node rents out nothing: its supply commands say how to start doing so.
       const r = await cli(user.spec.datadir, ['supply', 'offer', '--price', '2'])
       expect(r.code).to.equal(1)
