@@ -29,6 +29,11 @@ export class UsageError extends Error {
 /** Where a job is, in a few words: its stage and share done, or how it ended. */
 export function jobProgress (j: JobView): string {
   if (j.state === 'failed' || j.state === 'cancelled') return j.error?.message ?? j.state
+  if (j.state === 'done') {
+    // Its outcome, not its last progress line (which an upload ends on "storing the manifest").
+    const r = (j.result ?? {}) as { path?: string, name?: string, id?: string }
+    return r.path !== undefined ? `saved ${r.path}` : r.name !== undefined ? `stored ${r.name}${r.id !== undefined ? ` as ${r.id}` : ''}` : 'done'
+  }
   const p = j.progress
   if (p === undefined) return ''
   const share = p.total !== undefined && p.total > 0 && p.done !== undefined ? ` ${Math.floor(100 * p.done / p.total)} %` : ''

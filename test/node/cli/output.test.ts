@@ -36,6 +36,8 @@ describe('cli output', () => {
     expect(jobProgress(job({ progress: { stage: 'fill', message: 'all 6 slots filled' } }))).to.equal('fill: all 6 slots filled')
     expect(jobProgress(job({ state: 'cancelled', error: { name: 'JobCancelledError', message: 'cancelled by the user' } }))).to.equal('cancelled by the user')
     expect(jobProgress(job({}))).to.equal('')
+    expect(jobProgress(job({ state: 'done', progress: { stage: 'manifest', message: 'storing' }, result: { id: '0xab', name: 'a.bin', size: 1 } }))).to.equal('stored a.bin as 0xab')
+    expect(jobProgress(job({ state: 'done', result: { path: '/tmp/a.bin', size: 1 } }))).to.equal('saved /tmp/a.bin')
   })
 
   it('lays out tables', () => {
