@@ -117,7 +117,8 @@ interface IMarket {
 
     enum FreeReason {
         ChallengeExpired,
-        HolderJailed
+        HolderJailed,
+        HolderLeft
     }
 
     // ---------------------------------------------------------------- errors
@@ -156,6 +157,9 @@ interface IMarket {
     /// @notice The supplier held no slot, was not yet obliged, or has proved a later period.
     error MarketNotObliged(address supplier, uint256 period);
     error MarketAlreadyMarked(address supplier, uint256 period);
+    /// @notice Leaving now would move the samples of a period whose seed is known: prove it first,
+    /// or leave after its proof window closes.
+    error MarketProveBeforeLeaving(uint256 period, uint256 closesAtBlock);
     error MarketChallengePending(bytes32 dealId, uint256 index);
     error MarketNoChallenge(bytes32 dealId, uint256 index);
     error MarketChallengeWindowClosed(bytes32 dealId, uint256 index, uint256 deadlineBlock);
@@ -254,6 +258,13 @@ interface IMarket {
     /// @notice Anyone, once the deal is over: settles the slot, returns the holder's collateral (slashed if
     /// the holder is jailed) and removes the slot from its set.
     function releaseSlot(bytes32 dealId, uint256 index) external;
+
+    /// @notice Holder of a slot of an active deal, to stop holding it before the deal ends: it is paid
+    /// what it earned, forfeits the slot's collateral into the deal's repair bounty (no marker reward,
+    /// no jail, no missed period) and the slot is freed for repair. Refused while a challenge on the
+    /// slot is pending, so that leaving never dodges one, and while the current period's samples are
+    /// known but unproven, so that leaving cannot move them away from data the holder lost.
+    function leaveSlot(bytes32 dealId, uint256 index) external;
 
     /// @notice Withdraws all of the caller's earnings.
     function claim() external returns (uint256 amount);

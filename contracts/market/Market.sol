@@ -392,6 +392,27 @@ contract Market is IMarket, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IMarket
+    function leaveSlot(bytes32 id, uint256 index) external nonReentrant {
+        Deal storage d = _deals[id];
+        DealStatus status = _status(d);
+        if (status != DealStatus.Active) revert MarketDealNotActive(id, status);
+        _checkIndex(d, id, index);
+        bytes32 sid = _slotId(id, index);
+        Slot storage s = _slots[sid];
+        if (s.holder != msg.sender) revert MarketNotHolder(id, index, msg.sender);
+        if (_challenges[sid].challenger != address(0)) revert MarketChallengePending(id, index);
+        // The slot set decides which slots the period's samples hit: once the seed is out, a holder
+        // could otherwise leave a slot to move the samples off data it lost.
+        SupplierSlot storage st = _suppliers[msg.sender];
+        uint256 period = _currentPeriod();
+        uint256 closes = _genesis + period * _periodBlocks + _proofWindow;
+        if (period >= st.obligedFrom && block.number <= closes && !(st.proofsGiven != 0 && st.lastProven == period)) {
+            revert MarketProveBeforeLeaving(period, closes);
+        }
+        _free(d, id, index, sid, s, msg.sender, FreeReason.HolderLeft, address(0));
+    }
+
+    /// @inheritdoc IMarket
     function claim() external nonReentrant returns (uint256 amount) {
         Totals storage t = _totals[msg.sender];
         amount = t.unclaimed;
@@ -478,7 +499,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
 
     // ================================================================ internals
 
-    /// @dev Takes a failed holder off a slot: pays what it earned, slashes the slot's collateral into
+    /// @dev Takes a failed (or leaving) holder off a slot: pays what it earned, slashes the slot's collateral into
     /// the deal's bounty (a share to `caller`), refunds a pending challenge fee, frees the slot.
     function _free(
         Deal storage d,
@@ -502,7 +523,9 @@ contract Market is IMarket, ReentrancyGuardTransient {
         _totalEscrow += slashed - reward;
         _totals[holder].slashed += uint128(slashed);
         emit SlotFreed(id, index, holder, reason, slashed);
-        emit SupplierSlashed(holder, id, slashed, reason == FreeReason.ChallengeExpired ? "challenge-expired" : "jailed");
+        emit SupplierSlashed(
+            holder, id, slashed, reason == FreeReason.ChallengeExpired ? "challenge-expired" : reason == FreeReason.HolderJailed ? "jailed" : "left"
+        );
         if (reason == FreeReason.ChallengeExpired) emit ChallengeExpired(id, index, holder, caller, slashed, reward);
         if (reward > 0) _credit(caller, reward, id, "expire-reward");
     }

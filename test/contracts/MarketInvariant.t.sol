@@ -8,8 +8,8 @@ import {IMarket} from "../../contracts/interfaces/IMarket.sol";
 import {MarketHandler} from "./solidity/MarketHandler.sol";
 import {VM} from "./solidity/Vm.sol";
 
-/// @notice Random sequences of deals, fills, proofs, misses, challenges, repairs, claims, cancels and
-/// unbonding never break token conservation: each contract holds exactly what it owes. (Checked while
+/// @notice Random sequences of deals, fills, proofs, misses, challenges, repairs, early leaves, claims,
+/// cancels and unbonding never break token conservation: each contract holds exactly what it owes. (Checked while
 /// writing it: with runs = 48 and depth = 60 the random sequences do reach proofs, misses, jail,
 /// expiries, repairs, cancels, finalizations and withdrawals; the scripted test pins each one.)
 /// forge-config: default.invariant.runs = 48
@@ -94,6 +94,11 @@ contract MarketInvariantTest {
         _step();
         handler.fill(1, 2, 3); // repair by supplier 3
         require(handler.succeeded("repair") == 1, "repair");
+        handler.leave(1, 1); // supplier 1 leaves early
+        require(handler.succeeded("leave") == 1, "leave");
+        _step();
+        handler.fill(1, 1, 0); // repaired by supplier 0
+        require(handler.succeeded("repair") == 2, "repair after leave");
         _toPeriodStart(market.currentPeriod() + 1);
         VM.roll(block.number + 6); // supplier 0 skips this period
         handler.markMissed(2, 0, 0);

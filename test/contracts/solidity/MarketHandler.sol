@@ -253,6 +253,20 @@ contract MarketHandler {
         } catch {}
     }
 
+    /// @dev The slot's holder leaves it early (collateral into the bounty); fill then repairs it.
+    function leave(uint256 dealSeed, uint256 index) external {
+        calls++;
+        (bool ok, bytes32 id, IMarket.Deal memory d) = _deal(dealSeed);
+        if (!ok) return;
+        index %= uint256(d.dataSlots) + d.paritySlots;
+        address holder = market.getSlot(id, index).holder;
+        if (holder == address(0)) return;
+        VM.prank(holder);
+        try market.leaveSlot(id, index) {
+            succeeded["leave"]++;
+        } catch {}
+    }
+
     function extend(uint256 dealSeed, uint256 periods) external {
         calls++;
         (bool ok, bytes32 id, IMarket.Deal memory d) = _deal(dealSeed);
