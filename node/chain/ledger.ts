@@ -96,7 +96,10 @@ function effects (e: ChainEvent): Effect[] {
     case 'market.SlotFilled': return [{ account: a.supplier, amount: a.collateral, detail: `${a.repair === true ? 'repaired' : 'filled'} ${slot(a)}` }]
     case 'market.RepairBountyPaid': return [{ account: a.supplier, amount: a.amount, detail: `repair bounty for ${slot(a)}`, changes: { bytesRepaired: big(a.bytesRepaired) } }]
     case 'market.SlotSettled': return [{ account: a.supplier, amount: a.amount, detail: `${String(a.provenPeriods)} proven periods of ${slot(a)} settled`, changes: { bytePeriodsStored: big(a.bytePeriods) } }]
-    case 'market.SlotFreed': return [{ account: a.supplier, amount: a.slashed, detail: `lost ${slot(a)} (${FreeReason[Number(a.reason)] ?? String(a.reason)})` }]
+    case 'market.SlotFreed': {
+      const reason = FreeReason[Number(a.reason)]
+      return [{ account: a.supplier, amount: a.slashed, detail: reason === 'HolderLeft' ? `left ${slot(a)} early, collateral forfeited` : `lost ${slot(a)} (${reason ?? String(a.reason)})` }]
+    }
     case 'market.SlotReleased': return [{ account: a.supplier, amount: a.collateral, detail: `released ${slot(a)}` }]
     case 'market.PeriodProven': return [{ account: a.supplier, detail: `proved period ${String(a.period)} (${String(a.slotsHeld)} slots)`, changes: { proofsGiven: 1n } }]
     case 'market.PeriodMissed': return [

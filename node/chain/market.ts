@@ -127,6 +127,11 @@ export class MarketApi {
     return await this.write('settleSlot', [dealId, BigInt(index)], options)
   }
 
+  /** The holder gives up a slot of an active deal before it ends: the slot's collateral pays its repair. */
+  async leaveSlot (dealId: DealId, index: number, options: SendOptions = {}): Promise<TransactionReceipt> {
+    return await this.write('leaveSlot', [dealId, BigInt(index)], options)
+  }
+
   async releaseSlot (dealId: DealId, index: number, options: SendOptions = {}): Promise<TransactionReceipt> {
     return await this.write('releaseSlot', [dealId, BigInt(index)], options)
   }

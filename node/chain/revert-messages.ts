@@ -67,6 +67,7 @@ const MESSAGES: Record<string, Describe> = {
   MarketPeriodNotCurrent: (x) => `period ${a(x, 0)} is not the current period (${a(x, 1)})`,
   MarketProofWindowClosed: (x) => `the proof window of period ${a(x, 0)} closed at block ${a(x, 1)}; prove earlier in the next period`,
   MarketAlreadyProven: (x) => `supplier ${a(x, 0)} already proved period ${a(x, 1)}`,
+  MarketProveBeforeLeaving: (x) => `the samples of period ${a(x, 0)} are drawn and not yet proven: prove the period first, or leave after block ${a(x, 1)}`,
   MarketProofWindowOpen: (x) => `the proof window of period ${a(x, 0)} is open until block ${a(x, 1)}; a miss can be marked only after it`,
   MarketNotObliged: (x) => `supplier ${a(x, 0)} had nothing to prove in period ${a(x, 1)}`,
   MarketAlreadyMarked: (x) => `period ${a(x, 1)} of supplier ${a(x, 0)} is already marked missed`,

@@ -21,7 +21,7 @@ export type DealStateName = typeof DealState[number]
 /** IMarket.DealStatus (derived). */
 export const DealStatus = ['None', 'Filling', 'Failed', 'Active', 'Ended', 'Cancelled', 'Finalized'] as const
 export type DealStatusName = typeof DealStatus[number]
-export const FreeReason = ['ChallengeExpired', 'HolderJailed'] as const
+export const FreeReason = ['ChallengeExpired', 'HolderJailed', 'HolderLeft'] as const
 
 export interface Deal {
   consumer: Address

@@ -307,7 +307,7 @@ export const COMMANDS: Command[] = [
     run: async (ctx) => {
       const [amount] = need(ctx, 1, 'AMOUNT')
       const r = await ctx.api().call('POST', '/supply/stake', { amount })
-      ctx.out.result(r, () => `Staked ${tokens(amount as string)}`)
+      ctx.out.result(r, (v) => `Staked ${tokens(amount as string)}${(v as { back?: boolean }).back === true ? '. You were leaving: you take fragments again, up to your quota.' : ''}`)
       return 0
     },
   },
@@ -336,6 +336,17 @@ export const COMMANDS: Command[] = [
     run: async (ctx) => {
       const r = await ctx.api().call('POST', '/supply/unstake', { withdraw: ctx.flags.withdraw === true })
       ctx.out.result(r, (v) => Object.entries(v as Record<string, string>).map(([k, x]) => `${k.padEnd(18)} ${MONEY.has(k) ? tokens(x) : String(x)}`).join('\n'))
+      return 0
+    },
+  },
+  {
+    path: ['supply', 'leave'],
+    usage: 'supply leave [--now]',
+    summary: 'stop supplying: take nothing new, release slots as their deals end (--now: give them up at once for their collateral), unbond and withdraw the stake',
+    options: { now: { type: 'boolean' } },
+    run: async (ctx) => {
+      const r = await ctx.api().call<{ summary: string[] }>('POST', '/supply/leave', { now: ctx.flags.now === true })
+      ctx.out.result(r, (v) => (v as { summary: string[] }).summary.join('\n'))
       return 0
     },
   },

@@ -27,6 +27,8 @@ export interface RawConfig {
   quota?: string | number
   price?: string | number
   stake?: string | number
+  /** Set by `supply leave`: take nothing new, unbond and withdraw the stake as it frees. */
+  leaving?: boolean | string
   relayServe?: boolean | string
   hide?: boolean | string
   relays?: string[] | string
@@ -97,6 +99,7 @@ export function loadConfig (options: LoadConfigOptions = {}): NodeConfig {
       quota: amount(raw.quota, 'quota') ?? DEFAULT_QUOTA,
       price: amount(raw.price, 'price') ?? 1n,
       stake: amount(raw.stake, 'stake') ?? 0n,
+      leaving: bool(raw.leaving) ?? false,
     },
     relay: {
       serve: bool(raw.relayServe) ?? false,

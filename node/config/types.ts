@@ -17,6 +17,11 @@ export interface SupplyConfig {
   price: bigint
   /** Tokens to keep staked (base units). */
   stake: bigint
+  /**
+   * Leaving the network (`supply leave`, kept in config.json): no new fragments whatever the
+   * quota says, no stake top-up; free stake is unbonded and withdrawn as slots are released.
+   */
+  leaving: boolean
 }
 
 export interface RelayConfig {

@@ -18,7 +18,7 @@ import { BadRequestError } from '../api/errors.ts'
 import type { NodeService, NodeServices } from '../node.ts'
 import type { BitDustChain } from '../chain/client.ts'
 import { supplierView } from '../chain/views.ts'
-import type { Deal, DealStatusName } from '../chain/types.ts'
+import type { Deal, DealStatusName, StakeInfo } from '../chain/types.ts'
 import { fragmentStore } from '../storage/fragment-store/index.ts'
 import type { FragmentMeta, FragmentStore, StoredFragment } from '../storage/fragment-store/index.ts'
 import { FRAGMENTS_DIR } from '../config/constants.ts'
@@ -31,6 +31,9 @@ import { TreeBuilder } from '../proofs/tree-builder.ts'
 import { ROOT_LATER } from '../proofs/constants.ts'
 import { log } from '../log.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
+import { duration, tokens } from '../util/units.ts'
+import { keptLine, leaveSlots } from './leave.ts'
+import type { LeaveOutcome } from './leave.ts'
 import { Prover, concatProofs } from './prover.ts'
 import type { SlotRef } from './types.ts'
 
@@ -135,6 +138,10 @@ export class SupplierService implements NodeService {
   private stats = { proofs: 0, answers: 0, fills: 0, repairs: 0, errors: 0, lastError: '' }
   /** The price asked per byte-period: the configured one until `supply offer --price` changes it. */
   private price: bigint
+  /** Leaving the network (SupplyConfig.leaving): the sweep unbonds stake as it frees and withdraws it. */
+  private leaving: boolean
+  /** The quota asked for (config, `supply offer`); the store's is 0 while leaving. */
+  private quota: number
 
   constructor (c: SupplierComponents, init: SupplierInit = {}) {
     this.c = c
@@ -142,6 +149,9 @@ export class SupplierService implements NodeService {
     const db = c.db.sublevel<string, string>(`fragments:${c.chain.contracts.market.toLowerCase()}`, { valueEncoding: 'utf8' })
     this.store = fragmentStore({ dir: join(c.config.datadir, FRAGMENTS_DIR), quota: c.config.supply.quota })({ db })
     this.price = c.config.supply.price
+    this.leaving = c.config.supply.leaving
+    this.quota = Number(c.config.supply.quota)
+    if (this.leaving) this.store.setQuota(0)
     this.prover = new Prover({
       chain: this.view,
       store: {
@@ -351,8 +361,36 @@ export class SupplierService implements NodeService {
       await s.register({ peerId: this.peerIdBytes(this.net.peerId), capacity: quota, pricePerBytePeriod: this.price })
       logger('registered')
     }
+    if (this.leaving) return
     const info = await s.stakeInfo(this.view.address)
     if (info.staked < stake) await s.stake(stake - info.staked)
+  }
+
+  /**
+   * While leaving: withdraws what has unbonded, and unbonds the stake that is free. A new unbond
+   * request restarts the contract's unbonding clock for everything unbonding, so while slots still
+   * lock stake only the first request is made; the rest follows once the last slot is released.
+   */
+  private async keepStake (head?: bigint): Promise<{ info: StakeInfo, unbonded: bigint, withdrawn: boolean }> {
+    const s = this.c.chain.staking
+    const me = this.view.address
+    let info = await s.stakeInfo(me)
+    let withdrawn = false
+    let unbonded = 0n
+    const now = head ?? await this.c.chain.blockNumber()
+    if (info.unbonding > 0n && now >= info.unlockBlock) {
+      await s.withdraw()
+      withdrawn = true
+      info = await s.stakeInfo(me)
+    }
+    if (info.staked > info.unbonding && (info.unbonding === 0n || info.locked === 0n)) {
+      unbonded = await s.freeStake(me)
+      if (unbonded > 0n) {
+        await s.requestUnbond(unbonded)
+        info = await s.stakeInfo(me)
+      }
+    }
+    return { info, unbonded, withdrawn }
   }
 
   /** One pass of every duty; never overlaps itself. */
@@ -428,6 +466,7 @@ export class SupplierService implements NodeService {
     if (sweep) {
       this.sinceSweep = 0
       await this.releaseEnded(head)
+      if (this.leaving) await this.keepStake(head)
     }
   }
 
@@ -495,6 +534,9 @@ export class SupplierService implements NodeService {
           const d = await m.getDeal(dealId)
           const terms = this.termsProblem(d)
           if (terms !== undefined) throw new RepairError(`not repairing deal ${dealId}: it ${terms}`)
+          // Before fetching k fragments for it: a full (or leaving, quota 0) store would refuse the result.
+          const { used, quota } = this.store.usage()
+          if (quota - used < Number(d.fragmentSize)) throw new RepairError(`not repairing deal ${dealId}: ${quota - used} bytes free, its fragments take ${d.fragmentSize}`)
           const n = d.dataSlots + d.paritySlots
           const slots = await Promise.all(Array.from({ length: n }, async (_, i) => await m.getSlot(dealId, i)))
           // A jailed holder counts as gone: its slot is repairable and its copy is not trusted.
@@ -538,7 +580,7 @@ export class SupplierService implements NodeService {
 
   async status (): Promise<Record<string, unknown>> {
     const { used, quota } = this.store.usage()
-    return { supplier: { used, quota, slots: (await this.store.list()).filter((f) => f.slot !== MANIFEST_SLOT).length, ...this.stats } }
+    return { supplier: { used, quota, slots: (await this.store.list()).filter((f) => f.slot !== MANIFEST_SLOT).length, ...(this.leaving ? { leaving: true } : {}), ...this.stats } }
   }
 
   /**
@@ -551,14 +593,72 @@ export class SupplierService implements NodeService {
     const price = setting(body.price, 'price')
     if (price === 0n) throw new BadRequestError('price must be at least 1 token base unit per byte-period.')
     if (quota !== undefined && quota > BigInt(Number.MAX_SAFE_INTEGER)) throw new BadRequestError(`quota must be at most ${Number.MAX_SAFE_INTEGER} bytes.`)
-    if (quota !== undefined) this.store.setQuota(Number(quota))
+    if (quota !== undefined) this.quota = Number(quota)
+    if (quota !== undefined && !this.leaving) this.store.setQuota(this.quota)
     if (price !== undefined) this.price = price
     const saved = quota === undefined && price === undefined
       ? undefined
       : await saveSettings(this.c.config.datadir, { ...(quota !== undefined ? { quota: quota.toString() } : {}), ...(price !== undefined ? { price: price.toString() } : {}) })
     await this.publishOffer(true)
     const usage = this.store.usage()
-    return { price: this.price, quota: usage.quota, used: usage.used, capacity: Math.max(0, usage.quota - usage.used), ...(saved !== undefined ? { saved } : {}) }
+    return { price: this.price, quota: usage.quota, used: usage.used, capacity: Math.max(0, usage.quota - usage.used), leaving: this.leaving, ...(saved !== undefined ? { saved } : {}) }
+  }
+
+  /**
+   * `supply leave`: take nothing new (quota 0) and keep no stake, now and after a restart; give up
+   * the slots of running deals at once if `now` (their collateral pays their repair), or else as
+   * each deal ends; unbond what stake is free. The node withdraws it once it has unbonded.
+   */
+  private async leave (now: boolean): Promise<Record<string, unknown>> {
+    this.store.setQuota(0)
+    this.leaving = true
+    const saved = await saveSettings(this.c.config.datadir, { leaving: true })
+    await this.publishOffer(true)
+    await this.releaseEnded()
+    const held = (await this.store.list()).filter((f) => f.slot !== MANIFEST_SLOT).map((f) => ({ dealId: f.dealId as Hex, index: f.slot }))
+    const outcome = await leaveSlots(this.c.chain.market, held, {
+      self: this.view.address,
+      now,
+      onLeft: async (ref) => {
+        this.prover.untrack(ref)
+        await this.store.delete(ref.dealId.toLowerCase(), ref.index).catch(() => {})
+      },
+    })
+    const stake = await this.keepStake()
+    return { ...outcome, stake: stake.info, unbonded: stake.unbonded, withdrawn: stake.withdrawn, saved, summary: await this.leaveSummary(outcome, stake.info, now) }
+  }
+
+  /** `supply stake`: more collateral; a supplier that was leaving is back (its quota again, announced). */
+  private async addStake (value: bigint): Promise<StakeInfo & { back?: boolean }> {
+    await this.c.chain.staking.stake(value)
+    const info = await this.c.chain.staking.stakeInfo(this.view.address)
+    if (!this.leaving) return info
+    this.leaving = false
+    this.store.setQuota(this.quota)
+    await saveSettings(this.c.config.datadir, { leaving: false })
+    await this.publishOffer(true)
+    return { ...info, back: true }
+  }
+
+  private async leaveSummary (o: LeaveOutcome, stake: StakeInfo, now: boolean): Promise<string[]> {
+    const chain = this.c.chain
+    const [clock, head, msPerBlock] = await Promise.all([this.view.schedule(), chain.blockNumber(), chain.msPerBlock().catch(() => undefined)])
+    const inBlocks = (block: bigint): string => block <= head ? 'now' : msPerBlock === undefined ? `at block ${block}` : `at block ${block}, in ~${duration(Number(block - head) * msPerBlock)}`
+    const lines = ['You take no new fragments, and your stake comes back to your wallet as it frees (saved in config.json; `supply stake` brings you back).']
+    if (o.left.length > 0) {
+      const forfeited = o.left.reduce((sum, l) => sum + l.forfeited, 0n)
+      lines.push(`Left ${o.left.length} slot${o.left.length === 1 ? '' : 's'} at once: ${tokens(forfeited)} of collateral forfeited, which pays whoever rebuilds them.`)
+    }
+    if (o.kept.length > 0) {
+      lines.push(`Still held: ${o.kept.length} slot${o.kept.length === 1 ? '' : 's'}:`)
+      for (const k of o.kept) lines.push(`  ${keptLine(k, (p) => inBlocks(clock.genesisBlock + BigInt(p) * clock.periodBlocks))}`)
+      const running = o.kept.filter((k) => k.reason === 'running')
+      if (!now && running.length > 0) lines.push(`\`supply leave --now\` gives ${running.length === 1 ? 'it' : 'them'} up at once for ${tokens(running.reduce((sum, k) => sum + k.collateral, 0n))} of collateral.`)
+    }
+    if (stake.unbonding > 0n) lines.push(`${tokens(stake.unbonding)} of stake unbonding, withdrawable ${inBlocks(stake.unlockBlock)}; your node withdraws it to your wallet then (while it runs).`)
+    if (stake.locked > 0n) lines.push(`${tokens(stake.locked)} of stake backs the slots still held and unbonds as they are released.`)
+    if (stake.staked === 0n) lines.push('No stake left: you are out.')
+    return lines
   }
 
   get routes (): Route[] {
@@ -569,7 +669,7 @@ export class SupplierService implements NodeService {
       return BigInt(v)
     }
     return [
-      { method: 'POST', path: '/supply/stake', handler: async (r) => { await chain.staking.stake(amount((r.body as Record<string, unknown> | null)?.amount)); return await chain.staking.stakeInfo(me) } },
+      { method: 'POST', path: '/supply/stake', handler: async (r) => await this.addStake(amount((r.body as Record<string, unknown> | null)?.amount)) },
       { method: 'POST', path: '/supply/offer', handler: async (r) => await this.changeOffer((r.body ?? {}) as Record<string, unknown>) },
       {
         method: 'POST',
@@ -579,9 +679,13 @@ export class SupplierService implements NodeService {
           const free = await chain.staking.freeStake(me)
           if (free === 0n) throw new BadRequestError('No free stake to unbond: all of it backs slots you hold.')
           await chain.staking.requestUnbond(free)
-          return await chain.staking.stakeInfo(me)
+          const info = await chain.staking.stakeInfo(me)
+          // Otherwise the next start would stake it again (ensureRegistered tops up to the setting).
+          await saveSettings(this.c.config.datadir, { stake: (info.staked - info.unbonding).toString() })
+          return info
         },
       },
+      { method: 'POST', path: '/supply/leave', handler: async (r) => await this.leave((r.body as Record<string, unknown> | null)?.now === true) },
       { method: 'GET', path: '/supply/earnings', handler: async () => ({ earnings: await chain.market.earnings(me), ...(await chain.market.totals(me)) }) },
       {
         method: 'POST',

@@ -497,5 +497,65 @@ describe('BitDust network end to end', function () {
       await rolledBack(resume.result?.rolledBack as string)
     })
   })
+
+  // Last: the supplier that leaves is away until it stakes again, which the test checks too.
+  describe('a supplier leaving', () => {
+    it('`supply leave --now` gives up its slots for their collateral; another supplier rebuilds them for it; its stake comes back to its wallet', async () => {
+      const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
+      const path = await randomFile(join(work, 'left.bin'), 600_000)
+      const up = await upload(user, path)
+      const dealId = up.id as Hex
+      const leaverAddress = (await chain.market.getSlot(dealId, 0)).holder
+      const leaver = net.suppliers.find((x) => x.status.address.toLowerCase() === leaverAddress.toLowerCase()) as RunningNode
+      const walletBefore = await chain.token.balanceOf(leaverAddress)
+      const staked = (await chain.staking.stakeInfo(leaverAddress)).staked
+      const r = await ok<{ left: Array<{ dealId: string, index: number, forfeited: string }>, kept: Array<{ reason: string }>, summary: string[] }>(leaver.spec.datadir, ['supply', 'leave', '--now'])
+      const mine = r.left.find((l) => l.dealId.toLowerCase() === dealId.toLowerCase() && l.index === 0)
+      expect(mine, r.summary.join('\n')).to.not.equal(undefined)
+      const deal = await chain.market.getDeal(dealId)
+      expect(BigInt(mine?.forfeited ?? 0)).to.equal(deal.fragmentSize * deal.collateralPerByte)
+      expect(r.kept.filter((k) => k.reason === 'running'), r.summary.join('\n')).to.deep.equal([])
+      expect(r.summary.join('\n')).to.match(/collateral forfeited/)
+      // Nothing of it left on the leaver's disk, and it takes nothing new.
+      const st = await leaver.api.call<{ supplier: { slots: number, quota: number, leaving?: boolean } }>('GET', '/status')
+      expect([st.supplier.slots, st.supplier.quota, st.supplier.leaving]).to.deep.equal([0, 0, true])
+      expect(readdirSync(join(leaver.spec.datadir, 'fragments')).filter((f) => f.startsWith(`${dealId.toLowerCase()}-0.`))).to.deep.equal([])
+      // Another supplier rebuilds the fragment from k others and collects the bounty the collateral paid for.
+      const repairer = await until('slot 0 to be repaired by another supplier', async () => {
+        const h = (await chain.market.getSlot(dealId, 0)).holder
+        return h !== '0x0000000000000000000000000000000000000000' && h.toLowerCase() !== leaverAddress.toLowerCase() ? h : undefined
+      }, 300_000, 1000)
+      const events = await chain.getEvents({ fromBlock: chain.deployBlock, contracts: ['market'] })
+      const freed = events.find((e) => e.eventName === 'SlotFreed' && e.args.dealId === dealId && Number(e.args.index) === 0)
+      expect([String(freed?.args.supplier).toLowerCase(), Number(freed?.args.reason)]).to.deep.equal([leaverAddress.toLowerCase(), 2])
+      expect(events.some((e) => e.eventName === 'SupplierSlashed' && e.args.dealId === dealId && e.args.reason === 'left')).to.equal(true)
+      const bounty = events.find((e) => e.eventName === 'RepairBountyPaid' && e.args.dealId === dealId && Number(e.args.index) === 0)
+      expect(String(bounty?.args.supplier).toLowerCase()).to.equal(repairer.toLowerCase())
+      await until('the file to be healthy', async () => {
+        const files = await ok<Array<{ id: string, health: string }>>(user.spec.datadir, ['ls'])
+        return files.find((f) => f.id === dealId)?.health === 'healthy'
+      })
+      expect(await download(user, up.id, join(work, 'left.out'))).to.equal(await sha256File(path))
+      // The stake unbonds and the leaver's node withdraws it: all of it but the forfeited collateral.
+      const forfeited = r.left.reduce((a, l) => a + BigInt(l.forfeited), 0n)
+      await until('the leaver\'s stake to be withdrawn', async () => (await chain.staking.stakeInfo(leaverAddress)).staked === 0n, 300_000, 2000)
+      expect(await chain.token.balanceOf(leaverAddress) - walletBefore).to.equal(staked - forfeited)
+      const ledger = await ok<{ lines: Array<{ event: string, detail: string }> }>(user.spec.datadir, ['ledger', leaverAddress])
+      expect(ledger.lines.some((l) => l.event === 'market.SlotFreed' && /left .* early/.test(l.detail))).to.equal(true)
+      const audit = await cli(user.spec.datadir, ['audit'])
+      expect(audit.code, audit.stdout).to.equal(0)
+      // A restart keeps it out (config.json), and staking again brings it back.
+      await net.supervisor.kill(leaver)
+      const restarted = await net.supervisor.start(leaver.spec)
+      net.suppliers[net.suppliers.indexOf(leaver)] = restarted
+      expect((await chain.staking.stakeInfo(leaverAddress)).staked).to.equal(0n)
+      expect((await restarted.api.call<{ supplier: { quota: number, leaving?: boolean } }>('GET', '/status')).supplier.leaving).to.equal(true)
+      const back = await ok<{ back?: boolean }>(restarted.spec.datadir, ['supply', 'stake', String(10n ** 21n)])
+      expect(back.back).to.equal(true)
+      const after = await restarted.api.call<{ supplier: { quota: number, leaving?: boolean } }>('GET', '/status')
+      expect(after.supplier.leaving).to.equal(undefined)
+      expect(after.supplier.quota).to.be.greaterThan(0)
+    })
+  })
 })
 

@@ -1,0 +1,127 @@
+/**
+ * A supplier leaving the network. Gently, it only stops taking fragments: each slot it holds is
+ * released (collateral back) when its deal ends. At once, it also gives up on chain every slot of
+ * a running deal (`leaveSlot`): the slot's collateral is forfeited into the deal's bounty, which
+ * pays whoever rebuilds the fragment, so the owner's file is whole again without the owner doing
+ * anything. Leaving never dodges a pending challenge (the contract refuses it until answered).
+ */
+import type { Address, Hex } from 'viem'
+import type { MarketApi } from '../chain/market.ts'
+import { ContractRevertError } from '../chain/errors.ts'
+import type { SlotRef } from './types.ts'
+
+export type LeaveChain = Pick<MarketApi, 'dealStatus' | 'getDeal' | 'getSlot' | 'leaveSlot'>
+
+/** Why a slot is still held after a leave. */
+export type KeptReason = 'running' | 'filling' | 'challenge' | 'proving' | 'failed'
+
+export interface KeptSlot extends SlotRef {
+  reason: KeptReason
+  /** The period the deal ends at (running deals). */
+  endPeriod?: number
+  /** What leaving it at once costs (the slot's collateral). */
+  collateral: bigint
+  /** For 'failed': what the chain said. */
+  error?: string
+  /** For 'proving': the block after which the slot can be left even unproven. */
+  afterBlock?: bigint
+}
+
+export interface LeaveOutcome {
+  left: Array<SlotRef & { forfeited: bigint }>
+  kept: KeptSlot[]
+}
+
+export interface LeaveOptions {
+  self: Address
+  /** Give up running deals' slots now (forfeiting their collateral) rather than at their end. */
+  now: boolean
+  /** Called for each slot given up: stop proving it and delete the fragment. */
+  onLeft: (ref: SlotRef) => Promise<void>
+  /**
+   * How long to keep trying while the contract waits for this period's proof (its samples are
+   * drawn: leaving would move them). The prover sends it early in the window, so this is
+   * usually a block or two. Default 60 s, retried every 2 s.
+   */
+  patienceMs?: number
+  retryMs?: number
+}
+
+/**
+ * Goes over the slots this supplier holds (`held`: its stored fragments, manifests excluded) and
+ * leaves those it can. Slots of deals that are over are left to the release chore, which returns
+ * their collateral; slots that changed hands are skipped.
+ */
+export async function leaveSlots (market: LeaveChain, held: SlotRef[], options: LeaveOptions): Promise<LeaveOutcome> {
+  const out: LeaveOutcome = { left: [], kept: [] }
+  const deals = new Map<string, Promise<[Awaited<ReturnType<LeaveChain['dealStatus']>>, Awaited<ReturnType<LeaveChain['getDeal']>>]>>()
+  for (const ref of held) {
+    const key = ref.dealId.toLowerCase()
+    let read = deals.get(key)
+    if (read === undefined) {
+      read = Promise.all([market.dealStatus(ref.dealId), market.getDeal(ref.dealId)])
+      deals.set(key, read)
+    }
+    const [status, deal] = await read
+    if (status !== 'Active' && status !== 'Filling') continue
+    const slot = await market.getSlot(ref.dealId, ref.index)
+    if (slot.holder.toLowerCase() !== options.self.toLowerCase()) continue
+    const collateral = deal.fragmentSize * deal.collateralPerByte
+    if (status === 'Filling') {
+      // Its consumer is still uploading: the slot can be left once the deal runs.
+      out.kept.push({ ...ref, reason: 'filling', collateral })
+      continue
+    }
+    if (!options.now) {
+      out.kept.push({ ...ref, reason: 'running', endPeriod: deal.endPeriod, collateral })
+      continue
+    }
+    const refused = await leaveOne(market, ref, options)
+    if (refused !== undefined) {
+      const reason: KeptReason = refused.errorName === 'MarketChallengePending' ? 'challenge' : refused.errorName === 'MarketProveBeforeLeaving' ? 'proving' : 'failed'
+      out.kept.push({
+        ...ref,
+        reason,
+        endPeriod: deal.endPeriod,
+        collateral,
+        ...(reason === 'failed' ? { error: refused.message } : {}),
+        ...(reason === 'proving' ? { afterBlock: refused.args[1] as bigint } : {}),
+      })
+      continue
+    }
+    await options.onLeft(ref)
+    out.left.push({ ...ref, forfeited: collateral })
+  }
+  return out
+}
+
+/** Leaves one slot, waiting out the current period's proof; returns the contract's refusal, if any. */
+async function leaveOne (market: LeaveChain, ref: SlotRef, options: LeaveOptions): Promise<ContractRevertError | undefined> {
+  const until = Date.now() + (options.patienceMs ?? 60_000)
+  for (;;) {
+    try {
+      await market.leaveSlot(ref.dealId, ref.index)
+      return undefined
+    } catch (err) {
+      if (!(err instanceof ContractRevertError)) throw err
+      if (err.errorName !== 'MarketProveBeforeLeaving' || Date.now() >= until) return err
+      await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 2000))
+    }
+  }
+}
+
+/** One line per kept slot, for people. */
+export function keptLine (k: KeptSlot, endsIn?: (period: number) => string): string {
+  const where = `slot ${k.index} of deal ${shortId(k.dealId)}`
+  switch (k.reason) {
+    case 'running': return `${where}: released when its deal ends${k.endPeriod !== undefined && endsIn !== undefined ? ` (${endsIn(k.endPeriod)})` : ''}, unless its owner extends it`
+    case 'filling': return `${where}: its deal is still being uploaded; it can be left once it runs`
+    case 'challenge': return `${where}: a challenge on it is pending; your node answers it within the challenge window, then run \`supply leave --now\` again`
+    case 'proving': return `${where}: this period's proof is not in yet (the contract waits for it so that leaving cannot move its samples); run \`supply leave --now\` again${k.afterBlock !== undefined ? ` (at the latest after block ${k.afterBlock})` : ''}`
+    case 'failed': return `${where}: ${k.error ?? 'the chain refused to let it go'}`
+  }
+}
+
+function shortId (id: Hex): string {
+  return `${id.slice(0, 10)}…`
+}
