@@ -43,13 +43,18 @@ export class RepairError extends Error {
   override name = 'RepairError'
 }
 
+/** Nothing for this repairer to do: the slot was filled, or it holds another slot of the deal. */
+export class RepairNotOursError extends RepairError {
+  override name = 'RepairNotOursError'
+}
+
 export type RepairProgress = (e: { stage: 'fetch' | 'rebuild' | 'fill', done?: number, total?: number, message?: string }) => void
 
 export async function repairSlot (slot: SlotRef, c: RepairComponents, options: { signal?: AbortSignal, onProgress?: RepairProgress } = {}): Promise<void> {
   const shape = await c.deal(slot.dealId)
-  if (shape.holders[slot.index] !== undefined) throw new RepairError(`slot ${slot.index} of ${slot.dealId} is not free any more`)
+  if (shape.holders[slot.index] !== undefined) throw new RepairNotOursError(`slot ${slot.index} of ${slot.dealId} is not free any more`)
   const mine = shape.holders.findIndex((h) => h?.toLowerCase() === c.self.toLowerCase())
-  if (mine >= 0) throw new RepairError(`this supplier already holds slot ${mine} of ${slot.dealId}; another supplier must repair slot ${slot.index} so that fragments stay on different machines`)
+  if (mine >= 0) throw new RepairNotOursError(`this supplier already holds slot ${mine} of ${slot.dealId}; another supplier must repair slot ${slot.index} so that fragments stay on different machines`)
   const sources = shape.holders
     .map((h, i) => ({ h, i }))
     .filter((x): x is { h: Address, i: number } => x.h !== undefined && x.i !== slot.index)

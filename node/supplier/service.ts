@@ -25,7 +25,7 @@ import { FRAGMENTS_DIR } from '../config/constants.ts'
 import { amount, saveSettings } from '../config/index.ts'
 import { DEFAULT_SHARD_SIZE } from '../erasure/constants.ts'
 import { MANIFEST_SLOT } from '../consumer/manifests.ts'
-import { RepairError, repairSlot } from '../repair/index.ts'
+import { RepairError, RepairNotOursError, repairSlot } from '../repair/index.ts'
 import { rebuildFragment } from '../repair/rebuild.ts'
 import { TreeBuilder } from '../proofs/tree-builder.ts'
 import { ROOT_LATER } from '../proofs/constants.ts'
@@ -99,6 +99,17 @@ export interface SupplierInit {
  */
 export const CHORE_TICKS = 5
 
+/**
+ * A slot freed on chain is repaired by whichever supplier gets there first. One that no supplier
+ * could take when it was freed (every other supplier already held a fragment of the deal, or was
+ * full, or a fetch failed) is tried again: after REPAIR_RETRY_MS, doubling to REPAIR_RETRY_MAX_MS.
+ * A supplier that starts (or comes back) looks REPAIR_LOOKBACK_BLOCKS back for such slots (about
+ * three days of 12 s blocks, four log reads).
+ */
+const REPAIR_RETRY_MS = 30_000
+const REPAIR_RETRY_MAX_MS = 30 * 60_000
+const REPAIR_LOOKBACK_BLOCKS = 20_000n
+
 /** A peer id's binary multihash, as registered on chain: base58btc-decoded. */
 export type PeerIdBytes = (peerId: string) => Uint8Array
 
@@ -131,6 +142,8 @@ export class SupplierService implements NodeService {
    */
   private readonly steadyUntil = new Map<string, bigint>()
   private readonly repairing = new Set<string>()
+  /** Freed slots not yet repaired by anyone, by `dealId:index`: see REPAIR_RETRY_MS. */
+  private readonly openRepairs = new BoundedMap<string, { ref: SlotRef, next: number, wait: number }>(4096)
   /** Bytes being taken in for deals not yet open (put with ROOT_LATER): bounded, see checkSlot. */
   private unopenedBytes = 0
   /** The deal each announced put was checked against (lower-case id), for its accept: see CHECK_REUSE_MS. */
@@ -335,6 +348,7 @@ export class SupplierService implements NodeService {
     this.timer.unref()
     void this.proveTick()
     void this.tick()
+    this.lookForOpenRepairs()
   }
 
   private async proveTick (): Promise<void> {
@@ -459,7 +473,7 @@ export class SupplierService implements NodeService {
           this.prover.untrack(ref)
           await this.store.delete(dealId.toLowerCase(), ref.index).catch(() => {})
         } else {
-          void this.repair(ref)
+          this.wantRepair(ref)
         }
       }
     }
@@ -468,6 +482,7 @@ export class SupplierService implements NodeService {
       await this.releaseEnded(head)
       if (this.leaving) await this.keepStake(head)
     }
+    this.retryRepairs()
   }
 
   /**
@@ -517,12 +532,55 @@ export class SupplierService implements NodeService {
       if (String(e.args.supplier).toLowerCase() !== jailed.toLowerCase()) continue
       const ref = { dealId: e.args.dealId as Hex, index: Number(e.args.index) }
       const slot = await m.getSlot(ref.dealId, ref.index)
-      if (slot.holder.toLowerCase() === jailed.toLowerCase() && await m.dealStatus(ref.dealId) === 'Active') void this.repair(ref)
+      if (slot.holder.toLowerCase() === jailed.toLowerCase() && await m.dealStatus(ref.dealId) === 'Active') this.wantRepair(ref)
+    }
+  }
+
+  /** A slot to repair: now, and again later until someone has (see REPAIR_RETRY_MS). */
+  private wantRepair (ref: SlotRef): void {
+    const key = `${ref.dealId.toLowerCase()}:${ref.index}`
+    if (!this.openRepairs.has(key)) this.openRepairs.set(key, { ref, next: 0, wait: REPAIR_RETRY_MS })
+    this.retryRepairs()
+  }
+
+  private retryRepairs (): void {
+    if (this.leaving) return
+    const now = Date.now()
+    for (const [key, e] of [...this.openRepairs.entries()]) {
+      if (e.next > now || this.repairing.has(key)) continue
+      e.next = now + e.wait
+      e.wait = Math.min(e.wait * 2, REPAIR_RETRY_MAX_MS)
+      void this.repair(e.ref)
+    }
+  }
+
+  /**
+   * Slots freed lately and still free (on a start, or when coming back from leaving): events are
+   * only seen as they happen, and a repair nobody could do then is still worth the bounty.
+   */
+  private lookForOpenRepairs (): void {
+    if (this.leaving) return
+    this.findOpenRepairs().catch((err: unknown) => { logger('looking for slots to repair: %s', (err as Error).message) })
+  }
+
+  private async findOpenRepairs (): Promise<void> {
+    const m = this.c.chain.market
+    const head = await this.c.chain.blockNumber()
+    const from = head > this.c.chain.deployBlock + REPAIR_LOOKBACK_BLOCKS ? head - REPAIR_LOOKBACK_BLOCKS : this.c.chain.deployBlock
+    const freed = await this.c.chain.getEvents({ fromBlock: from, toBlock: head, contracts: ['market'], eventNames: ['SlotFreed'] })
+    const seen = new Set<string>()
+    for (const e of freed) {
+      const ref = { dealId: e.args.dealId as Hex, index: Number(e.args.index) }
+      const key = `${ref.dealId.toLowerCase()}:${ref.index}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      const [slot, status] = await Promise.all([m.getSlot(ref.dealId, ref.index), m.dealStatus(ref.dealId)])
+      if (slot.holder === zeroAddress && status === 'Active') this.wantRepair(ref)
     }
   }
 
   private async repair (slot: SlotRef): Promise<void> {
-    const key = `${slot.dealId}:${slot.index}`
+    const key = `${slot.dealId.toLowerCase()}:${slot.index}`
     if (this.repairing.has(key) || this.net === undefined) return
     this.repairing.add(key)
     const net = this.net
@@ -534,6 +592,8 @@ export class SupplierService implements NodeService {
           const d = await m.getDeal(dealId)
           const terms = this.termsProblem(d)
           if (terms !== undefined) throw new RepairError(`not repairing deal ${dealId}: it ${terms}`)
+          const status = await m.dealStatus(dealId)
+          if (status !== 'Active') throw new RepairNotOursError(`deal ${dealId} is ${status.toLowerCase()}: nothing to repair`)
           // Before fetching k fragments for it: a full (or leaving, quota 0) store would refuse the result.
           const { used, quota } = this.store.usage()
           if (quota - used < Number(d.fragmentSize)) throw new RepairError(`not repairing deal ${dealId}: ${quota - used} bytes free, its fragments take ${d.fragmentSize}`)
@@ -571,8 +631,12 @@ export class SupplierService implements NodeService {
         tmpdir: this.c.config.datadir,
       })
       this.stats.repairs++
+      this.openRepairs.delete(key)
     } catch (err) {
       logger('repair of %s: %s', key, (err as Error).message)
+      const e = err as Error & { errorName?: string }
+      // Filled by someone else, ours to leave to others, or its deal is over: nothing to try again.
+      if (err instanceof RepairNotOursError || e.errorName === 'MarketSlotNotFree' || e.errorName === 'MarketDealNotActive' || e.errorName === 'MarketDealNotFilling') this.openRepairs.delete(key)
     } finally {
       this.repairing.delete(key)
     }
@@ -637,6 +701,7 @@ export class SupplierService implements NodeService {
     this.store.setQuota(this.quota)
     await saveSettings(this.c.config.datadir, { leaving: false })
     await this.publishOffer(true)
+    this.lookForOpenRepairs()
     return { ...info, back: true }
   }
 
@@ -647,7 +712,8 @@ export class SupplierService implements NodeService {
     const lines = ['You take no new fragments, and your stake comes back to your wallet as it frees (saved in config.json; `supply stake` brings you back).']
     if (o.left.length > 0) {
       const forfeited = o.left.reduce((sum, l) => sum + l.forfeited, 0n)
-      lines.push(`Left ${o.left.length} slot${o.left.length === 1 ? '' : 's'} at once: ${tokens(forfeited)} of collateral forfeited, which pays whoever rebuilds them.`)
+      const one = o.left.length === 1
+      lines.push(`Left ${o.left.length} slot${one ? '' : 's'} at once: ${tokens(forfeited)} of collateral forfeited, which pays whoever rebuilds ${one ? 'its fragment' : 'their fragments'}.`)
     }
     if (o.kept.length > 0) {
       lines.push(`Still held: ${o.kept.length} slot${o.kept.length === 1 ? '' : 's'}:`)

@@ -19,6 +19,9 @@ export class BoundedMap<K, V> {
 
   delete (key: K): boolean { return this.map.delete(key) }
 
+  /** Oldest first. */
+  entries (): IterableIterator<[K, V]> { return this.map.entries() }
+
   set (key: K, value: V): this {
     this.map.delete(key)
     this.map.set(key, value)

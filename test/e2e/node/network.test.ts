@@ -505,6 +505,9 @@ describe('BitDust network end to end', function () {
       const path = await randomFile(join(work, 'left.bin'), 600_000)
       const up = await upload(user, path)
       const dealId = up.id as Hex
+      // On every one of the seven suppliers: no one is left to rebuild the leaver's fragment of it.
+      const widePath = await randomFile(join(work, 'wide.bin'), 500_000)
+      const wide = await upload(user, widePath, ['--k', '5', '--m', '2'])
       const leaverAddress = (await chain.market.getSlot(dealId, 0)).holder
       const leaver = net.suppliers.find((x) => x.status.address.toLowerCase() === leaverAddress.toLowerCase()) as RunningNode
       const walletBefore = await chain.token.balanceOf(leaverAddress)
@@ -550,11 +553,21 @@ describe('BitDust network end to end', function () {
       net.suppliers[net.suppliers.indexOf(leaver)] = restarted
       expect((await chain.staking.stakeInfo(leaverAddress)).staked).to.equal(0n)
       expect((await restarted.api.call<{ supplier: { quota: number, leaving?: boolean } }>('GET', '/status')).supplier.leaving).to.equal(true)
+      const wideFreed = r.left.find((l) => l.dealId.toLowerCase() === wide.id.toLowerCase())
+      expect(wideFreed, 'the leaver held a fragment of the file on all seven').to.not.equal(undefined)
+      expect((await chain.market.getSlot(wide.id as Hex, wideFreed?.index as number)).holder).to.equal('0x0000000000000000000000000000000000000000')
       const back = await ok<{ back?: boolean }>(restarted.spec.datadir, ['supply', 'stake', String(10n ** 21n)])
       expect(back.back).to.equal(true)
       const after = await restarted.api.call<{ supplier: { quota: number, leaving?: boolean } }>('GET', '/status')
       expect(after.supplier.leaving).to.equal(undefined)
       expect(after.supplier.quota).to.be.greaterThan(0)
+      // Back, it finds the slot nobody could repair while it was away, and repairs it for the bounty.
+      await until('the wide file\'s freed slot to be repaired', async () => (await chain.market.getSlot(wide.id as Hex, wideFreed?.index as number)).holder.toLowerCase() === leaverAddress.toLowerCase(), 300_000, 1000)
+      await until('the wide file to be healthy', async () => {
+        const files = await ok<Array<{ id: string, health: string }>>(user.spec.datadir, ['ls'])
+        return files.find((f) => f.id === wide.id)?.health === 'healthy'
+      })
+      expect(await download(user, wide.id, join(work, 'wide.out'))).to.equal(await sha256File(widePath))
     })
   })
 })

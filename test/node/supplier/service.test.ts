@@ -207,19 +207,19 @@ describe('supplier/service against the real contracts: fragments before and afte
       const locking = await openWith(5n, 5n * 21n)
       expect((await backend.check(locking.meta).then(() => undefined, (e: Error) => e))?.message).to.match(/asks 105 collateral per byte, more than 20 periods of its price/)
       await backend.check((await openWith(5n, 5n * 20n)).meta) // at the bound: taken
-      // Nor does it repair a slot of such a deal for the bounty: it stops before reading a slot.
+      // Nor does it repair a slot of such a deal for the bounty: it stops before reading further.
       const market = net.supplierA.market
-      const original = market.getSlot.bind(market)
-      let slotReads = 0
-      market.getSlot = async (...args: Parameters<typeof original>) => { slotReads++; return await original(...args) }
+      const original = market.dealStatus.bind(market)
+      let statusReads = 0
+      market.dealStatus = async (...args: Parameters<typeof original>) => { statusReads++; return await original(...args) }
       try {
         await (service as unknown as { repair: (s: { dealId: Hex, index: number }) => Promise<void> }).repair({ dealId: cheap.meta.dealId as Hex, index: 0 })
-        expect(slotReads).to.equal(0)
+        expect(statusReads).to.equal(0)
         await offer({ price: '4' })
         await (service as unknown as { repair: (s: { dealId: Hex, index: number }) => Promise<void> }).repair({ dealId: cheap.meta.dealId as Hex, index: 0 })
-        expect(slotReads).to.equal(2) // at its price: it looks at the slots (none held, so nothing to rebuild from)
+        expect(statusReads).to.equal(1) // at its price: it goes on to the deal's state (filling, so nothing to repair)
       } finally {
-        delete (market as unknown as Record<string, unknown>).getSlot
+        delete (market as unknown as Record<string, unknown>).dealStatus
       }
     } finally {
       await offer({ price: '1' })
