@@ -26,6 +26,7 @@ import { amount, saveSettings } from '../config/index.ts'
 import { DEFAULT_SHARD_SIZE } from '../erasure/constants.ts'
 import { MANIFEST_SLOT } from '../consumer/manifests.ts'
 import { RepairError, RepairNotOursError, repairSlot } from '../repair/index.ts'
+import { WAVE_MS, repairWave } from '../repair/wave.ts'
 import { rebuildFragment } from '../repair/rebuild.ts'
 import { TreeBuilder } from '../proofs/tree-builder.ts'
 import { ROOT_LATER } from '../proofs/constants.ts'
@@ -78,6 +79,8 @@ export interface SupplierNet {
   publishOffer: (terms: { capacity: bigint, price: bigint, stake: bigint }) => Promise<void>
   peerOf: (address: Address) => Promise<string>
   getFragment: (peerId: string, dealId: Hex, slot: number, range: { root: Hex }, signal?: AbortSignal) => AsyncIterable<Uint8Array>
+  /** Suppliers whose offers this node knows: sets how many try a repair at once (node/repair/wave.ts). */
+  knownSuppliers?: () => number
 }
 
 export interface SupplierComponents extends NodeServices {
@@ -100,14 +103,17 @@ export interface SupplierInit {
 export const CHORE_TICKS = 5
 
 /**
- * A slot freed on chain is repaired by whichever supplier gets there first. One that no supplier
- * could take when it was freed (every other supplier already held a fragment of the deal, or was
- * full, or a fetch failed) is tried again: after REPAIR_RETRY_MS, doubling to REPAIR_RETRY_MAX_MS.
+ * A slot freed on chain is repaired by whichever supplier gets there first, each in its wave
+ * (node/repair/wave.ts). One that no supplier could take when it was freed (every other supplier
+ * already held a fragment of the deal, or was full, or a fetch failed) is tried again: after
+ * REPAIR_RETRY_MS, doubling to REPAIR_RETRY_MAX_MS.
  * A supplier that starts (or comes back) looks REPAIR_LOOKBACK_BLOCKS back for such slots (about
  * three days of 12 s blocks, four log reads).
  */
 const REPAIR_RETRY_MS = 30_000
 const REPAIR_RETRY_MAX_MS = 30 * 60_000
+/** Tries per slot (about 2 h of them) before a supplier leaves a slot it cannot repair to others. */
+const REPAIR_TRIES = 8
 const REPAIR_LOOKBACK_BLOCKS = 20_000n
 
 /** A peer id's binary multihash, as registered on chain: base58btc-decoded. */
@@ -142,8 +148,11 @@ export class SupplierService implements NodeService {
    */
   private readonly steadyUntil = new Map<string, bigint>()
   private readonly repairing = new Set<string>()
-  /** Freed slots not yet repaired by anyone, by `dealId:index`: see REPAIR_RETRY_MS. */
-  private readonly openRepairs = new BoundedMap<string, { ref: SlotRef, next: number, wait: number }>(4096)
+  /**
+   * Freed slots not yet repaired by anyone, by `dealId:index`: see REPAIR_RETRY_MS. `holder` is
+   * a jailed holder still named on the slot (its slots are repairable until someone evicts it).
+   */
+  private readonly openRepairs = new BoundedMap<string, { ref: SlotRef, next: number, wait: number, holder: Address, tries: number }>(256)
   /** Bytes being taken in for deals not yet open (put with ROOT_LATER): bounded, see checkSlot. */
   private unopenedBytes = 0
   /** The deal each announced put was checked against (lower-case id), for its accept: see CHECK_REUSE_MS. */
@@ -413,6 +422,7 @@ export class SupplierService implements NodeService {
     this.running = true
     try {
       await this.scanEvents()
+      this.retryRepairs()
       if (Date.now() - this.lastOffer > this.offerIntervalMs) await this.publishOffer()
     } catch (err) {
       this.stats.errors++
@@ -482,7 +492,6 @@ export class SupplierService implements NodeService {
       await this.releaseEnded(head)
       if (this.leaving) await this.keepStake(head)
     }
-    this.retryRepairs()
   }
 
   /**
@@ -532,14 +541,16 @@ export class SupplierService implements NodeService {
       if (String(e.args.supplier).toLowerCase() !== jailed.toLowerCase()) continue
       const ref = { dealId: e.args.dealId as Hex, index: Number(e.args.index) }
       const slot = await m.getSlot(ref.dealId, ref.index)
-      if (slot.holder.toLowerCase() === jailed.toLowerCase() && await m.dealStatus(ref.dealId) === 'Active') this.wantRepair(ref)
+      if (slot.holder.toLowerCase() === jailed.toLowerCase() && await m.dealStatus(ref.dealId) === 'Active') this.wantRepair(ref, jailed)
     }
   }
 
-  /** A slot to repair: now, and again later until someone has (see REPAIR_RETRY_MS). */
-  private wantRepair (ref: SlotRef): void {
+  /** A slot to repair: in this supplier's wave, and again later until someone has (see REPAIR_RETRY_MS). */
+  private wantRepair (ref: SlotRef, holder: Address = zeroAddress): void {
     const key = `${ref.dealId.toLowerCase()}:${ref.index}`
-    if (!this.openRepairs.has(key)) this.openRepairs.set(key, { ref, next: 0, wait: REPAIR_RETRY_MS })
+    if (this.openRepairs.has(key)) return
+    const wave = repairWave(this.view.slotId(ref), this.view.address, this.net?.knownSuppliers?.() ?? 0)
+    this.openRepairs.set(key, { ref, next: Date.now() + wave * WAVE_MS, wait: REPAIR_RETRY_MS, holder, tries: 0 })
     this.retryRepairs()
   }
 
@@ -548,10 +559,23 @@ export class SupplierService implements NodeService {
     const now = Date.now()
     for (const [key, e] of [...this.openRepairs.entries()]) {
       if (e.next > now || this.repairing.has(key)) continue
+      if (++e.tries > REPAIR_TRIES) { this.openRepairs.delete(key); continue }
       e.next = now + e.wait
       e.wait = Math.min(e.wait * 2, REPAIR_RETRY_MAX_MS)
-      void this.repair(e.ref)
+      void this.repairIfOpen(key, e.ref, e.holder)
     }
+  }
+
+  /** One read before the repair's many: most suppliers of a later wave find the slot filled. */
+  private async repairIfOpen (key: string, ref: SlotRef, holder: Address): Promise<void> {
+    try {
+      const slot = await this.c.chain.market.getSlot(ref.dealId, ref.index)
+      if (slot.holder.toLowerCase() !== holder.toLowerCase()) { this.openRepairs.delete(key); return }
+    } catch (err) {
+      logger('repair of %s: %s', key, (err as Error).message)
+      return
+    }
+    await this.repair(ref)
   }
 
   /**
