@@ -536,7 +536,13 @@ export class SupplierService implements NodeService {
   private async repairJailed (jailed: Address): Promise<void> {
     if (jailed.toLowerCase() === this.view.address.toLowerCase()) return
     const m = this.c.chain.market
-    const filled = await this.c.chain.getEvents({ fromBlock: this.c.chain.deployBlock, contracts: ['market'], eventNames: ['SlotFilled'], where: { supplier: jailed } })
+    // A slot filled longer ago than the longest a deal can live (its fill deadline, then at most
+    // maxDurationPeriods, extensions included) belongs to a deal that is over: no need to read
+    // the chain's whole history, which grows without end.
+    const [c, head] = await Promise.all([m.config(), this.c.chain.blockNumber()])
+    const lifetime = c.fillDeadlineBlocks + (c.maxDurationPeriods + 2n) * c.periodBlocks
+    const from = head > this.c.chain.deployBlock + lifetime ? head - lifetime : this.c.chain.deployBlock
+    const filled = await this.c.chain.getEvents({ fromBlock: from, toBlock: head, contracts: ['market'], eventNames: ['SlotFilled'], where: { supplier: jailed } })
     for (const e of filled) {
       if (String(e.args.supplier).toLowerCase() !== jailed.toLowerCase()) continue
       const ref = { dealId: e.args.dealId as Hex, index: Number(e.args.index) }
