@@ -76,7 +76,7 @@ function supplierNet (p2p: P2PNode, peerOf: (a: Address) => Promise<string>): Su
   return {
     peerId: p2p.peerId,
     publishOffer: async (terms) => { await p2p.discovery.publish(terms) },
-    knownSuppliers: () => p2p.discovery.cache.size,
+    knownSuppliers: () => p2p.discovery.cache.list().map((o) => o.address as Address),
     peerOf,
     getFragment: (peerId, dealId, slot, range, signal) => p2p.getFragment(peerId, dealId.toLowerCase(), slot, { root: range.root.toLowerCase() }, signal ? { signal } : {}),
   }

@@ -17,7 +17,7 @@ import type { Route } from '../api/server.ts'
 import { BadRequestError } from '../api/errors.ts'
 import type { NodeService, NodeServices } from '../node.ts'
 import type { BitDustChain } from '../chain/client.ts'
-import { supplierView } from '../chain/views.ts'
+import { keeperView, supplierView } from '../chain/views.ts'
 import type { Deal, DealStatusName, StakeInfo } from '../chain/types.ts'
 import { fragmentStore } from '../storage/fragment-store/index.ts'
 import type { FragmentMeta, FragmentStore, StoredFragment } from '../storage/fragment-store/index.ts'
@@ -34,6 +34,7 @@ import { log } from '../log.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import { duration, tokens } from '../util/units.ts'
 import { keptLine, leaveSlots } from './leave.ts'
+import { Watchtower } from './watchtower.ts'
 import type { LeaveOutcome } from './leave.ts'
 import { Prover, concatProofs } from './prover.ts'
 import type { SlotRef } from './types.ts'
@@ -79,8 +80,8 @@ export interface SupplierNet {
   publishOffer: (terms: { capacity: bigint, price: bigint, stake: bigint }) => Promise<void>
   peerOf: (address: Address) => Promise<string>
   getFragment: (peerId: string, dealId: Hex, slot: number, range: { root: Hex }, signal?: AbortSignal) => AsyncIterable<Uint8Array>
-  /** Suppliers whose offers this node knows: sets how many try a repair at once (node/repair/wave.ts). */
-  knownSuppliers?: () => number
+  /** Suppliers whose offers this node knows: who watches whom (watchtower.ts), how many try a repair at once (node/repair/wave.ts). */
+  knownSuppliers?: () => Address[]
 }
 
 export interface SupplierComponents extends NodeServices {
@@ -125,6 +126,7 @@ export class SupplierService implements NodeService {
   private readonly c: SupplierComponents
   private readonly view: ReturnType<typeof supplierView>
   private readonly prover: Prover
+  private readonly watchtower: Watchtower
   private readonly tickMs: number
   private readonly offerIntervalMs: number
   private net: SupplierNet | undefined
@@ -188,6 +190,7 @@ export class SupplierService implements NodeService {
       onAnswered: () => { this.stats.answers++ },
       onError: (what, err) => { this.stats.errors++; this.stats.lastError = `${what}: ${err.message}` },
     })
+    this.watchtower = new Watchtower(keeperView(c.chain), this.view.address, () => this.net?.knownSuppliers?.() ?? [])
     this.tickMs = init.tickMs ?? 1000
     this.offerIntervalMs = init.offerIntervalMs ?? 30_000
   }
@@ -423,6 +426,7 @@ export class SupplierService implements NodeService {
     try {
       await this.scanEvents()
       this.retryRepairs()
+      await this.watch()
       if (Date.now() - this.lastOffer > this.offerIntervalMs) await this.publishOffer()
     } catch (err) {
       this.stats.errors++
@@ -431,6 +435,14 @@ export class SupplierService implements NodeService {
     } finally {
       this.running = false
     }
+  }
+
+  /** The watchtower's round, once per period, on the head the last scan read (no read of its own). */
+  private async watch (): Promise<void> {
+    if (this.scannedTo === 0n) return
+    const clock = await this.view.schedule()
+    if (this.scannedTo < clock.genesisBlock) return
+    await this.watchtower.round((this.scannedTo - clock.genesisBlock) / clock.periodBlocks)
   }
 
   /**
@@ -555,7 +567,7 @@ export class SupplierService implements NodeService {
   private wantRepair (ref: SlotRef, holder: Address = zeroAddress): void {
     const key = `${ref.dealId.toLowerCase()}:${ref.index}`
     if (this.openRepairs.has(key)) return
-    const wave = repairWave(this.view.slotId(ref), this.view.address, this.net?.knownSuppliers?.() ?? 0)
+    const wave = repairWave(this.view.slotId(ref), this.view.address, this.net?.knownSuppliers?.().length ?? 0)
     this.openRepairs.set(key, { ref, next: Date.now() + wave * WAVE_MS, wait: REPAIR_RETRY_MS, holder, tries: 0 })
     this.retryRepairs()
   }

@@ -576,5 +576,46 @@ describe('BitDust network end to end', function () {
       expect(await download(user, wide.id, join(work, 'wide.out'))).to.equal(await sha256File(widePath))
     })
   })
+
+  // Last of all: the supplier that stops here is jailed for good.
+  describe('nobody minding', () => {
+    it('a supplier gone while its consumer is offline too: the other suppliers mark its misses until it is jailed, and repair its slots', async () => {
+      const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
+      const path = await randomFile(join(work, 'unminded.bin'), 400_000)
+      const up = await upload(user, path)
+      const dealId = up.id as Hex
+      const goneAddress = (await chain.market.getSlot(dealId, 0)).holder
+      const gone = net.suppliers.find((x) => x.status.address.toLowerCase() === goneAddress.toLowerCase()) as RunningNode
+      const fromBlock = await chain.blockNumber()
+      await net.supervisor.kill(user)
+      await net.supervisor.kill(gone)
+      const jailed = await until('the gone supplier to be jailed', async () => {
+        const events = await chain.getEvents({ fromBlock, contracts: ['market'], eventNames: ['SupplierJailed'], where: { supplier: goneAddress } })
+        return events.find((e) => String(e.args.supplier).toLowerCase() === goneAddress.toLowerCase())
+      }, 400_000, 2000)
+      expect(jailed).to.not.equal(undefined)
+      // Marked by suppliers, for the marker's share of each slash: the consumer was not there.
+      const misses = (await chain.getEvents({ fromBlock, contracts: ['market'], eventNames: ['PeriodMissed'], where: { supplier: goneAddress } }))
+        .filter((e) => String(e.args.supplier).toLowerCase() === goneAddress.toLowerCase())
+      expect(misses.length).to.be.at.least(3)
+      const suppliers = new Set(net.suppliers.map((x) => x.status.address.toLowerCase()))
+      for (const e of misses) expect(suppliers.has(String(e.args.marker).toLowerCase()), String(e.args.marker)).to.equal(true)
+      // Its slot of the file goes to another supplier, which rebuilt the fragment from k others.
+      const repairer = await until('slot 0 to be repaired', async () => {
+        const h = (await chain.market.getSlot(dealId, 0)).holder
+        return h.toLowerCase() !== goneAddress.toLowerCase() && h !== '0x0000000000000000000000000000000000000000' ? h : undefined
+      }, 300_000, 1000)
+      expect(suppliers.has(repairer.toLowerCase())).to.equal(true)
+      // The consumer comes back to a healthy file.
+      user = await net.supervisor.start(user.spec)
+      await until('the file to be healthy', async () => {
+        const files = await ok<Array<{ id: string, health: string }>>(user.spec.datadir, ['ls'])
+        return files.find((f) => f.id === dealId)?.health === 'healthy'
+      })
+      expect(await download(user, up.id, join(work, 'unminded.out'))).to.equal(await sha256File(path))
+      const audit = await cli(user.spec.datadir, ['audit'])
+      expect(audit.code, audit.stdout).to.equal(0)
+    })
+  })
 })
 
