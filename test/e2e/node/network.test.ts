@@ -524,6 +524,9 @@ describe('BitDust network end to end', function () {
       const st = await leaver.api.call<{ supplier: { slots: number, quota: number, leaving?: boolean } }>('GET', '/status')
       expect([st.supplier.slots, st.supplier.quota, st.supplier.leaving]).to.deep.equal([0, 0, true])
       expect(readdirSync(join(leaver.spec.datadir, 'fragments')).filter((f) => f.startsWith(`${dealId.toLowerCase()}-0.`))).to.deep.equal([])
+      const later = await upload(user, await randomFile(join(work, 'after-leave.bin'), 300_000))
+      const laterHolders = await Promise.all(Array.from({ length: 6 }, async (_, i) => (await chain.market.getSlot(later.id as Hex, i)).holder.toLowerCase()))
+      expect(laterHolders).to.not.include(leaverAddress.toLowerCase())
       // Another supplier rebuilds the fragment from k others and collects the bounty the collateral paid for.
       const repairer = await until('slot 0 to be repaired by another supplier', async () => {
         const h = (await chain.market.getSlot(dealId, 0)).holder
