@@ -7,7 +7,10 @@
  */
 import type { Address, Hex } from 'viem'
 import type { MarketApi } from '../chain/market.ts'
+import type { StakingApi } from '../chain/staking.ts'
+import type { StakeInfo } from '../chain/types.ts'
 import { ContractRevertError } from '../chain/errors.ts'
+import { duration, tokens } from '../util/units.ts'
 import type { SlotRef } from './types.ts'
 
 export type LeaveChain = Pick<MarketApi, 'dealStatus' | 'getDeal' | 'getSlot' | 'leaveSlot'>
@@ -124,4 +127,58 @@ export function keptLine (k: KeptSlot, endsIn?: (period: number) => string): str
 
 function shortId (id: Hex): string {
   return `${id.slice(0, 10)}…`
+}
+
+export type StakeChain = Pick<StakingApi, 'stakeInfo' | 'withdraw' | 'freeStake' | 'requestUnbond'>
+
+export interface StakeSettlement { info: StakeInfo, unbonded: bigint, withdrawn: boolean }
+
+/**
+ * While leaving: withdraws what has unbonded, and unbonds the stake that is free. A new unbond
+ * request restarts the contract's unbonding clock for everything unbonding, so while slots still
+ * lock stake only the first request is made; the rest follows once the last slot is released.
+ */
+export async function settleStake (s: StakeChain, me: Address, head: bigint): Promise<StakeSettlement> {
+  let info = await s.stakeInfo(me)
+  let withdrawn = false
+  let unbonded = 0n
+  if (info.unbonding > 0n && head >= info.unlockBlock) {
+    await s.withdraw()
+    withdrawn = true
+    info = await s.stakeInfo(me)
+  }
+  if (info.staked > info.unbonding && (info.unbonding === 0n || info.locked === 0n)) {
+    unbonded = await s.freeStake(me)
+    if (unbonded > 0n) {
+      await s.requestUnbond(unbonded)
+      info = await s.stakeInfo(me)
+    }
+  }
+  return { info, unbonded, withdrawn }
+}
+
+/** Where the chain is, to say when things happen. */
+export interface LeaveClock { genesisBlock: bigint, periodBlocks: bigint, head: bigint, msPerBlock: number | undefined }
+
+/** What `supply leave` tells the person. */
+export function leaveSummary (o: LeaveOutcome, stake: StakeInfo, now: boolean, clock: LeaveClock): string[] {
+  const inBlocks = (block: bigint): string => block <= clock.head
+    ? 'now'
+    : clock.msPerBlock === undefined ? `at block ${block}` : `at block ${block}, in ~${duration(Number(block - clock.head) * clock.msPerBlock)}`
+  const lines = ['You take no new fragments, and your stake comes back to your wallet as it frees (saved in config.json; `supply stake` brings you back).']
+  if (o.left.length > 0) {
+    const forfeited = o.left.reduce((sum, l) => sum + l.forfeited, 0n)
+    const one = o.left.length === 1
+    lines.push(`Left ${o.left.length} slot${one ? '' : 's'} at once: ${tokens(forfeited)} of collateral forfeited, which pays whoever rebuilds ${one ? 'its fragment' : 'their fragments'}.`)
+  }
+  if (o.kept.length > 0) {
+    lines.push(`Still held: ${o.kept.length} slot${o.kept.length === 1 ? '' : 's'}:`)
+    for (const k of o.kept) lines.push(`  ${keptLine(k, (p) => inBlocks(clock.genesisBlock + BigInt(p) * clock.periodBlocks))}`)
+    const running = o.kept.filter((k) => k.reason === 'running')
+    if (!now && running.length > 0) lines.push(`\`supply leave --now\` gives ${running.length === 1 ? 'it' : 'them'} up at once for ${tokens(running.reduce((sum, k) => sum + k.collateral, 0n))} of collateral.`)
+  }
+  if (stake.unbonding > 0n) lines.push(`${tokens(stake.unbonding)} of stake unbonding, withdrawable ${inBlocks(stake.unlockBlock)}; your node withdraws it to your wallet then (while it runs).`)
+  if (stake.locked > 0n) lines.push(`${tokens(stake.locked)} of stake backs the slots still held and unbonds as they are released.`)
+  if (stake.staked === 0n) lines.push('No stake left: you are out.')
+  return lines
 }

@@ -26,16 +26,15 @@ import { amount, saveSettings } from '../config/index.ts'
 import { DEFAULT_SHARD_SIZE } from '../erasure/constants.ts'
 import { MANIFEST_SLOT } from '../consumer/manifests.ts'
 import { RepairError, RepairNotOursError, repairSlot } from '../repair/index.ts'
-import { WAVE_MS, repairWave } from '../repair/wave.ts'
+import { RepairQueue } from '../repair/queue.ts'
 import { rebuildFragment } from '../repair/rebuild.ts'
 import { TreeBuilder } from '../proofs/tree-builder.ts'
 import { ROOT_LATER } from '../proofs/constants.ts'
 import { log } from '../log.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
-import { duration, tokens } from '../util/units.ts'
-import { keptLine, leaveSlots } from './leave.ts'
+import { leaveSlots, leaveSummary, settleStake } from './leave.ts'
 import { Watchtower } from './watchtower.ts'
-import type { LeaveOutcome } from './leave.ts'
+import type { LeaveOutcome, StakeSettlement } from './leave.ts'
 import { Prover, concatProofs } from './prover.ts'
 import type { SlotRef } from './types.ts'
 
@@ -104,17 +103,9 @@ export interface SupplierInit {
 export const CHORE_TICKS = 5
 
 /**
- * A slot freed on chain is repaired by whichever supplier gets there first, each in its wave
- * (node/repair/wave.ts). One that no supplier could take when it was freed (every other supplier
- * already held a fragment of the deal, or was full, or a fetch failed) is tried again: after
- * REPAIR_RETRY_MS, doubling to REPAIR_RETRY_MAX_MS.
- * A supplier that starts (or comes back) looks REPAIR_LOOKBACK_BLOCKS back for such slots (about
- * three days of 12 s blocks, four log reads).
+ * How far back a supplier that starts (or comes back) looks for slots freed and still free: about
+ * three days of 12 s blocks, four log reads (node/repair/queue.ts).
  */
-const REPAIR_RETRY_MS = 30_000
-const REPAIR_RETRY_MAX_MS = 30 * 60_000
-/** Tries per slot (about 2 h of them) before a supplier leaves a slot it cannot repair to others. */
-const REPAIR_TRIES = 8
 const REPAIR_LOOKBACK_BLOCKS = 20_000n
 
 /** A peer id's binary multihash, as registered on chain: base58btc-decoded. */
@@ -149,12 +140,7 @@ export class SupplierService implements NodeService {
    * clears the entry). A sweep that read every held deal was a call per deal every 50 s.
    */
   private readonly steadyUntil = new Map<string, bigint>()
-  private readonly repairing = new Set<string>()
-  /**
-   * Freed slots not yet repaired by anyone, by `dealId:index`: see REPAIR_RETRY_MS. `holder` is
-   * a jailed holder still named on the slot (its slots are repairable until someone evicts it).
-   */
-  private readonly openRepairs = new BoundedMap<string, { ref: SlotRef, next: number, wait: number, holder: Address, tries: number }>(256)
+  private readonly repairs: RepairQueue
   /** Bytes being taken in for deals not yet open (put with ROOT_LATER): bounded, see checkSlot. */
   private unopenedBytes = 0
   /** The deal each announced put was checked against (lower-case id), for its accept: see CHECK_REUSE_MS. */
@@ -189,6 +175,18 @@ export class SupplierService implements NodeService {
       onProved: () => { this.stats.proofs++ },
       onAnswered: () => { this.stats.answers++ },
       onError: (what, err) => { this.stats.errors++; this.stats.lastError = `${what}: ${err.message}` },
+    })
+    this.repairs = new RepairQueue({
+      self: this.view.address,
+      slotId: (ref) => this.view.slotId(ref),
+      suppliers: () => this.net?.knownSuppliers?.().length ?? 0,
+      holderOf: async (ref) => (await c.chain.market.getSlot(ref.dealId, ref.index)).holder,
+      active: async (dealId) => await c.chain.market.dealStatus(dealId) === 'Active',
+      freedLately: async () => await this.freedLately(),
+      repair: async (ref) => { await this.repair(ref) },
+      paused: () => this.leaving,
+      // Filled by someone else, or its deal is over: nothing to try again.
+      settles: (e) => e.errorName === 'MarketSlotNotFree' || e.errorName === 'MarketDealNotActive' || e.errorName === 'MarketDealNotFilling',
     })
     this.watchtower = new Watchtower(keeperView(c.chain), this.view.address, () => this.net?.knownSuppliers?.() ?? [])
     this.tickMs = init.tickMs ?? 1000
@@ -360,7 +358,7 @@ export class SupplierService implements NodeService {
     this.timer.unref()
     void this.proveTick()
     void this.tick()
-    this.lookForOpenRepairs()
+    this.repairs.lookBack()
   }
 
   private async proveTick (): Promise<void> {
@@ -392,31 +390,9 @@ export class SupplierService implements NodeService {
     if (info.staked < stake) await s.stake(stake - info.staked)
   }
 
-  /**
-   * While leaving: withdraws what has unbonded, and unbonds the stake that is free. A new unbond
-   * request restarts the contract's unbonding clock for everything unbonding, so while slots still
-   * lock stake only the first request is made; the rest follows once the last slot is released.
-   */
-  private async keepStake (head?: bigint): Promise<{ info: StakeInfo, unbonded: bigint, withdrawn: boolean }> {
-    const s = this.c.chain.staking
-    const me = this.view.address
-    let info = await s.stakeInfo(me)
-    let withdrawn = false
-    let unbonded = 0n
-    const now = head ?? await this.c.chain.blockNumber()
-    if (info.unbonding > 0n && now >= info.unlockBlock) {
-      await s.withdraw()
-      withdrawn = true
-      info = await s.stakeInfo(me)
-    }
-    if (info.staked > info.unbonding && (info.unbonding === 0n || info.locked === 0n)) {
-      unbonded = await s.freeStake(me)
-      if (unbonded > 0n) {
-        await s.requestUnbond(unbonded)
-        info = await s.stakeInfo(me)
-      }
-    }
-    return { info, unbonded, withdrawn }
+  /** While leaving: see settleStake. */
+  private async keepStake (head?: bigint): Promise<StakeSettlement> {
+    return await settleStake(this.c.chain.staking, this.view.address, head ?? await this.c.chain.blockNumber())
   }
 
   /** One pass of every duty; never overlaps itself. */
@@ -425,7 +401,7 @@ export class SupplierService implements NodeService {
     this.running = true
     try {
       await this.scanEvents()
-      this.retryRepairs()
+      this.repairs.poll()
       await this.watch()
       if (Date.now() - this.lastOffer > this.offerIntervalMs) await this.publishOffer()
     } catch (err) {
@@ -495,7 +471,7 @@ export class SupplierService implements NodeService {
           this.prover.untrack(ref)
           await this.store.delete(dealId.toLowerCase(), ref.index).catch(() => {})
         } else {
-          this.wantRepair(ref)
+          this.repairs.want(ref)
         }
       }
     }
@@ -559,129 +535,68 @@ export class SupplierService implements NodeService {
       if (String(e.args.supplier).toLowerCase() !== jailed.toLowerCase()) continue
       const ref = { dealId: e.args.dealId as Hex, index: Number(e.args.index) }
       const slot = await m.getSlot(ref.dealId, ref.index)
-      if (slot.holder.toLowerCase() === jailed.toLowerCase() && await m.dealStatus(ref.dealId) === 'Active') this.wantRepair(ref, jailed)
+      if (slot.holder.toLowerCase() === jailed.toLowerCase() && await m.dealStatus(ref.dealId) === 'Active') this.repairs.want(ref, jailed)
     }
   }
 
-  /** A slot to repair: in this supplier's wave, and again later until someone has (see REPAIR_RETRY_MS). */
-  private wantRepair (ref: SlotRef, holder: Address = zeroAddress): void {
-    const key = `${ref.dealId.toLowerCase()}:${ref.index}`
-    if (this.openRepairs.has(key)) return
-    const wave = repairWave(this.view.slotId(ref), this.view.address, this.net?.knownSuppliers?.().length ?? 0)
-    this.openRepairs.set(key, { ref, next: Date.now() + wave * WAVE_MS, wait: REPAIR_RETRY_MS, holder, tries: 0 })
-    this.retryRepairs()
-  }
-
-  private retryRepairs (): void {
-    if (this.leaving) return
-    const now = Date.now()
-    for (const [key, e] of [...this.openRepairs.entries()]) {
-      if (e.next > now || this.repairing.has(key)) continue
-      if (++e.tries > REPAIR_TRIES) { this.openRepairs.delete(key); continue }
-      e.next = now + e.wait
-      e.wait = Math.min(e.wait * 2, REPAIR_RETRY_MAX_MS)
-      void this.repairIfOpen(key, e.ref, e.holder)
-    }
-  }
-
-  /** One read before the repair's many: most suppliers of a later wave find the slot filled. */
-  private async repairIfOpen (key: string, ref: SlotRef, holder: Address): Promise<void> {
-    try {
-      const slot = await this.c.chain.market.getSlot(ref.dealId, ref.index)
-      if (slot.holder.toLowerCase() !== holder.toLowerCase()) { this.openRepairs.delete(key); return }
-    } catch (err) {
-      logger('repair of %s: %s', key, (err as Error).message)
-      return
-    }
-    await this.repair(ref)
-  }
-
-  /**
-   * Slots freed lately and still free (on a start, or when coming back from leaving): events are
-   * only seen as they happen, and a repair nobody could do then is still worth the bounty.
-   */
-  private lookForOpenRepairs (): void {
-    if (this.leaving) return
-    this.findOpenRepairs().catch((err: unknown) => { logger('looking for slots to repair: %s', (err as Error).message) })
-  }
-
-  private async findOpenRepairs (): Promise<void> {
-    const m = this.c.chain.market
+  /** Slots freed over the last REPAIR_LOOKBACK_BLOCKS. */
+  private async freedLately (): Promise<SlotRef[]> {
     const head = await this.c.chain.blockNumber()
     const from = head > this.c.chain.deployBlock + REPAIR_LOOKBACK_BLOCKS ? head - REPAIR_LOOKBACK_BLOCKS : this.c.chain.deployBlock
     const freed = await this.c.chain.getEvents({ fromBlock: from, toBlock: head, contracts: ['market'], eventNames: ['SlotFreed'] })
-    const seen = new Set<string>()
-    for (const e of freed) {
-      const ref = { dealId: e.args.dealId as Hex, index: Number(e.args.index) }
-      const key = `${ref.dealId.toLowerCase()}:${ref.index}`
-      if (seen.has(key)) continue
-      seen.add(key)
-      const [slot, status] = await Promise.all([m.getSlot(ref.dealId, ref.index), m.dealStatus(ref.dealId)])
-      if (slot.holder === zeroAddress && status === 'Active') this.wantRepair(ref)
-    }
+    return freed.map((e) => ({ dealId: e.args.dealId as Hex, index: Number(e.args.index) }))
   }
 
+  /** Rebuilds a freed slot's fragment from k others and fills the slot; throws when it cannot. */
   private async repair (slot: SlotRef): Promise<void> {
-    const key = `${slot.dealId.toLowerCase()}:${slot.index}`
-    if (this.repairing.has(key) || this.net === undefined) return
-    this.repairing.add(key)
+    if (this.net === undefined) throw new RepairError('the network is not up yet')
     const net = this.net
     const m = this.c.chain.market
-    try {
-      await repairSlot(slot, {
-        self: this.view.address,
-        deal: async (dealId) => {
-          const d = await m.getDeal(dealId)
-          const terms = this.termsProblem(d)
-          if (terms !== undefined) throw new RepairError(`not repairing deal ${dealId}: it ${terms}`)
-          const status = await m.dealStatus(dealId)
-          if (status !== 'Active') throw new RepairNotOursError(`deal ${dealId} is ${status.toLowerCase()}: nothing to repair`)
-          // Before fetching k fragments for it: a full (or leaving, quota 0) store would refuse the result.
-          const { used, quota } = this.store.usage()
-          if (quota - used < Number(d.fragmentSize)) throw new RepairError(`not repairing deal ${dealId}: ${quota - used} bytes free, its fragments take ${d.fragmentSize}`)
-          const n = d.dataSlots + d.paritySlots
-          const slots = await Promise.all(Array.from({ length: n }, async (_, i) => await m.getSlot(dealId, i)))
-          // A jailed holder counts as gone: its slot is repairable and its copy is not trusted.
-          const jailed = new Map<string, boolean>()
-          for (const s of slots) {
-            if (s.holder !== zeroAddress && !jailed.has(s.holder)) jailed.set(s.holder, (await m.supplierState(s.holder)).jailed)
-          }
-          return { k: d.dataSlots, m: d.paritySlots, fragmentSize: Number(d.fragmentSize), roots: slots.map((s) => s.root), holders: slots.map((s) => s.holder === zeroAddress || jailed.get(s.holder) === true ? undefined : s.holder) }
-        },
-        // Streamed to disk: fragments can be far larger than memory should hold. The bytes only
-        // count once the stream ended without a root mismatch (getFragment throws at its end).
-        fetch: async (holder, ref, root, dest, signal) => {
-          await pipeline(Readable.from(net.getFragment(await net.peerOf(holder), ref.dealId, ref.index, { root }, signal)), createWriteStream(dest), signal ? { signal } : {})
-        },
-        rebuild: async (fragments, shape, missing, dest) => { await rebuildFragment(fragments, { ...shape, shardSize: DEFAULT_SHARD_SIZE }, missing, dest) },
-        rootOf: async (path) => {
-          const tree = new TreeBuilder()
-          for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) await tree.update(chunk as Buffer)
-          return `0x${Buffer.from((await tree.digest()).root).toString('hex')}` as Hex
-        },
-        adopt: async (ref, path, root) => {
-          const d = await m.getDeal(ref.dealId)
-          const meta = { dealId: ref.dealId.toLowerCase(), slot: ref.index, size: Number(d.fragmentSize), root: root.toLowerCase(), owner: d.consumer.toLowerCase() }
-          await this.store.accept(meta, createReadStream(path, { highWaterMark: 1 << 20 }))
-          try {
-            await this.prover.fill(ref)
-          } catch (err) {
-            await this.store.delete(meta.dealId, meta.slot).catch(() => {})
-            throw err
-          }
-        },
-        tmpdir: this.c.config.datadir,
-      })
-      this.stats.repairs++
-      this.openRepairs.delete(key)
-    } catch (err) {
-      logger('repair of %s: %s', key, (err as Error).message)
-      const e = err as Error & { errorName?: string }
-      // Filled by someone else, ours to leave to others, or its deal is over: nothing to try again.
-      if (err instanceof RepairNotOursError || e.errorName === 'MarketSlotNotFree' || e.errorName === 'MarketDealNotActive' || e.errorName === 'MarketDealNotFilling') this.openRepairs.delete(key)
-    } finally {
-      this.repairing.delete(key)
-    }
+    await repairSlot(slot, {
+      self: this.view.address,
+      deal: async (dealId) => {
+        const d = await m.getDeal(dealId)
+        const terms = this.termsProblem(d)
+        if (terms !== undefined) throw new RepairError(`not repairing deal ${dealId}: it ${terms}`)
+        const status = await m.dealStatus(dealId)
+        if (status !== 'Active') throw new RepairNotOursError(`deal ${dealId} is ${status.toLowerCase()}: nothing to repair`)
+        // Before fetching k fragments for it: a full (or leaving, quota 0) store would refuse the result.
+        const { used, quota } = this.store.usage()
+        if (quota - used < Number(d.fragmentSize)) throw new RepairError(`not repairing deal ${dealId}: ${quota - used} bytes free, its fragments take ${d.fragmentSize}`)
+        const n = d.dataSlots + d.paritySlots
+        const slots = await Promise.all(Array.from({ length: n }, async (_, i) => await m.getSlot(dealId, i)))
+        // A jailed holder counts as gone: its slot is repairable and its copy is not trusted.
+        const jailed = new Map<string, boolean>()
+        for (const s of slots) {
+          if (s.holder !== zeroAddress && !jailed.has(s.holder)) jailed.set(s.holder, (await m.supplierState(s.holder)).jailed)
+        }
+        return { k: d.dataSlots, m: d.paritySlots, fragmentSize: Number(d.fragmentSize), roots: slots.map((s) => s.root), holders: slots.map((s) => s.holder === zeroAddress || jailed.get(s.holder) === true ? undefined : s.holder) }
+      },
+      // Streamed to disk: fragments can be far larger than memory should hold. The bytes only
+      // count once the stream ended without a root mismatch (getFragment throws at its end).
+      fetch: async (holder, ref, root, dest, signal) => {
+        await pipeline(Readable.from(net.getFragment(await net.peerOf(holder), ref.dealId, ref.index, { root }, signal)), createWriteStream(dest), signal ? { signal } : {})
+      },
+      rebuild: async (fragments, shape, missing, dest) => { await rebuildFragment(fragments, { ...shape, shardSize: DEFAULT_SHARD_SIZE }, missing, dest) },
+      rootOf: async (path) => {
+        const tree = new TreeBuilder()
+        for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) await tree.update(chunk as Buffer)
+        return `0x${Buffer.from((await tree.digest()).root).toString('hex')}` as Hex
+      },
+      adopt: async (ref, path, root) => {
+        const d = await m.getDeal(ref.dealId)
+        const meta = { dealId: ref.dealId.toLowerCase(), slot: ref.index, size: Number(d.fragmentSize), root: root.toLowerCase(), owner: d.consumer.toLowerCase() }
+        await this.store.accept(meta, createReadStream(path, { highWaterMark: 1 << 20 }))
+        try {
+          await this.prover.fill(ref)
+        } catch (err) {
+          await this.store.delete(meta.dealId, meta.slot).catch(() => {})
+          throw err
+        }
+      },
+      tmpdir: this.c.config.datadir,
+    })
+    this.stats.repairs++
   }
 
   async status (): Promise<Record<string, unknown>> {
@@ -743,30 +658,14 @@ export class SupplierService implements NodeService {
     this.store.setQuota(this.quota)
     await saveSettings(this.c.config.datadir, { leaving: false })
     await this.publishOffer(true)
-    this.lookForOpenRepairs()
+    this.repairs.lookBack()
     return { ...info, back: true }
   }
 
   private async leaveSummary (o: LeaveOutcome, stake: StakeInfo, now: boolean): Promise<string[]> {
     const chain = this.c.chain
     const [clock, head, msPerBlock] = await Promise.all([this.view.schedule(), chain.blockNumber(), chain.msPerBlock().catch(() => undefined)])
-    const inBlocks = (block: bigint): string => block <= head ? 'now' : msPerBlock === undefined ? `at block ${block}` : `at block ${block}, in ~${duration(Number(block - head) * msPerBlock)}`
-    const lines = ['You take no new fragments, and your stake comes back to your wallet as it frees (saved in config.json; `supply stake` brings you back).']
-    if (o.left.length > 0) {
-      const forfeited = o.left.reduce((sum, l) => sum + l.forfeited, 0n)
-      const one = o.left.length === 1
-      lines.push(`Left ${o.left.length} slot${one ? '' : 's'} at once: ${tokens(forfeited)} of collateral forfeited, which pays whoever rebuilds ${one ? 'its fragment' : 'their fragments'}.`)
-    }
-    if (o.kept.length > 0) {
-      lines.push(`Still held: ${o.kept.length} slot${o.kept.length === 1 ? '' : 's'}:`)
-      for (const k of o.kept) lines.push(`  ${keptLine(k, (p) => inBlocks(clock.genesisBlock + BigInt(p) * clock.periodBlocks))}`)
-      const running = o.kept.filter((k) => k.reason === 'running')
-      if (!now && running.length > 0) lines.push(`\`supply leave --now\` gives ${running.length === 1 ? 'it' : 'them'} up at once for ${tokens(running.reduce((sum, k) => sum + k.collateral, 0n))} of collateral.`)
-    }
-    if (stake.unbonding > 0n) lines.push(`${tokens(stake.unbonding)} of stake unbonding, withdrawable ${inBlocks(stake.unlockBlock)}; your node withdraws it to your wallet then (while it runs).`)
-    if (stake.locked > 0n) lines.push(`${tokens(stake.locked)} of stake backs the slots still held and unbonds as they are released.`)
-    if (stake.staked === 0n) lines.push('No stake left: you are out.')
-    return lines
+    return leaveSummary(o, stake, now, { ...clock, head, msPerBlock })
   }
 
   get routes (): Route[] {

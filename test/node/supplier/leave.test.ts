@@ -2,8 +2,9 @@ import { expect } from 'chai'
 import type { Address, Hex } from 'viem'
 import { ContractRevertError } from '../../../node/chain/errors.ts'
 import type { Deal, DealStatusName, Slot } from '../../../node/chain/types.ts'
-import { keptLine, leaveSlots } from '../../../node/supplier/leave.ts'
-import type { LeaveChain } from '../../../node/supplier/leave.ts'
+import { keptLine, leaveSlots, settleStake } from '../../../node/supplier/leave.ts'
+import type { LeaveChain, StakeChain } from '../../../node/supplier/leave.ts'
+import type { StakeInfo } from '../../../node/chain/types.ts'
 import type { SlotRef } from '../../../node/supplier/types.ts'
 
 const ME = '0x00000000000000000000000000000000000000aa' as Address
@@ -105,5 +106,44 @@ describe('supplier: leaving', () => {
     let error: Error | undefined
     await leaveSlots(m, held, { self: ME, now: true, onLeft: async () => {} }).catch((err: Error) => { error = err })
     expect(error?.message).to.equal('connect ECONNREFUSED')
+  })
+
+  describe('the stake, while leaving', () => {
+    /** Staking's rules: free = staked − locked − unbonding; a request restarts the clock; withdraw after it. */
+    class FakeStaking implements StakeChain {
+      info: StakeInfo = { staked: 100n, locked: 30n, unbonding: 0n, unlockBlock: 0n }
+      requests: bigint[] = []
+      async stakeInfo (): Promise<StakeInfo> { return { ...this.info } }
+      async freeStake (): Promise<bigint> { return this.info.staked - this.info.locked - this.info.unbonding }
+      async requestUnbond (amount: bigint): Promise<never> {
+        this.requests.push(amount)
+        this.info = { ...this.info, unbonding: this.info.unbonding + amount, unlockBlock: this.head + 20n }
+        return undefined as never
+      }
+
+      async withdraw (): Promise<never> {
+        const out = this.info.unbonding
+        this.info = { ...this.info, staked: this.info.staked - out, unbonding: 0n, unlockBlock: 0n }
+        return undefined as never
+      }
+
+      head = 100n
+    }
+
+    it('unbonds what is free at once, not again while slots hold the rest, then the rest, and withdraws each in turn', async () => {
+      const s = new FakeStaking()
+      expect((await settleStake(s, ME, s.head)).unbonded).to.equal(70n)
+      s.head = 110n
+      expect((await settleStake(s, ME, s.head)).unbonded).to.equal(0n, 'a new request would restart the clock of the 70')
+      s.head = 120n
+      const w = await settleStake(s, ME, s.head)
+      expect([w.withdrawn, w.info.staked, w.unbonded]).to.deep.equal([true, 30n, 0n])
+      s.info = { ...s.info, locked: 0n } // the last slot was released
+      expect((await settleStake(s, ME, s.head)).unbonded).to.equal(30n)
+      s.head = 140n
+      const last = await settleStake(s, ME, s.head)
+      expect([last.withdrawn, last.info.staked, last.info.unbonding]).to.deep.equal([true, 0n, 0n])
+      expect(s.requests).to.deep.equal([70n, 30n])
+    })
   })
 })

@@ -213,10 +213,12 @@ describe('supplier/service against the real contracts: fragments before and afte
       let statusReads = 0
       market.dealStatus = async (...args: Parameters<typeof original>) => { statusReads++; return await original(...args) }
       try {
-        await (service as unknown as { repair: (s: { dealId: Hex, index: number }) => Promise<void> }).repair({ dealId: cheap.meta.dealId as Hex, index: 0 })
+        const repair = async (): Promise<Error | undefined> => await (service as unknown as { repair: (s: { dealId: Hex, index: number }) => Promise<void> })
+          .repair({ dealId: cheap.meta.dealId as Hex, index: 0 }).then(() => undefined, (e: Error) => e)
+        expect((await repair())?.message).to.match(/not repairing deal .* this supplier asks 5/)
         expect(statusReads).to.equal(0)
         await offer({ price: '4' })
-        await (service as unknown as { repair: (s: { dealId: Hex, index: number }) => Promise<void> }).repair({ dealId: cheap.meta.dealId as Hex, index: 0 })
+        expect((await repair())?.name).to.equal('RepairNotOursError')
         expect(statusReads).to.equal(1) // at its price: it goes on to the deal's state (filling, so nothing to repair)
       } finally {
         delete (market as unknown as Record<string, unknown>).dealStatus
