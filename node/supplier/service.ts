@@ -145,7 +145,7 @@ export class SupplierService implements NodeService {
   private unopenedBytes = 0
   /** The deal each announced put was checked against (lower-case id), for its accept: see CHECK_REUSE_MS. */
   private readonly checkedDeals = new BoundedMap<string, { deal: Deal, at: number }>(1024)
-  private stats = { proofs: 0, answers: 0, fills: 0, repairs: 0, errors: 0, lastError: '' }
+  private stats = { proofs: 0, answers: 0, fills: 0, repairs: 0, missesMarked: 0, errors: 0, lastError: '' }
   /** The price asked per byte-period: the configured one until `supply offer --price` changes it. */
   private price: bigint
   /** Leaving the network (SupplyConfig.leaving): the sweep unbonds stake as it frees and withdraws it. */
@@ -418,7 +418,7 @@ export class SupplierService implements NodeService {
     if (this.scannedTo === 0n) return
     const clock = await this.view.schedule()
     if (this.scannedTo < clock.genesisBlock) return
-    await this.watchtower.round((this.scannedTo - clock.genesisBlock) / clock.periodBlocks)
+    this.stats.missesMarked += await this.watchtower.round((this.scannedTo - clock.genesisBlock) / clock.periodBlocks)
   }
 
   /**
@@ -601,7 +601,7 @@ export class SupplierService implements NodeService {
 
   async status (): Promise<Record<string, unknown>> {
     const { used, quota } = this.store.usage()
-    return { supplier: { used, quota, slots: (await this.store.list()).filter((f) => f.slot !== MANIFEST_SLOT).length, ...(this.leaving ? { leaving: true } : {}), ...this.stats } }
+    return { supplier: { used, quota, slots: (await this.store.list()).filter((f) => f.slot !== MANIFEST_SLOT).length, ...(this.leaving ? { leaving: true } : {}), ...this.stats, repairsWaiting: this.repairs.size } }
   }
 
   /**

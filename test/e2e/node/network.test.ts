@@ -590,19 +590,23 @@ describe('BitDust network end to end', function () {
       const goneAddress = (await chain.market.getSlot(dealId, 0)).holder
       const gone = net.suppliers.find((x) => x.status.address.toLowerCase() === goneAddress.toLowerCase()) as RunningNode
       const fromBlock = await chain.blockNumber()
-      await net.supervisor.kill(user)
+      // Every consumer's node is stopped: the owner's, and those of earlier tests (whose keepers
+      // would mark misses of their own holders).
+      for (const n of net.supervisor.nodes.filter((x) => x.spec.role === 'user' && x.child.exitCode === null && x.child.signalCode === null)) await net.supervisor.kill(n)
       await net.supervisor.kill(gone)
       const jailed = await until('the gone supplier to be jailed', async () => {
         const events = await chain.getEvents({ fromBlock, contracts: ['market'], eventNames: ['SupplierJailed'], where: { supplier: goneAddress } })
         return events.find((e) => String(e.args.supplier).toLowerCase() === goneAddress.toLowerCase())
       }, 400_000, 2000)
       expect(jailed).to.not.equal(undefined)
-      // Marked by suppliers, for the marker's share of each slash: the consumer was not there.
+      // Marked by suppliers, for the marker's share of each slash: no consumer was there.
       const misses = (await chain.getEvents({ fromBlock, contracts: ['market'], eventNames: ['PeriodMissed'], where: { supplier: goneAddress } }))
         .filter((e) => String(e.args.supplier).toLowerCase() === goneAddress.toLowerCase())
       expect(misses.length).to.be.at.least(3)
       const suppliers = new Set(net.suppliers.map((x) => x.status.address.toLowerCase()))
       for (const e of misses) expect(suppliers.has(String(e.args.marker).toLowerCase()), String(e.args.marker)).to.equal(true)
+      const counted = await Promise.all(net.suppliers.filter((x) => x !== gone).map(async (x) => (await x.api.call<{ supplier: { missesMarked: number } }>('GET', '/status')).supplier.missesMarked))
+      expect(counted.reduce((a, b) => a + b, 0)).to.be.at.least(misses.length, '`status` counts the misses each supplier marked')
       // Its slot of the file goes to another supplier, which rebuilt the fragment from k others.
       const repairer = await until('slot 0 to be repaired', async () => {
         const h = (await chain.market.getSlot(dealId, 0)).holder
