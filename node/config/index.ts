@@ -29,6 +29,8 @@ export interface RawConfig {
   stake?: string | number
   /** Set by `supply leave`: take nothing new, unbond and withdraw the stake as it frees. */
   leaving?: boolean | string
+  /** Watch a few other suppliers' proofs each period and mark their misses (node/supplier/watchtower.ts). */
+  watch?: boolean | string
   relayServe?: boolean | string
   hide?: boolean | string
   relays?: string[] | string
@@ -57,6 +59,7 @@ const ENV: Record<string, keyof RawConfig> = {
   BITDUST_QUOTA: 'quota',
   BITDUST_PRICE: 'price',
   BITDUST_STAKE: 'stake',
+  BITDUST_WATCH: 'watch',
   BITDUST_RELAY_SERVE: 'relayServe',
   BITDUST_HIDE: 'hide',
   BITDUST_RELAYS: 'relays',
@@ -100,6 +103,7 @@ export function loadConfig (options: LoadConfigOptions = {}): NodeConfig {
       price: amount(raw.price, 'price') ?? 1n,
       stake: amount(raw.stake, 'stake') ?? 0n,
       leaving: bool(raw.leaving) ?? false,
+      watch: bool(raw.watch) ?? true,
     },
     relay: {
       serve: bool(raw.relayServe) ?? false,

@@ -22,6 +22,11 @@ export interface SupplyConfig {
    * quota says, no stake top-up; free stake is unbonded and withdrawn as slots are released.
    */
   leaving: boolean
+  /**
+   * Mark other suppliers' missed periods (a few each period, for a share of the slash). Each mark
+   * is a transaction whose gas the reward may not cover on a chain with dear gas: off turns it off.
+   */
+  watch: boolean
 }
 
 export interface RelayConfig {

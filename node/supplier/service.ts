@@ -415,7 +415,7 @@ export class SupplierService implements NodeService {
 
   /** The watchtower's round, once per period, on the head the last scan read (no read of its own). */
   private async watch (): Promise<void> {
-    if (this.scannedTo === 0n) return
+    if (!this.c.config.supply.watch || this.scannedTo === 0n) return
     const clock = await this.view.schedule()
     if (this.scannedTo < clock.genesisBlock) return
     this.stats.missesMarked += await this.watchtower.round((this.scannedTo - clock.genesisBlock) / clock.periodBlocks)

@@ -36,6 +36,15 @@ describe('config', () => {
     expect(() => loadConfig({ datadir: dir, env: { BITDUST_AUTO_RENEW: 'maybe' } })).to.throw(/not a yes\/no value/)
   })
 
+  it('a supplier watches others and is not leaving unless told; `supply leave` is kept in the file', () => {
+    const c = loadConfig({ datadir: dir, env: {} })
+    expect([c.supply.watch, c.supply.leaving]).to.deep.equal([true, false])
+    expect(loadConfig({ datadir: dir, env: { BITDUST_WATCH: 'off' } }).supply.watch).to.equal(false)
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ leaving: true, watch: false }))
+    const f = loadConfig({ datadir: dir, env: {} })
+    expect([f.supply.watch, f.supply.leaving]).to.deep.equal([false, true])
+  })
+
   it('takes the default term of an upload from the file or BITDUST_PERIODS, never 0', () => {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ periods: 365 }))
     expect(loadConfig({ datadir: dir, env: {} }).periods).to.equal(365)
