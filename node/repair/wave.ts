@@ -17,12 +17,13 @@ export const FIRST_WAVE = 4
 export const WAVE_MS = 30_000
 
 /**
- * The wave (0 = at once) in which `self` tries to repair `slotId`, among about `suppliers`
- * suppliers (the offers it knows; 0 when it knows none, which puts everyone first).
+ * The wave (0 = at once) in which `self` tries to repair the slot `key` (or takes on whatever else
+ * `key` names: a jailed supplier's slots), among about `suppliers` suppliers (the offers it
+ * knows; 0 when it knows none, which puts everyone first), `first` of them in the first wave.
  */
-export function repairWave (slotId: Hex, self: Address, suppliers: number, first = FIRST_WAVE): number {
+export function repairWave (key: Hex, self: Address, suppliers: number, first = FIRST_WAVE): number {
   const share = suppliers <= first ? 1 : first / suppliers
   // 52 bits of the hash: exact in a double, uniform in [0, 1).
-  const rank = Number(BigInt(keccak256(concat([slotId, self]))) >> 204n) / 2 ** 52
+  const rank = Number(BigInt(keccak256(concat([key, self]))) >> 204n) / 2 ** 52
   return rank < share ? 0 : Math.ceil(Math.log2(rank / share))
 }

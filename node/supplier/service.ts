@@ -27,6 +27,7 @@ import { DEFAULT_SHARD_SIZE } from '../erasure/constants.ts'
 import { MANIFEST_SLOT } from '../consumer/manifests.ts'
 import { RepairError, RepairNotOursError, repairSlot } from '../repair/index.ts'
 import { RepairQueue } from '../repair/queue.ts'
+import { repairWave } from '../repair/wave.ts'
 import { rebuildFragment } from '../repair/rebuild.ts'
 import { TreeBuilder } from '../proofs/tree-builder.ts'
 import { ROOT_LATER } from '../proofs/constants.ts'
@@ -107,6 +108,13 @@ export const CHORE_TICKS = 5
  * three days of 12 s blocks, four log reads (node/repair/queue.ts).
  */
 const REPAIR_LOOKBACK_BLOCKS = 20_000n
+
+/**
+ * Suppliers, network-wide and on average, that look up a jailed supplier's slots: each of them
+ * queues those it may repair, so enough of them that one can take each slot (it must not hold
+ * another fragment of the file), few enough that a jailing is not a history scan by everyone.
+ */
+const JAIL_SCANNERS = 16
 
 /** A peer id's binary multihash, as registered on chain: base58btc-decoded. */
 export type PeerIdBytes = (peerId: string) => Uint8Array
@@ -461,7 +469,10 @@ export class SupplierService implements NodeService {
         continue
       }
       if (e.eventName === 'SupplierJailed') {
-        await this.repairJailed(e.args.supplier as Address)
+        // Finding a jailed supplier's slots takes log reads over a deal's lifetime: about
+        // JAIL_SCANNERS suppliers of the network do it (drawn like repair waves), not all.
+        const jailed = e.args.supplier as Address
+        if (repairWave(jailed, this.view.address, this.net?.knownSuppliers?.().length ?? 0, JAIL_SCANNERS) === 0) await this.repairJailed(jailed)
         continue
       }
       const dealId = e.args.dealId as Hex
