@@ -54,6 +54,7 @@ interface IMarket {
         uint32 durationPeriods;
         uint32 startPeriod; // set when the last slot is filled (first period paid)
         uint32 endPeriod; // exclusive
+        uint32 boundUntil; // the end when the deal started: extensions do not bind holders past it
         uint128 pricePerBytePeriod;
         uint128 collateralPerByte;
         uint128 escrow; // consumer's money not yet paid to suppliers
@@ -260,10 +261,12 @@ interface IMarket {
     function releaseSlot(bytes32 dealId, uint256 index) external;
 
     /// @notice Holder of a slot of an active deal, to stop holding it before the deal ends: it is paid
-    /// what it earned, forfeits the slot's collateral into the deal's repair bounty (no marker reward,
-    /// no jail, no missed period) and the slot is freed for repair. Refused while a challenge on the
-    /// slot is pending, so that leaving never dodges one, and while the current period's samples are
-    /// known but unproven, so that leaving cannot move them away from data the holder lost.
+    /// what it earned and the slot is freed for repair. Before `boundUntil` (the term the deal had
+    /// when it started) it forfeits the slot's collateral into the deal's repair bounty (no marker
+    /// reward, no jail, no missed period); from then on, in periods only an extension added, it leaves
+    /// with its collateral. Refused while a challenge on the slot is pending, so that leaving never
+    /// dodges one, and while the current period's samples are known but unproven, so that leaving
+    /// cannot move them away from data the holder lost.
     function leaveSlot(bytes32 dealId, uint256 index) external;
 
     /// @notice Withdraws all of the caller's earnings.

@@ -298,6 +298,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
             d.state = DealState.Active;
             d.startPeriod = uint32(start);
             d.endPeriod = uint32(end);
+            d.boundUntil = uint32(end);
             emit DealStarted(id, start, end);
         }
         _staking.lockCollateral(msg.sender, collateral);
@@ -371,12 +372,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
         Slot storage s = _slots[sid];
         address holder = s.holder;
         if (holder == address(0)) revert MarketSlotNotFilled(id, index);
-        _settle(d, id, index, s, holder);
-        _clearChallenge(id, sid);
-        _removeFromSet(holder, s);
-        s.holder = address(0);
-        d.filled -= 1;
-        uint256 collateral = uint256(d.fragmentSize) * d.collateralPerByte;
+        uint256 collateral = _vacate(d, id, index, sid, s, holder);
         if (_suppliers[holder].jailed) {
             // A jailed holder that was never replaced forfeits the collateral to the consumer.
             emit SlotReleased(id, index, holder, 0);
@@ -409,7 +405,14 @@ contract Market is IMarket, ReentrancyGuardTransient {
         if (period >= st.obligedFrom && block.number <= closes && !(st.proofsGiven != 0 && st.lastProven == period)) {
             revert MarketProveBeforeLeaving(period, closes);
         }
-        _free(d, id, index, sid, s, msg.sender, FreeReason.HolderLeft, address(0));
+        if (period < d.boundUntil) {
+            _free(d, id, index, sid, s, msg.sender, FreeReason.HolderLeft, address(0));
+            return;
+        }
+        // Past the term the deal started with: extensions bind the consumer's money, not the holders.
+        uint256 collateral = _vacate(d, id, index, sid, s, msg.sender);
+        emit SlotFreed(id, index, msg.sender, FreeReason.HolderLeft, 0);
+        _staking.unlockCollateral(msg.sender, collateral);
     }
 
     /// @inheritdoc IMarket
@@ -511,12 +514,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
         FreeReason reason,
         address caller
     ) private {
-        _settle(d, id, index, s, holder);
-        _clearChallenge(id, sid);
-        _removeFromSet(holder, s);
-        s.holder = address(0);
-        d.filled -= 1;
-        uint256 collateral = uint256(d.fragmentSize) * d.collateralPerByte;
+        uint256 collateral = _vacate(d, id, index, sid, s, holder);
         uint256 slashed = _staking.slash(holder, collateral, collateral);
         uint256 reward = caller == address(0) ? 0 : slashed * _markerRewardBps / BPS;
         d.bounty += uint128(slashed - reward);
@@ -528,6 +526,17 @@ contract Market is IMarket, ReentrancyGuardTransient {
         );
         if (reason == FreeReason.ChallengeExpired) emit ChallengeExpired(id, index, holder, caller, slashed, reward);
         if (reward > 0) _credit(caller, reward, id, "expire-reward");
+    }
+
+    /// @dev Takes the holder off a slot (paid what it earned, a pending challenge refunded, out of its
+    /// set); returns the slot's collateral, which the caller returns or slashes.
+    function _vacate(Deal storage d, bytes32 id, uint256 index, bytes32 sid, Slot storage s, address holder) private returns (uint256) {
+        _settle(d, id, index, s, holder);
+        _clearChallenge(id, sid);
+        _removeFromSet(holder, s);
+        s.holder = address(0);
+        d.filled -= 1;
+        return uint256(d.fragmentSize) * d.collateralPerByte;
     }
 
     /// @dev Sample j: r = keccak256(abi.encode(seed, supplier, period, j)); slot = set[r % n];

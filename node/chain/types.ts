@@ -34,6 +34,8 @@ export interface Deal {
   durationPeriods: number
   startPeriod: number
   endPeriod: number
+  /** The end the deal started with: a holder may leave without forfeiting its collateral from then on. */
+  boundUntil: number
   pricePerBytePeriod: bigint
   collateralPerByte: bigint
   escrow: bigint

@@ -13,7 +13,7 @@ import { ContractRevertError } from '../chain/errors.ts'
 import { duration, tokens } from '../util/units.ts'
 import type { SlotRef } from './types.ts'
 
-export type LeaveChain = Pick<MarketApi, 'dealStatus' | 'getDeal' | 'getSlot' | 'leaveSlot'>
+export type LeaveChain = Pick<MarketApi, 'dealStatus' | 'getDeal' | 'getSlot' | 'leaveSlot' | 'currentPeriod'>
 
 /** Why a slot is still held after a leave. */
 export type KeptReason = 'running' | 'filling' | 'challenge' | 'proving' | 'failed'
@@ -22,6 +22,8 @@ export interface KeptSlot extends SlotRef {
   reason: KeptReason
   /** The period the deal ends at (running deals). */
   endPeriod?: number
+  /** Extended deals: the period from which it can be left with its collateral (the deal's first term). */
+  freeFrom?: number
   /** What leaving it at once costs (the slot's collateral). */
   collateral: bigint
   /** For 'failed': what the chain said. */
@@ -57,6 +59,8 @@ export interface LeaveOptions {
  */
 export async function leaveSlots (market: LeaveChain, held: SlotRef[], options: LeaveOptions): Promise<LeaveOutcome> {
   const out: LeaveOutcome = { left: [], kept: [] }
+  if (held.length === 0) return out
+  const period = Number(await market.currentPeriod())
   const deals = new Map<string, Promise<[Awaited<ReturnType<LeaveChain['dealStatus']>>, Awaited<ReturnType<LeaveChain['getDeal']>>]>>()
   for (const ref of held) {
     const key = ref.dealId.toLowerCase()
@@ -70,13 +74,15 @@ export async function leaveSlots (market: LeaveChain, held: SlotRef[], options: 
     const slot = await market.getSlot(ref.dealId, ref.index)
     if (slot.holder.toLowerCase() !== options.self.toLowerCase()) continue
     const collateral = deal.fragmentSize * deal.collateralPerByte
+    // Past the term the deal started with (it was extended since), leaving costs nothing.
+    const free = status === 'Active' && period >= deal.boundUntil
     if (status === 'Filling') {
       // Its consumer is still uploading: the slot can be left once the deal runs.
       out.kept.push({ ...ref, reason: 'filling', collateral })
       continue
     }
-    if (!options.now) {
-      out.kept.push({ ...ref, reason: 'running', endPeriod: deal.endPeriod, collateral })
+    if (!options.now && !free) {
+      out.kept.push({ ...ref, reason: 'running', endPeriod: deal.endPeriod, collateral, ...(deal.boundUntil < deal.endPeriod ? { freeFrom: deal.boundUntil } : {}) })
       continue
     }
     const refused = await leaveOne(market, ref, options)
@@ -93,9 +99,20 @@ export async function leaveSlots (market: LeaveChain, held: SlotRef[], options: 
       continue
     }
     await options.onLeft(ref)
-    out.left.push({ ...ref, forfeited: collateral })
+    out.left.push({ ...ref, forfeited: free ? 0n : collateral })
   }
   return out
+}
+
+/**
+ * When a leaving supplier's chores should look at the `kept` slots again: the earliest period at
+ * which one can be given up for free (an extended deal past its first term) or is released (its
+ * deal's end), or 0 (the next look) for one that waits on something else (a deal still filling, a
+ * challenge, this period's proof). Undefined when nothing is held.
+ */
+export function nextFreeLeave (kept: KeptSlot[]): number | undefined {
+  const at = kept.map((k) => k.reason === 'running' ? k.freeFrom ?? k.endPeriod ?? 0 : 0)
+  return at.length === 0 ? undefined : Math.min(...at)
 }
 
 /** Leaves one slot, waiting out the current period's proof; returns the contract's refusal, if any. */
@@ -117,7 +134,9 @@ async function leaveOne (market: LeaveChain, ref: SlotRef, options: LeaveOptions
 export function keptLine (k: KeptSlot, endsIn?: (period: number) => string): string {
   const where = `slot ${k.index} of deal ${shortId(k.dealId)}`
   switch (k.reason) {
-    case 'running': return `${where}: released when its deal ends${k.endPeriod !== undefined && endsIn !== undefined ? ` (${endsIn(k.endPeriod)})` : ''}, unless its owner extends it`
+    case 'running': return k.freeFrom !== undefined
+      ? `${where}: its owner extended the deal; your node leaves it with its collateral once the term it started with is over${endsIn !== undefined ? ` (${endsIn(k.freeFrom)})` : ''}`
+      : `${where}: released when its deal ends${k.endPeriod !== undefined && endsIn !== undefined ? ` (${endsIn(k.endPeriod)})` : ''}; if its owner extends it, your node leaves it then, with its collateral`
     case 'filling': return `${where}: its deal is still being uploaded; it can be left once it runs`
     case 'challenge': return `${where}: a challenge on it is pending; your node answers it within the challenge window, then run \`supply leave --now\` again`
     case 'proving': return `${where}: this period's proof is not in yet (the contract waits for it so that leaving cannot move its samples); run \`supply leave --now\` again${k.afterBlock !== undefined ? ` (at the latest after block ${k.afterBlock})` : ''}`

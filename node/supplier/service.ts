@@ -33,7 +33,7 @@ import { TreeBuilder } from '../proofs/tree-builder.ts'
 import { ROOT_LATER } from '../proofs/constants.ts'
 import { log } from '../log.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
-import { leaveSlots, leaveSummary, settleStake } from './leave.ts'
+import { leaveSlots, leaveSummary, nextFreeLeave, settleStake } from './leave.ts'
 import { Watchtower } from './watchtower.ts'
 import type { LeaveOutcome, StakeSettlement } from './leave.ts'
 import { Prover, concatProofs } from './prover.ts'
@@ -160,6 +160,11 @@ export class SupplierService implements NodeService {
   private leaving: boolean
   /** The quota asked for (config, `supply offer`); the store's is 0 while leaving. */
   private quota: number
+  /**
+   * While leaving: the period from which a slot still held can be given up at no cost (its deal's
+   * end, or the end of the first term of a deal extended since); 0 = look at the next sweep.
+   */
+  private freeLeaveAt: number | undefined
 
   constructor (c: SupplierComponents, init: SupplierInit = {}) {
     this.c = c
@@ -168,6 +173,7 @@ export class SupplierService implements NodeService {
     this.store = fragmentStore({ dir: join(c.config.datadir, FRAGMENTS_DIR), quota: c.config.supply.quota })({ db })
     this.price = c.config.supply.price
     this.leaving = c.config.supply.leaving
+    this.freeLeaveAt = this.leaving ? 0 : undefined
     this.quota = Number(c.config.supply.quota)
     if (this.leaving) this.store.setQuota(0)
     this.prover = new Prover({
@@ -398,6 +404,26 @@ export class SupplierService implements NodeService {
     if (info.staked < stake) await s.stake(stake - info.staked)
   }
 
+  /** While leaving: gives up, at no cost, the slots of extended deals past their first term. */
+  private async leaveWhatIsFree (head: bigint): Promise<void> {
+    if (this.freeLeaveAt === undefined) return
+    const clock = await this.view.schedule()
+    if (head < clock.genesisBlock + BigInt(this.freeLeaveAt) * clock.periodBlocks) return
+    // No waiting for this period's proof inside a chore: a slot that must wait is looked at next time.
+    const outcome = await leaveSlots(this.c.chain.market, await this.heldSlots(), { self: this.view.address, now: false, patienceMs: 0, onLeft: async (ref) => { await this.dropSlot(ref) } })
+    this.freeLeaveAt = nextFreeLeave(outcome.kept)
+  }
+
+  private async heldSlots (): Promise<SlotRef[]> {
+    return (await this.store.list()).filter((f) => f.slot !== MANIFEST_SLOT).map((f) => ({ dealId: f.dealId as Hex, index: f.slot }))
+  }
+
+  /** A slot we no longer hold: stop proving it, delete its fragment. */
+  private async dropSlot (ref: SlotRef): Promise<void> {
+    this.prover.untrack(ref)
+    await this.store.delete(ref.dealId.toLowerCase(), ref.index).catch(() => {})
+  }
+
   /** While leaving: see settleStake. */
   private async keepStake (head?: bigint): Promise<StakeSettlement> {
     return await settleStake(this.c.chain.staking, this.view.address, head ?? await this.c.chain.blockNumber())
@@ -489,6 +515,7 @@ export class SupplierService implements NodeService {
     if (sweep) {
       this.sinceSweep = 0
       await this.releaseEnded(head)
+      if (this.leaving) await this.leaveWhatIsFree(head)
       if (this.leaving) await this.keepStake(head)
     }
   }
@@ -647,15 +674,8 @@ export class SupplierService implements NodeService {
     const saved = await saveSettings(this.c.config.datadir, { leaving: true })
     await this.publishOffer(true)
     await this.releaseEnded()
-    const held = (await this.store.list()).filter((f) => f.slot !== MANIFEST_SLOT).map((f) => ({ dealId: f.dealId as Hex, index: f.slot }))
-    const outcome = await leaveSlots(this.c.chain.market, held, {
-      self: this.view.address,
-      now,
-      onLeft: async (ref) => {
-        this.prover.untrack(ref)
-        await this.store.delete(ref.dealId.toLowerCase(), ref.index).catch(() => {})
-      },
-    })
+    const outcome = await leaveSlots(this.c.chain.market, await this.heldSlots(), { self: this.view.address, now, onLeft: async (ref) => { await this.dropSlot(ref) } })
+    this.freeLeaveAt = nextFreeLeave(outcome.kept)
     const stake = await this.keepStake()
     return { ...outcome, stake: stake.info, unbonded: stake.unbonded, withdrawn: stake.withdrawn, saved, summary: await this.leaveSummary(outcome, stake.info, now) }
   }
@@ -666,6 +686,7 @@ export class SupplierService implements NodeService {
     const info = await this.c.chain.staking.stakeInfo(this.view.address)
     if (!this.leaving) return info
     this.leaving = false
+    this.freeLeaveAt = undefined
     this.store.setQuota(this.quota)
     await saveSettings(this.c.config.datadir, { leaving: false })
     await this.publishOffer(true)

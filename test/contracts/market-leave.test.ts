@@ -84,6 +84,34 @@ describe('Market: leaveSlot (a holder leaves before the deal ends)', function ()
     await expectConserved(d)
   })
 
+  it('past the term the deal started with, a holder leaves with its collateral: an extension binds the consumer\'s money, not the holders', async function () {
+    const d = await networkHelpers.loadFixture(fixture)
+    const deal = await activeDeal(d)
+    const [s1, s2] = d.suppliers as [HardhatEthersSigner, HardhatEthersSigner]
+    const started = await d.market.getDeal(deal.id)
+    expect(started.boundUntil).to.equal(started.endPeriod)
+    await d.market.connect(d.consumer).extendDeal(deal.id, 5)
+    const extended = await d.market.getDeal(deal.id)
+    expect([extended.endPeriod, extended.boundUntil]).to.deep.equal([started.endPeriod + 5n, started.endPeriod])
+    // Within the first term leaving still costs the collateral...
+    await expect(d.market.connect(s1).leaveSlot(deal.id, 0)).to.emit(d.market, 'SupplierSlashed').withArgs(s1.address, deal.id, SLOT_COLLATERAL, 'left')
+    // ...from its end on, in periods only the extension added, it does not.
+    await gotoPeriod(d, started.endPeriod, TEST_CONFIG.proofWindow + 1n)
+    expect(await d.market.dealStatus(deal.id)).to.equal(Status.Active)
+    const before = await d.staking.stakeOf(s2.address)
+    const tx = d.market.connect(s2).leaveSlot(deal.id, 1)
+    await expect(tx).to.emit(d.market, 'SlotFreed').withArgs(deal.id, 1, s2.address, HOLDER_LEFT, 0n)
+    await expect(tx).to.emit(d.staking, 'CollateralUnlocked').withArgs(s2.address, SLOT_COLLATERAL, before.locked - SLOT_COLLATERAL)
+    await expect(tx).not.to.emit(d.market, 'SupplierSlashed')
+    const after = await d.staking.stakeOf(s2.address)
+    expect([after.staked, after.locked]).to.deep.equal([before.staked, before.locked - SLOT_COLLATERAL])
+    expect((await d.market.getSlot(deal.id, 1)).holder).to.equal(ethers.ZeroAddress)
+    expect((await d.market.getDeal(deal.id)).bounty).to.equal(SLOT_COLLATERAL, 'only the first leave paid into the bounty')
+    // The slot is free for anyone to take over for the rest of the extension.
+    await fill(d, deal, 1, d.suppliers[3] as HardhatEthersSigner)
+    await expectConserved(d)
+  })
+
   it('is refused to anyone but the holder, on a deal that is not active, and while a challenge is pending', async function () {
     const d = await networkHelpers.loadFixture(fixture)
     const s1 = d.suppliers[0] as HardhatEthersSigner

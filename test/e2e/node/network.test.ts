@@ -580,6 +580,46 @@ describe('BitDust network end to end', function () {
     })
   })
 
+  describe('a supplier leaving gently', () => {
+    it('`supply leave` keeps a slot of a deal its owner extended until the term it took is over, then leaves it with its collateral; another supplier takes it over', async () => {
+      const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
+      const path = await randomFile(join(work, 'extended.bin'), 300_000)
+      const up = await upload(user, path, ['--periods', '4'])
+      const dealId = up.id as Hex
+      await ok(user.spec.datadir, ['renew', up.id, '--periods', '200'])
+      const deal = await chain.market.getDeal(dealId)
+      expect(deal.endPeriod - deal.boundUntil).to.equal(200)
+      const leaverAddress = (await chain.market.getSlot(dealId, 0)).holder
+      const leaver = net.suppliers.find((x) => x.status.address.toLowerCase() === leaverAddress.toLowerCase()) as RunningNode
+      const fromBlock = await chain.blockNumber()
+      const r = await ok<{ left: unknown[], kept: Array<{ dealId: string, index: number, reason: string, freeFrom?: number }>, summary: string[] }>(leaver.spec.datadir, ['supply', 'leave'])
+      expect(r.left).to.deep.equal([])
+      const mine = r.kept.find((k) => k.dealId.toLowerCase() === dealId.toLowerCase() && k.index === 0)
+      expect([mine?.reason, mine?.freeFrom], r.summary.join('\n')).to.deep.equal(['running', deal.boundUntil])
+      expect(r.summary.join('\n')).to.match(/extended the deal; your node leaves it with its collateral once the term it started with is over/)
+      // Once that term is over the leaver's node gives the slot up, collateral back, nothing slashed.
+      const freed = await until('the leaver to leave the slot', async () => {
+        const events = await chain.getEvents({ fromBlock, contracts: ['market'], eventNames: ['SlotFreed'], where: { supplier: leaverAddress } })
+        return events.find((e) => e.args.dealId === dealId && Number(e.args.index) === 0)
+      }, 400_000, 2000)
+      expect([Number(freed?.args.reason), freed?.args.slashed]).to.deep.equal([2, 0n])
+      expect(await chain.market.currentPeriod()).to.be.at.least(BigInt(deal.boundUntil))
+      const slashed = await chain.getEvents({ fromBlock, contracts: ['market'], eventNames: ['SupplierSlashed'], where: { supplier: leaverAddress } })
+      expect(slashed.filter((e) => e.args.dealId === dealId)).to.deep.equal([])
+      await until('slot 0 to be taken over', async () => {
+        const h = (await chain.market.getSlot(dealId, 0)).holder
+        return h !== '0x0000000000000000000000000000000000000000' && h.toLowerCase() !== leaverAddress.toLowerCase()
+      }, 300_000, 1000)
+      await until('the file to be healthy', async () => {
+        const files = await ok<Array<{ id: string, health: string }>>(user.spec.datadir, ['ls'])
+        return files.find((f) => f.id === dealId)?.health === 'healthy'
+      })
+      expect(await download(user, up.id, join(work, 'extended.out'))).to.equal(await sha256File(path))
+      // The later tests need it: staking again brings it back.
+      expect((await ok<{ back?: boolean }>(leaver.spec.datadir, ['supply', 'stake', String(10n ** 21n)])).back).to.equal(true)
+    })
+  })
+
   // Last of all: the supplier that stops here is jailed for good.
   describe('nobody minding', () => {
     it('a supplier gone while its consumer is offline too: the other suppliers mark its misses until it is jailed, and repair its slots', async () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import type { Address, Hex } from 'viem'
 import { ContractRevertError } from '../../../node/chain/errors.ts'
 import type { Deal, DealStatusName, Slot } from '../../../node/chain/types.ts'
-import { keptLine, leaveSlots, settleStake } from '../../../node/supplier/leave.ts'
+import { keptLine, leaveSlots, nextFreeLeave, settleStake } from '../../../node/supplier/leave.ts'
 import type { LeaveChain, StakeChain } from '../../../node/supplier/leave.ts'
 import type { StakeInfo } from '../../../node/chain/types.ts'
 import type { SlotRef } from '../../../node/supplier/types.ts'
@@ -18,11 +18,16 @@ class FakeMarket implements LeaveChain {
   pending = new Set<string>()
   left: SlotRef[] = []
   dealReads = 0
+  period = 10
+  /** Deals extended since they started: the end of their first term. */
+  bound = new Map<Hex, number>()
+
+  async currentPeriod (): Promise<bigint> { return BigInt(this.period) }
 
   async dealStatus (dealId: Hex): Promise<DealStatusName> { return this.statuses.get(dealId) ?? 'None' }
   async getDeal (dealId: Hex): Promise<Deal> {
     this.dealReads++
-    return { fragmentSize: 1000n, collateralPerByte: 3n, endPeriod: 40, dealId } as unknown as Deal
+    return { fragmentSize: 1000n, collateralPerByte: 3n, endPeriod: 40, boundUntil: this.bound.get(dealId) ?? 40, dealId } as unknown as Deal
   }
 
   async getSlot (dealId: Hex, index: number): Promise<Slot> {
@@ -68,6 +73,22 @@ describe('supplier: leaving', () => {
     expect(m.left).to.deep.equal([])
     expect(out.kept.map((k) => [k.index, k.reason, k.endPeriod])).to.deep.equal([[0, 'running', 40], [1, 'running', 40], [0, 'filling', undefined]])
     expect(keptLine(out.kept[0] as NonNullable<typeof out.kept[0]>, (p) => `period ${p}`)).to.match(/released when its deal ends \(period 40\)/)
+  })
+
+  it('gently: leaves, with its collateral, the slots of a deal extended past the term it started with once that term is over', async () => {
+    const m = market()
+    m.bound.set(id(1), 20)
+    const early = await leaveSlots(m, held, { self: ME, now: false, onLeft: async () => {} })
+    expect(m.left).to.deep.equal([])
+    expect(early.kept.filter((k) => k.reason === 'running').map((k) => k.freeFrom)).to.deep.equal([20, 20])
+    expect(nextFreeLeave(early.kept.filter((k) => k.reason === 'running'))).to.equal(20)
+    expect(keptLine(early.kept[0] as NonNullable<typeof early.kept[0]>)).to.match(/extended the deal; your node leaves it with its collateral once the term it started with is over/)
+    m.period = 20
+    const due = await leaveSlots(m, held, { self: ME, now: false, onLeft: async () => {} })
+    expect(m.left.length).to.equal(2)
+    expect(due.left.map((l) => l.forfeited)).to.deep.equal([0n, 0n])
+    expect(nextFreeLeave(due.kept)).to.equal(0, 'a deal still filling is looked at again at the next chance')
+    expect(nextFreeLeave([])).to.equal(undefined)
   })
 
   it('never dodges a pending challenge: that slot is kept, and the others still go', async () => {
