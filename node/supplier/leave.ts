@@ -1,9 +1,11 @@
 /**
  * A supplier leaving the network. Gently, it only stops taking fragments: each slot it holds is
- * released (collateral back) when its deal ends. At once, it also gives up on chain every slot of
- * a running deal (`leaveSlot`): the slot's collateral is forfeited into the deal's bounty, which
- * pays whoever rebuilds the fragment, so the owner's file is whole again without the owner doing
- * anything. Leaving never dodges a pending challenge (the contract refuses it until answered).
+ * released (collateral back) when its deal ends, or, if the owner extended the deal, left with
+ * its collateral once the term the deal started with is over (an extension does not bind the
+ * holders). At once, it also gives up on chain every slot of a running deal (`leaveSlot`): the
+ * slot's collateral is forfeited into the deal's bounty, which pays whoever rebuilds the fragment,
+ * so the owner's file is whole again without the owner doing anything. Leaving never dodges a
+ * pending challenge (the contract refuses it until answered).
  */
 import type { Address, Hex } from 'viem'
 import type { MarketApi } from '../chain/market.ts'
