@@ -148,6 +148,9 @@ await fill(deal, 2, c, 'fillSlot as repair incl. proof and bounty (repairer with
 await gas('claim', market.connect(c).claim())
 await gas('extendDeal (active, 365 more periods)', market.connect(consumer).extendDeal(manyDeal, 365))
 await gas('leaveSlot (holder leaves early: settle, forfeit collateral, free slot)', market.connect(c).leaveSlot(deal, 3))
+// Past the term the deal started with (the extension above added the rest): leaving returns the collateral.
+await toPeriod(BigInt((await market.getDeal(manyDeal)).boundUntil), REALISTIC.market.proofWindow + 1n)
+await gas('leaveSlot (past the first term of an extended deal: settle, collateral back, free slot)', market.connect(c).leaveSlot(deal, 4))
 await gas('cancelDeal (active)', market.connect(consumer).cancelDeal(manyDeal))
 await toPeriod(start + 3n, 1n)
 await gas('releaseSlot (settle + unlock collateral)', market.releaseSlot(manyDeal, 13))
