@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { network } from 'hardhat'
-import { COLLATERAL, E18, FRAGMENT_SIZE, TEST_CONFIG, activeDeal, conservation, deploy, fill, openDeal } from './helpers/fixture.ts'
+import { COLLATERAL, E18, FRAGMENT_SIZE, TEST_CONFIG, activeDeal, deploy, expectConserved, fill, openDeal } from './helpers/fixture.ts'
 import { packedProof } from './helpers/fragments.ts'
 import { slotIdOf, targetedSegment } from '../../node/proofs/challenge.ts'
 import type { Deployment, OpenedDeal } from './helpers/fixture.ts'
@@ -11,12 +11,6 @@ const { ethers, networkHelpers } = await network.create()
 const fixture = async () => await deploy(ethers, networkHelpers)
 const SLOT_COLLATERAL = BigInt(FRAGMENT_SIZE) * COLLATERAL
 const Status = { Filling: 1n, Failed: 2n, Active: 3n }
-
-async function expectConserved (d: Deployment): Promise<void> {
-  const c = await conservation(d)
-  expect(c.market[0]).to.equal(c.market[1])
-  expect(c.staking[0]).to.equal(c.staking[1])
-}
 
 /** The answer the holder builds off chain: the segment from the issue block's parent hash. */
 async function answer (d: Deployment, deal: OpenedDeal, index: number, holder: string): Promise<Uint8Array> {

@@ -1,8 +1,7 @@
 import { expect } from 'chai'
 import { network } from 'hardhat'
 import {
-  COLLATERAL, DURATION, E18, FRAGMENT_SIZE, PRICE, TEST_CONFIG, activeDeal, conservation, deploy, fill, fillProof, gotoPeriod, nextPeriod, openDeal, prove, signPermit,
-} from './helpers/fixture.ts'
+  COLLATERAL, DURATION, E18, FRAGMENT_SIZE, PRICE, TEST_CONFIG, activeDeal, deploy, expectConserved, fill, fillProof, gotoPeriod, nextPeriod, openDeal, prove, signPermit } from './helpers/fixture.ts'
 import { makeFragment, packedProof } from './helpers/fragments.ts'
 import type { HardhatEthersSigner } from '@nomicfoundation/hardhat-ethers/types'
 
@@ -11,12 +10,6 @@ const fixture = async () => await deploy(ethers, networkHelpers)
 const ESCROW = 3n * BigInt(FRAGMENT_SIZE) * PRICE * DURATION
 const SLOT_COLLATERAL = BigInt(FRAGMENT_SIZE) * COLLATERAL
 const Status = { None: 0n, Filling: 1n, Failed: 2n, Active: 3n, Ended: 4n, Cancelled: 5n, Finalized: 6n }
-
-async function expectConserved (d: Awaited<ReturnType<typeof fixture>>): Promise<void> {
-  const c = await conservation(d)
-  expect(c.market[0]).to.equal(c.market[1])
-  expect(c.staking[0]).to.equal(c.staking[1])
-}
 
 describe('Market: deals', function () {
   describe('openDeal', function () {

@@ -1,7 +1,6 @@
 import { expect } from 'chai'
 import { network } from 'hardhat'
-import { COLLATERAL, E18, FRAGMENT_SIZE, PRICE, TEST_CONFIG, activeDeal, conservation, deploy, fill, gotoPeriod, nextPeriod, openDeal, prove } from './helpers/fixture.ts'
-import type { Deployment } from './helpers/fixture.ts'
+import { COLLATERAL, E18, FRAGMENT_SIZE, PRICE, TEST_CONFIG, activeDeal, deploy, expectConserved, fill, gotoPeriod, nextPeriod, openDeal, prove } from './helpers/fixture.ts'
 import type { HardhatEthersSigner } from '@nomicfoundation/hardhat-ethers/types'
 
 const { ethers, networkHelpers } = await network.create()
@@ -9,12 +8,6 @@ const fixture = async () => await deploy(ethers, networkHelpers)
 const SLOT_COLLATERAL = BigInt(FRAGMENT_SIZE) * COLLATERAL
 const Status = { Filling: 1n, Active: 3n, Ended: 4n }
 const HOLDER_LEFT = 2
-
-async function expectConserved (d: Deployment): Promise<void> {
-  const c = await conservation(d)
-  expect(c.market[0]).to.equal(c.market[1])
-  expect(c.staking[0]).to.equal(c.staking[1])
-}
 
 describe('Market: leaveSlot (a holder leaves before the deal ends)', function () {
   it('pays what the holder earned, forfeits the collateral into the bounty and frees the slot, without jail or marker reward', async function () {

@@ -1,17 +1,11 @@
 import { expect } from 'chai'
 import { network } from 'hardhat'
-import { FRAGMENT_SIZE, COLLATERAL, TEST_CONFIG, activeDeal, conservation, deploy, fill, fillProof, gotoPeriod, nextPeriod, openDeal, periodProof, prove, slotMap } from './helpers/fixture.ts'
+import { FRAGMENT_SIZE, COLLATERAL, TEST_CONFIG, activeDeal, deploy, expectConserved, fill, fillProof, gotoPeriod, nextPeriod, openDeal, periodProof, prove, slotMap } from './helpers/fixture.ts'
 import type { HardhatEthersSigner } from '@nomicfoundation/hardhat-ethers/types'
 
 const { ethers, networkHelpers } = await network.create()
 const fixture = async () => await deploy(ethers, networkHelpers)
 const SLOT_COLLATERAL = BigInt(FRAGMENT_SIZE) * COLLATERAL
-
-async function expectConserved (d: Awaited<ReturnType<typeof fixture>>): Promise<void> {
-  const c = await conservation(d)
-  expect(c.market[0]).to.equal(c.market[1])
-  expect(c.staking[0]).to.equal(c.staking[1])
-}
 
 /** s1 holds slot 0 of two deals; returns the deals and the first period it must prove. */
 async function twoDeals (d: Awaited<ReturnType<typeof fixture>>) {

@@ -1,19 +1,12 @@
 import { expect } from 'chai'
 import { network } from 'hardhat'
-import { FRAGMENT_SIZE, PRICE, TEST_CONFIG, activeDeal, conservation, deploy, gotoPeriod, prove } from './helpers/fixture.ts'
+import { FRAGMENT_SIZE, PRICE, TEST_CONFIG, activeDeal, deploy, expectConserved, gotoPeriod, prove } from './helpers/fixture.ts'
 import { packedProof } from './helpers/fragments.ts'
 import { fillSegment } from '../../node/proofs/challenge.ts'
-import type { Deployment } from './helpers/fixture.ts'
 import type { HardhatEthersSigner } from '@nomicfoundation/hardhat-ethers/types'
 
 const { ethers, networkHelpers } = await network.create()
 const fixture = async () => await deploy(ethers, networkHelpers)
-
-async function expectConserved (d: Deployment): Promise<void> {
-  const c = await conservation(d)
-  expect(c.market[0]).to.equal(c.market[1])
-  expect(c.staking[0]).to.equal(c.staking[1])
-}
 
 describe('Market: construction and views', function () {
   describe('constructor', function () {

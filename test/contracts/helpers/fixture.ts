@@ -3,6 +3,7 @@
  * funded consumers and registered, staked suppliers; plus helpers that drive fills and proofs the
  * way the node will (seed from a recent block, proofs from node/proofs).
  */
+import { expect } from 'chai'
 import type { HardhatEthers, HardhatEthersSigner } from '@nomicfoundation/hardhat-ethers/types'
 import type { NetworkHelpers } from '@nomicfoundation/hardhat-network-helpers/types'
 import type { BitDustToken, Market, Staking } from '../../../types/ethers-contracts/index.ts'
@@ -168,6 +169,13 @@ export async function conservation (d: Deployment): Promise<{ market: [bigint, b
     market: [await d.token.balanceOf(await d.market.getAddress()), (await d.market.totalEscrow()) + (await d.market.totalUnclaimed())],
     staking: [await d.token.balanceOf(await d.staking.getAddress()), await d.staking.totalStaked()],
   }
+}
+
+/** Asserts token conservation (see conservation()). */
+export async function expectConserved (d: Deployment): Promise<void> {
+  const c = await conservation(d)
+  expect(c.market[0]).to.equal(c.market[1])
+  expect(c.staking[0]).to.equal(c.staking[1])
 }
 
 /** An EIP-2612 permit for the BitDust token at `token`, signed by `owner` (a far deadline). */
