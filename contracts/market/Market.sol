@@ -389,12 +389,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
 
     /// @inheritdoc IMarket
     function leaveSlot(bytes32 id, uint256 index) external nonReentrant {
-        Deal storage d = _deals[id];
-        DealStatus status = _status(d);
-        if (status != DealStatus.Active) revert MarketDealNotActive(id, status);
-        _checkIndex(d, id, index);
-        bytes32 sid = _slotId(id, index);
-        Slot storage s = _slots[sid];
+        (Deal storage d, bytes32 sid, Slot storage s) = _activeSlot(id, index);
         if (s.holder != msg.sender) revert MarketNotHolder(id, index, msg.sender);
         if (_challenges[sid].challenger != address(0)) revert MarketChallengePending(id, index);
         // The slot set decides which slots the period's samples hit: once the seed is out, a holder
@@ -462,12 +457,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
 
     /// @inheritdoc IMarket
     function challengeSlot(bytes32 id, uint256 index) external nonReentrant {
-        Deal storage d = _deals[id];
-        DealStatus status = _status(d);
-        if (status != DealStatus.Active) revert MarketDealNotActive(id, status);
-        _checkIndex(d, id, index);
-        bytes32 sid = _slotId(id, index);
-        Slot storage s = _slots[sid];
+        (Deal storage d, bytes32 sid, Slot storage s) = _activeSlot(id, index);
         address holder = s.holder;
         if (holder == address(0)) revert MarketSlotNotFilled(id, index);
         Challenge storage c = _challenges[sid];
@@ -526,6 +516,16 @@ contract Market is IMarket, ReentrancyGuardTransient {
         );
         if (reason == FreeReason.ChallengeExpired) emit ChallengeExpired(id, index, holder, caller, slashed, reward);
         if (reward > 0) _credit(caller, reward, id, "expire-reward");
+    }
+
+    /// @dev A slot of a running deal, checked to exist.
+    function _activeSlot(bytes32 id, uint256 index) private view returns (Deal storage d, bytes32 sid, Slot storage s) {
+        d = _deals[id];
+        DealStatus status = _status(d);
+        if (status != DealStatus.Active) revert MarketDealNotActive(id, status);
+        _checkIndex(d, id, index);
+        sid = _slotId(id, index);
+        s = _slots[sid];
     }
 
     /// @dev Takes the holder off a slot (paid what it earned, a pending challenge refunded, out of its
