@@ -505,8 +505,7 @@ export class SupplierService implements NodeService {
       if (e.eventName === 'SlotFreed') {
         const ref = { dealId, index: Number(e.args.index) }
         if (String(e.args.supplier).toLowerCase() === this.view.address.toLowerCase()) {
-          this.prover.untrack(ref)
-          await this.store.delete(dealId.toLowerCase(), ref.index).catch(() => {})
+          await this.dropSlot(ref)
         } else {
           this.repairs.want(ref)
         }

@@ -44,6 +44,29 @@ describe('BitDust network end to end', function () {
   const suppliersUsed = async (): Promise<number[]> => await Promise.all(net.supervisor.nodes.filter((n) => n.spec.role === 'supplier')
     .map(async (n) => (await n.api.call<{ supplier: { used: number } }>('GET', '/status')).supplier.used))
 
+  /** A client of the devnet's chain, as any node uses, for reading what happened on chain. */
+  const chainClient = (): ReturnType<typeof createBitDustChain> =>
+    createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
+
+  /** The supplier process of a chain address. */
+  const supplierAt = (address: string): RunningNode => net.suppliers.find((x) => x.status.address.toLowerCase() === address.toLowerCase()) as RunningNode
+
+  /** Waits until another supplier than `from` holds the slot (it rebuilt the fragment); returns it. `poke` runs before each look. */
+  const takenOver = async (chain: ReturnType<typeof chainClient>, dealId: Hex, index: number, from: string, poke?: () => Promise<unknown>): Promise<string> =>
+    await until(`slot ${index} to be taken over by another supplier`, async () => {
+      await poke?.().catch(() => {})
+      const h = (await chain.market.getSlot(dealId, index)).holder
+      return h !== '0x0000000000000000000000000000000000000000' && h.toLowerCase() !== from.toLowerCase() ? h : undefined
+    }, 300_000, 1000)
+
+  /** Waits until the user's `ls` says the file is healthy again. */
+  const healthy = async (id: string): Promise<void> => {
+    await until(`file ${id.slice(0, 10)} to be healthy`, async () => {
+      const files = await ok<Array<{ id: string, health: string }>>(user.spec.datadir, ['ls'])
+      return files.find((f) => f.id === id)?.health === 'healthy'
+    })
+  }
+
   const download = async (node: RunningNode, id: string, out: string): Promise<string> => {
     await ok(node.spec.datadir, ['download', id, '-o', out])
     return await sha256File(out)
@@ -254,7 +277,7 @@ describe('BitDust network end to end', function () {
 
   describe('money', () => {
     it('a supplier earns price × fragment size × proven periods; a cancel refunds the rest; audit finds no difference', async () => {
-      const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
+      const chain = chainClient()
       const me = user.status.address
       const before = await chain.token.balanceOf(me)
       const path = await randomFile(join(work, 'paid.bin'), 500_000)
@@ -273,7 +296,7 @@ describe('BitDust network end to end', function () {
       // Every holder claims: its node settles its slots first.
       const holders = await Promise.all(Array.from({ length: n }, async (_, i) => (await chain.market.getSlot(up.id as Hex, i)).holder))
       for (const h of new Set(holders)) {
-        const s = net.suppliers.find((x) => x.status.address.toLowerCase() === h.toLowerCase()) as RunningNode
+        const s = supplierAt(h)
         await s.api.call('POST', '/supply/earnings')
       }
       const settled = (await chain.getEvents({ fromBlock: chain.deployBlock, contracts: ['market'], eventNames: ['SlotSettled'] })).filter((e) => e.args.dealId === up.id)
@@ -302,22 +325,18 @@ describe('BitDust network end to end', function () {
 
   describe('repair', () => {
     it('a supplier that loses a fragment is challenged and slashed; another rebuilds it and collects the bounty', async () => {
-      const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
+      const chain = chainClient()
       const path = await randomFile(join(work, 'repaired.bin'), 700_000)
       const up = await upload(user, path)
       const dealId = up.id as Hex
       const lostSlot = 1
       const loser = (await chain.market.getSlot(dealId, lostSlot)).holder
-      const s = net.suppliers.find((x) => x.status.address.toLowerCase() === loser.toLowerCase()) as RunningNode
+      const s = supplierAt(loser)
       for (const f of readdirSync(join(s.spec.datadir, 'fragments'))) {
         if (f.startsWith(`${dealId.toLowerCase()}-${lostSlot}.`)) unlinkSync(join(s.spec.datadir, 'fragments', f))
       }
       // The consumer's watch finds it (spot checks, missed periods) and the market frees the slot.
-      await until('the slot to be repaired by another supplier', async () => {
-        await user.api.call('POST', '/files/check').catch(() => {})
-        const h = (await chain.market.getSlot(dealId, lostSlot)).holder
-        return h !== '0x0000000000000000000000000000000000000000' && h.toLowerCase() !== loser.toLowerCase() ? h : undefined
-      }, 300_000, 1000)
+      await takenOver(chain, dealId, lostSlot, loser, async () => await user.api.call('POST', '/files/check'))
       const events = await chain.getEvents({ fromBlock: chain.deployBlock, contracts: ['market'] })
       const freed = events.find((e) => e.eventName === 'SlotFreed' && e.args.dealId === dealId && Number(e.args.index) === lostSlot)
       expect(freed, 'SlotFreed').to.not.equal(undefined)
@@ -326,10 +345,7 @@ describe('BitDust network end to end', function () {
       const bounty = events.find((e) => e.eventName === 'RepairBountyPaid' && e.args.dealId === dealId && Number(e.args.index) === lostSlot)
       expect(bounty, 'RepairBountyPaid').to.not.equal(undefined)
       // Healthy again, and the repair shows in the repairer's statement.
-      await until('the file to be healthy', async () => {
-        const files = await ok<Array<{ id: string, health: string }>>(user.spec.datadir, ['ls'])
-        return files.find((f) => f.id === dealId)?.health === 'healthy'
-      })
+      await healthy(dealId)
       const repairer = String(bounty?.args.supplier)
       const ledger = await ok<{ lines: Array<{ event: string }> }>(user.spec.datadir, ['ledger', repairer])
       expect(ledger.lines.map((l) => l.event)).to.include('market.RepairBountyPaid')
@@ -386,7 +402,7 @@ describe('BitDust network end to end', function () {
      * ('deal-open'); runs `meanwhile` and restarts the node.
      */
     const interruptedUpload = async (name: string, size: number, killWhen: 'sending' | 'deal-open', meanwhile: (path: string) => void | Promise<void> = () => {}, how: 'kill' | 'cancel' = 'kill') => {
-      const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
+      const chain = chainClient()
       const me = user.status.address
       const before = await chain.token.balanceOf(me)
       const path = await randomFile(join(work, name), size)
@@ -501,7 +517,7 @@ describe('BitDust network end to end', function () {
   // Last: the supplier that leaves is away until it stakes again, which the test checks too.
   describe('a supplier leaving', () => {
     it('`supply leave --now` gives up its slots for their collateral; another supplier rebuilds them for it; its stake comes back to its wallet', async () => {
-      const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
+      const chain = chainClient()
       const path = await randomFile(join(work, 'left.bin'), 600_000)
       const up = await upload(user, path)
       const dealId = up.id as Hex
@@ -509,7 +525,7 @@ describe('BitDust network end to end', function () {
       const widePath = await randomFile(join(work, 'wide.bin'), 500_000)
       const wide = await upload(user, widePath, ['--k', '5', '--m', '2'])
       const leaverAddress = (await chain.market.getSlot(dealId, 0)).holder
-      const leaver = net.suppliers.find((x) => x.status.address.toLowerCase() === leaverAddress.toLowerCase()) as RunningNode
+      const leaver = supplierAt(leaverAddress)
       const walletBefore = await chain.token.balanceOf(leaverAddress)
       const fromBlock = await chain.blockNumber()
       const staked = (await chain.staking.stakeInfo(leaverAddress)).staked
@@ -528,20 +544,14 @@ describe('BitDust network end to end', function () {
       const laterHolders = await Promise.all(Array.from({ length: 6 }, async (_, i) => (await chain.market.getSlot(later.id as Hex, i)).holder.toLowerCase()))
       expect(laterHolders).to.not.include(leaverAddress.toLowerCase())
       // Another supplier rebuilds the fragment from k others and collects the bounty the collateral paid for.
-      const repairer = await until('slot 0 to be repaired by another supplier', async () => {
-        const h = (await chain.market.getSlot(dealId, 0)).holder
-        return h !== '0x0000000000000000000000000000000000000000' && h.toLowerCase() !== leaverAddress.toLowerCase() ? h : undefined
-      }, 300_000, 1000)
+      const repairer = await takenOver(chain, dealId, 0, leaverAddress)
       const events = await chain.getEvents({ fromBlock: chain.deployBlock, contracts: ['market'] })
       const freed = events.find((e) => e.eventName === 'SlotFreed' && e.args.dealId === dealId && Number(e.args.index) === 0)
       expect([String(freed?.args.supplier).toLowerCase(), Number(freed?.args.reason)]).to.deep.equal([leaverAddress.toLowerCase(), 2])
       expect(events.some((e) => e.eventName === 'SupplierSlashed' && e.args.dealId === dealId && e.args.reason === 'left')).to.equal(true)
       const bounty = events.find((e) => e.eventName === 'RepairBountyPaid' && e.args.dealId === dealId && Number(e.args.index) === 0)
       expect(String(bounty?.args.supplier).toLowerCase()).to.equal(repairer.toLowerCase())
-      await until('the file to be healthy', async () => {
-        const files = await ok<Array<{ id: string, health: string }>>(user.spec.datadir, ['ls'])
-        return files.find((f) => f.id === dealId)?.health === 'healthy'
-      })
+      await healthy(dealId)
       expect(await download(user, up.id, join(work, 'left.out'))).to.equal(await sha256File(path))
       // The stake unbonds and the leaver's node withdraws it: all of it but the forfeited collateral.
       // (On a loaded machine it may also have missed a period proof meanwhile: that slash is in the events too.)
@@ -572,17 +582,14 @@ describe('BitDust network end to end', function () {
       expect(after.supplier.quota).to.be.greaterThan(0)
       // Back, it finds the slot nobody could repair while it was away, and repairs it for the bounty.
       await until('the wide file\'s freed slot to be repaired', async () => (await chain.market.getSlot(wide.id as Hex, wideFreed?.index as number)).holder.toLowerCase() === leaverAddress.toLowerCase(), 300_000, 1000)
-      await until('the wide file to be healthy', async () => {
-        const files = await ok<Array<{ id: string, health: string }>>(user.spec.datadir, ['ls'])
-        return files.find((f) => f.id === wide.id)?.health === 'healthy'
-      })
+      await healthy(wide.id)
       expect(await download(user, wide.id, join(work, 'wide.out'))).to.equal(await sha256File(widePath))
     })
   })
 
   describe('a supplier leaving gently', () => {
     it('`supply leave` keeps a slot of a deal its owner extended until the term it took is over, then leaves it with its collateral; another supplier takes it over', async () => {
-      const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
+      const chain = chainClient()
       const path = await randomFile(join(work, 'extended.bin'), 300_000)
       const up = await upload(user, path, ['--periods', '4'])
       const dealId = up.id as Hex
@@ -590,55 +597,45 @@ describe('BitDust network end to end', function () {
       const deal = await chain.market.getDeal(dealId)
       expect(deal.endPeriod - deal.boundUntil).to.equal(200)
       const leaverAddress = (await chain.market.getSlot(dealId, 0)).holder
-      const leaver = net.suppliers.find((x) => x.status.address.toLowerCase() === leaverAddress.toLowerCase()) as RunningNode
+      const leaver = supplierAt(leaverAddress)
       const fromBlock = await chain.blockNumber()
       try {
-        await leaveGently(chain, leaver, leaverAddress, deal, dealId, fromBlock, up.id, path)
+        const r = await ok<{ left: Array<{ dealId: string, forfeited: string }>, kept: Array<{ dealId: string, index: number, reason: string, freeFrom?: number }>, summary: string[] }>(leaver.spec.datadir, ['supply', 'leave'])
+        // Left at once only what costs nothing: slots of deals extended past their first term (in the
+        // whole suite, the renew test's file).
+        expect(r.left.filter((l) => l.dealId.toLowerCase() === dealId.toLowerCase())).to.deep.equal([])
+        for (const l of r.left) expect(l.forfeited).to.equal('0')
+        const mine = r.kept.find((k) => k.dealId.toLowerCase() === dealId.toLowerCase() && k.index === 0)
+        expect([mine?.reason, mine?.freeFrom], r.summary.join('\n')).to.deep.equal(['running', deal.boundUntil])
+        expect(r.summary.join('\n')).to.match(/extended the deal; your node leaves it with its collateral once the term it started with is over/)
+        // Once that term is over the leaver's node gives the slot up, collateral back, nothing slashed.
+        const freed = await until('the leaver to leave the slot', async () => {
+          const events = await chain.getEvents({ fromBlock, contracts: ['market'], eventNames: ['SlotFreed'], where: { supplier: leaverAddress } })
+          return events.find((e) => e.args.dealId === dealId && Number(e.args.index) === 0)
+        }, 400_000, 2000)
+        expect([Number(freed?.args.reason), freed?.args.slashed]).to.deep.equal([2, 0n])
+        expect(await chain.market.currentPeriod()).to.be.at.least(BigInt(deal.boundUntil))
+        const slashed = await chain.getEvents({ fromBlock, contracts: ['market'], eventNames: ['SupplierSlashed'], where: { supplier: leaverAddress } })
+        expect(slashed.filter((e) => e.args.dealId === dealId)).to.deep.equal([])
+        await takenOver(chain, dealId, 0, leaverAddress)
+        await healthy(dealId)
+        expect(await download(user, up.id, join(work, 'extended.out'))).to.equal(await sha256File(path))
       } finally {
         // The later tests need it: staking again brings it back.
         expect((await ok<{ back?: boolean }>(leaver.spec.datadir, ['supply', 'stake', String(10n ** 21n)])).back).to.equal(true)
       }
     })
-
-    async function leaveGently (chain: ReturnType<typeof createBitDustChain>, leaver: RunningNode, leaverAddress: string, deal: { boundUntil: number }, dealId: Hex, fromBlock: bigint, id: string, path: string): Promise<void> {
-      const r = await ok<{ left: Array<{ dealId: string, forfeited: string }>, kept: Array<{ dealId: string, index: number, reason: string, freeFrom?: number }>, summary: string[] }>(leaver.spec.datadir, ['supply', 'leave'])
-      // Left at once only what costs nothing: slots of deals extended past their first term (in the
-      // whole suite, the renew test's file).
-      expect(r.left.filter((l) => l.dealId.toLowerCase() === dealId.toLowerCase())).to.deep.equal([])
-      for (const l of r.left) expect(l.forfeited).to.equal('0')
-      const mine = r.kept.find((k) => k.dealId.toLowerCase() === dealId.toLowerCase() && k.index === 0)
-      expect([mine?.reason, mine?.freeFrom], r.summary.join('\n')).to.deep.equal(['running', deal.boundUntil])
-      expect(r.summary.join('\n')).to.match(/extended the deal; your node leaves it with its collateral once the term it started with is over/)
-      // Once that term is over the leaver's node gives the slot up, collateral back, nothing slashed.
-      const freed = await until('the leaver to leave the slot', async () => {
-        const events = await chain.getEvents({ fromBlock, contracts: ['market'], eventNames: ['SlotFreed'], where: { supplier: leaverAddress } })
-        return events.find((e) => e.args.dealId === dealId && Number(e.args.index) === 0)
-      }, 400_000, 2000)
-      expect([Number(freed?.args.reason), freed?.args.slashed]).to.deep.equal([2, 0n])
-      expect(await chain.market.currentPeriod()).to.be.at.least(BigInt(deal.boundUntil))
-      const slashed = await chain.getEvents({ fromBlock, contracts: ['market'], eventNames: ['SupplierSlashed'], where: { supplier: leaverAddress } })
-      expect(slashed.filter((e) => e.args.dealId === dealId)).to.deep.equal([])
-      await until('slot 0 to be taken over', async () => {
-        const h = (await chain.market.getSlot(dealId, 0)).holder
-        return h !== '0x0000000000000000000000000000000000000000' && h.toLowerCase() !== leaverAddress.toLowerCase()
-      }, 300_000, 1000)
-      await until('the file to be healthy', async () => {
-        const files = await ok<Array<{ id: string, health: string }>>(user.spec.datadir, ['ls'])
-        return files.find((f) => f.id === dealId)?.health === 'healthy'
-      })
-      expect(await download(user, id, join(work, 'extended.out'))).to.equal(await sha256File(path))
-    }
   })
 
   // Last of all: the supplier that stops here is jailed for good.
   describe('nobody minding', () => {
     it('a supplier gone while its consumer is offline too: the other suppliers mark its misses until it is jailed, and repair its slots', async () => {
-      const chain = createBitDustChain({ rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId, contracts: net.deployment.contracts, deployBlock: net.deployment.deployBlock })
+      const chain = chainClient()
       const path = await randomFile(join(work, 'unminded.bin'), 400_000)
       const up = await upload(user, path)
       const dealId = up.id as Hex
       const goneAddress = (await chain.market.getSlot(dealId, 0)).holder
-      const gone = net.suppliers.find((x) => x.status.address.toLowerCase() === goneAddress.toLowerCase()) as RunningNode
+      const gone = supplierAt(goneAddress)
       const fromBlock = await chain.blockNumber()
       // Every consumer's node is stopped: the owner's, and those of earlier tests (whose keepers
       // would mark misses of their own holders).
@@ -658,17 +655,11 @@ describe('BitDust network end to end', function () {
       const counted = await Promise.all(net.suppliers.filter((x) => x !== gone).map(async (x) => (await x.api.call<{ supplier: { missesMarked: number } }>('GET', '/status')).supplier.missesMarked))
       expect(counted.reduce((a, b) => a + b, 0)).to.be.at.least(misses.length, '`status` counts the misses each supplier marked')
       // Its slot of the file goes to another supplier, which rebuilt the fragment from k others.
-      const repairer = await until('slot 0 to be repaired', async () => {
-        const h = (await chain.market.getSlot(dealId, 0)).holder
-        return h.toLowerCase() !== goneAddress.toLowerCase() && h !== '0x0000000000000000000000000000000000000000' ? h : undefined
-      }, 300_000, 1000)
+      const repairer = await takenOver(chain, dealId, 0, goneAddress)
       expect(suppliers.has(repairer.toLowerCase())).to.equal(true)
       // The consumer comes back to a healthy file.
       user = await net.supervisor.start(user.spec)
-      await until('the file to be healthy', async () => {
-        const files = await ok<Array<{ id: string, health: string }>>(user.spec.datadir, ['ls'])
-        return files.find((f) => f.id === dealId)?.health === 'healthy'
-      })
+      await healthy(dealId)
       expect(await download(user, up.id, join(work, 'unminded.out'))).to.equal(await sha256File(path))
       const audit = await cli(user.spec.datadir, ['audit'])
       expect(audit.code, audit.stdout).to.equal(0)
