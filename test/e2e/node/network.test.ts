@@ -413,7 +413,14 @@ describe('BitDust network end to end', function () {
       const job = await user.api.call<{ id: string }>('POST', '/files', { path })
       let stalled: RunningNode | undefined
       if (killWhen === 'sending') {
-        await until('the transfer to start', async () => (await user.api.call<{ progress?: { stage: string } }>('GET', `/jobs/${job.id}`)).progress?.stage === 'transfer', 120_000, 50)
+        await until('the transfer to start', async () => {
+          const j = await user.api.call<{ state: string, progress?: { stage: string }, error?: { message: string } }>('GET', `/jobs/${job.id}`)
+          // A job that ended before its transfer says why, rather than leaving a bare timeout.
+          if (j.state !== 'running') throw new Error(`the upload job ${j.state} before its transfer: ${j.error?.message ?? JSON.stringify(j.progress)}`)
+          // Otherwise the stage it is at, which a timeout reports as its last error.
+          if (j.progress?.stage !== 'transfer') throw new Error(`still at ${JSON.stringify(j.progress ?? null)}`)
+          return true
+        }, 120_000, 50)
       } else {
         // One supplier of this upload is stopped while it holds the fragment uncommitted (its
         // temp file), so its slot is still free when the node dies after the deal opened.
