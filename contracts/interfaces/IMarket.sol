@@ -206,7 +206,7 @@ interface IMarket {
     // ---------------------------------------------------------------- consumer
 
     /// @notice Opens a deal and escrows slots * fragmentSize * price * duration tokens (approve first).
-    /// @param salt chosen by the consumer; dealId = keccak256(abi.encode(msg.sender, salt))
+    /// @param salt chosen by the consumer; dealId = keccak256(abi.encode(msg.sender, salt)) with its low byte cleared
     /// @param roots one Merkle root per slot, data slots first
     function openDeal(DealParams calldata params, bytes32 salt, bytes32[] calldata roots) external returns (bytes32 dealId);
 
@@ -310,6 +310,9 @@ interface IMarket {
     function supplierState(address supplier) external view returns (SupplierState memory);
     function slotCount(address supplier) external view returns (uint256);
     function slotAt(address supplier, uint256 position) external view returns (bytes32 slotId);
+    /// @notice Up to `count` slot ids of `supplier`'s slot set from position `from` (fewer at its end).
+    /// A slot id is its deal id with the slot's index in the low byte: dealId = id & ~0xff, index = uint8(id).
+    function slotsOf(address supplier, uint256 from, uint256 count) external view returns (bytes32[] memory slotIds);
     function isProven(address supplier, uint256 period) external view returns (bool);
     function isMarkedMissed(address supplier, uint256 period) external view returns (bool);
     /// @notice The samples (slot ids and segments) `supplier` must answer for `period` (needs the seed readable).

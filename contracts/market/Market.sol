@@ -140,7 +140,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
         if (p.durationPeriods == 0 || p.durationPeriods > _maxDuration) revert MarketInvalidDuration(p.durationPeriods, _maxDuration);
         if (p.pricePerBytePeriod == 0) revert MarketInvalidPrice();
         if (roots.length != slots) revert MarketRootCount(slots, roots.length);
-        id = keccak256(abi.encode(msg.sender, salt));
+        id = _dealId(msg.sender, salt);
         Deal storage d = _deals[id];
         if (d.state != DealState.None) revert MarketDealExists(id);
         uint256 escrow = slots * size * p.pricePerBytePeriod * p.durationPeriods;
@@ -675,8 +675,15 @@ contract Market is IMarket, ReentrancyGuardTransient {
         return (block.number - _genesis) / _periodBlocks;
     }
 
+    /// @dev A deal id's low byte is zero, so that a slot id is its deal id with the index in that
+    /// byte (slots <= 255): anyone can tell a slot's deal from its id, which lets a supplier's slot
+    /// set (slotsOf) name the deals it holds without an index of its own or a scan of old events.
+    function _dealId(address consumer, bytes32 salt) private pure returns (bytes32) {
+        return keccak256(abi.encode(consumer, salt)) & ~bytes32(uint256(0xff));
+    }
+
     function _slotId(bytes32 id, uint256 index) private pure returns (bytes32) {
-        return keccak256(abi.encode(id, index));
+        return id | bytes32(index);
     }
 
     // ================================================================ views
@@ -731,7 +738,7 @@ contract Market is IMarket, ReentrancyGuardTransient {
 
     /// @inheritdoc IMarket
     function dealId(address consumer, bytes32 salt) external pure returns (bytes32) {
-        return keccak256(abi.encode(consumer, salt));
+        return _dealId(consumer, salt);
     }
 
     /// @inheritdoc IMarket
@@ -792,6 +799,15 @@ contract Market is IMarket, ReentrancyGuardTransient {
     function slotAt(address supplier, uint256 position) external view returns (bytes32) {
         if (position >= _suppliers[supplier].slotCount) revert MarketNoSlots(supplier);
         return _slotSets[supplier][position];
+    }
+
+    /// @inheritdoc IMarket
+    function slotsOf(address supplier, uint256 from, uint256 count) external view returns (bytes32[] memory ids) {
+        uint256 n = _suppliers[supplier].slotCount;
+        uint256 end = from >= n ? from : (count > n - from ? n : from + count);
+        ids = new bytes32[](end - from);
+        mapping(uint256 => bytes32) storage set = _slotSets[supplier];
+        for (uint256 i = from; i < end; ++i) ids[i - from] = set[i];
     }
 
     /// @inheritdoc IMarket

@@ -4,13 +4,14 @@
  * structurally, without importing those modules, so the dependency still points from them to here;
  * test/node/chain/views.test.ts checks the shapes with the compiler.
  */
-import { encodeAbiParameters, keccak256, zeroAddress } from 'viem'
+import { zeroAddress } from 'viem'
 import type { Address, Hex } from 'viem'
 import type { BitDustChain } from './client.ts'
 import { MarketApi } from './market.ts'
 import type { AbortOptions } from './tx.ts'
 import { ContractRevertError } from './errors.ts'
 import { cached } from '../util/memo.ts'
+import { slotIdOf, toHex } from '../proofs/challenge.ts'
 
 export interface SlotRef { dealId: Hex, index: number }
 
@@ -81,9 +82,9 @@ export function supplierView (chain: BitDustChain) {
   }
 }
 
-/** slotId(dealId, index) = keccak256(abi.encode(dealId, index)), as the market computes it (checked by the tests). */
+/** slotId(dealId, index) as the market computes it (node/proofs/challenge.ts; checked by the tests). */
 export function slotIdLocal (slot: SlotRef): Hex {
-  return keccak256(encodeAbiParameters([{ type: 'bytes32' }, { type: 'uint256' }], [slot.dealId, BigInt(slot.index)]))
+  return toHex(slotIdOf(slot.dealId, slot.index))
 }
 
 export interface DealTermsLike { k: number, m: number, fragmentSize: bigint, periods: number, price: bigint, collateralPerByte: bigint }

@@ -7,7 +7,7 @@
  *                      slot = slotsOf(supplier)[r % setSize], segment = (r >> 128) % segments(slot)
  *   fill proof:        segment = uint256(keccak256(abi.encode(blockhash(seedBlock), supplier, dealId, index))) % segments
  *   targeted:          segment = uint256(keccak256(abi.encode(blockhash(issuedBlock - 1), slotId, issuedBlock, holder))) % segments
- *   ids:               dealId = keccak256(abi.encode(consumer, salt)), slotId = keccak256(abi.encode(dealId, index))
+ *   ids:               dealId = keccak256(abi.encode(consumer, salt)) with its low byte 0, slotId = dealId | index
  *
  * A packed proof is, per sample, the 256-byte segment followed by depth 32-byte siblings bottom-up.
  * keccak here is @noble/hashes: a handful of 128-byte hashes per period, never Merkle nodes.
@@ -79,14 +79,32 @@ export function toHex (bytes: Uint8Array): `0x${string}` {
   return `0x${Buffer.from(bytes).toString('hex')}`
 }
 
-/** keccak256(abi.encode(consumer, salt)) */
+/** Slots per deal: a slot's index is the low byte of its id. */
+export const MAX_SLOTS = 255
+
+/** keccak256(abi.encode(consumer, salt)) with its low byte cleared, which a slot id fills with its index. */
 export function dealIdOf (consumer: BytesLike, salt: BytesLike): Uint8Array {
-  return keccak256(encode(addressWord(consumer), toBytes(salt, 32, 'salt')))
+  const id = keccak256(encode(addressWord(consumer), toBytes(salt, 32, 'salt')))
+  id[31] = 0
+  return id
 }
 
-/** keccak256(abi.encode(dealId, index)) */
+/** dealId | index: the deal and the index can be read back from it (slotRefOf). */
 export function slotIdOf (dealId: BytesLike, index: number | bigint): Uint8Array {
-  return keccak256(encode(toBytes(dealId, 32, 'dealId'), word(index, 'slot index')))
+  const id = Uint8Array.from(toBytes(dealId, 32, 'dealId'))
+  const i = BigInt(index)
+  if (i < 0n || i >= BigInt(MAX_SLOTS)) throw new InvalidChallengeInputError(`slot index must be 0-${MAX_SLOTS - 1}, got ${i}`)
+  if (id[31] !== 0) throw new InvalidChallengeInputError(`not a deal id (its low byte must be 0): ${toHex(id)}`)
+  id[31] = Number(i)
+  return id
+}
+
+/** The deal and index a slot id names. */
+export function slotRefOf (slotId: BytesLike): { dealId: `0x${string}`, index: number } {
+  const id = Uint8Array.from(toBytes(slotId, 32, 'slotId'))
+  const index = id[31]!
+  id[31] = 0
+  return { dealId: toHex(id), index }
 }
 
 /** The draw r of sample j of a period proof. */

@@ -31,6 +31,7 @@ import { repairWave } from '../repair/wave.ts'
 import { rebuildFragment } from '../repair/rebuild.ts'
 import { TreeBuilder } from '../proofs/tree-builder.ts'
 import { ROOT_LATER } from '../proofs/constants.ts'
+import { slotRefOf } from '../proofs/challenge.ts'
 import { log } from '../log.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import { leaveSlots, leaveSummary, nextFreeLeave, settleStake } from './leave.ts'
@@ -112,7 +113,8 @@ const REPAIR_LOOKBACK_BLOCKS = 20_000n
 /**
  * Suppliers, network-wide and on average, that look up a jailed supplier's slots: each of them
  * queues those it may repair, so enough of them that one can take each slot (it must not hold
- * another fragment of the file), few enough that a jailing is not a history scan by everyone.
+ * another fragment of the file), few enough that a jailing does not send every supplier of the
+ * network to read the jailed one's slot set and each of its deals.
  */
 const JAIL_SCANNERS = 16
 
@@ -556,23 +558,15 @@ export class SupplierService implements NodeService {
 
   /**
    * A jailed supplier's slots stay in its name until someone repairs them (the contract evicts it
-   * lazily on the repair fill), so its slots are found from its SlotFilled events.
+   * lazily on the repair fill). They are read from its slot set, whose ids name their deals: a
+   * few calls per thousand slots it holds, however old the chain.
    */
   private async repairJailed (jailed: Address): Promise<void> {
     if (jailed.toLowerCase() === this.view.address.toLowerCase()) return
     const m = this.c.chain.market
-    // A slot filled longer ago than the longest a deal can live (its fill deadline, then at most
-    // maxDurationPeriods, extensions included) belongs to a deal that is over: no need to read
-    // the chain's whole history, which grows without end.
-    const [c, head] = await Promise.all([m.config(), this.c.chain.blockNumber()])
-    const lifetime = c.fillDeadlineBlocks + (c.maxDurationPeriods + 2n) * c.periodBlocks
-    const from = head > this.c.chain.deployBlock + lifetime ? head - lifetime : this.c.chain.deployBlock
-    const filled = await this.c.chain.getEvents({ fromBlock: from, toBlock: head, contracts: ['market'], eventNames: ['SlotFilled'], where: { supplier: jailed } })
-    for (const e of filled) {
-      if (String(e.args.supplier).toLowerCase() !== jailed.toLowerCase()) continue
-      const ref = { dealId: e.args.dealId as Hex, index: Number(e.args.index) }
-      const slot = await m.getSlot(ref.dealId, ref.index)
-      if (slot.holder.toLowerCase() === jailed.toLowerCase() && await m.dealStatus(ref.dealId) === 'Active') this.repairs.want(ref, jailed)
+    for (const sid of await m.slotsOf(jailed)) {
+      const ref = slotRefOf(sid)
+      if (await m.dealStatus(ref.dealId) === 'Active') this.repairs.want(ref, jailed)
     }
   }
 

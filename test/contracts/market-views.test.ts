@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { network } from 'hardhat'
 import { FRAGMENT_SIZE, PRICE, TEST_CONFIG, activeDeal, deploy, expectConserved, gotoPeriod, prove } from './helpers/fixture.ts'
 import { packedProof } from './helpers/fragments.ts'
-import { fillSegment } from '../../node/proofs/challenge.ts'
+import { dealIdOf, fillSegment, slotIdOf, slotRefOf, toHex } from '../../node/proofs/challenge.ts'
 import type { HardhatEthersSigner } from '@nomicfoundation/hardhat-ethers/types'
 
 const { ethers, networkHelpers } = await network.create()
@@ -52,6 +52,27 @@ describe('Market: construction and views', function () {
       await expect(d.market.periodSamples(d.other.address, 1)).to.be.revertedWithCustomError(d.market, 'MarketNoSlots').withArgs(d.other.address)
       await expect(d.market.challengeSegment(deal.id, 0)).to.be.revertedWithCustomError(d.market, 'MarketNoChallenge').withArgs(deal.id, 0)
       await expect(d.market.fillSegment(ethers.ZeroHash, 0, s1.address, 1)).to.be.revertedWithCustomError(d.market, 'MarketDealNotFound').withArgs(ethers.ZeroHash)
+    })
+    it('names each slot by its deal id and index, as the node reads them back, and pages a slot set', async function () {
+      const d = await networkHelpers.loadFixture(fixture)
+      const a = await activeDeal(d)
+      const b = await activeDeal(d, { k: 4, m: 2 })
+      const salt = '0x' + '77'.repeat(32)
+      expect(await d.market.dealId(d.consumer.address, salt)).to.equal(toHex(dealIdOf(d.consumer.address, salt)))
+      for (const deal of [a, b]) {
+        expect(BigInt(deal.id) & 0xffn).to.equal(0n)
+        for (const i of [0, 2]) expect(await d.market.slotId(deal.id, i)).to.equal(toHex(slotIdOf(deal.id, i)))
+      }
+      // supplier 0 holds slot 0 of a, slots 0 and 4 of b (suppliers fill slot i % 4)
+      const s0 = d.suppliers[0] as HardhatEthersSigner
+      expect(d.suppliers.length).to.equal(4)
+      const all = await d.market.slotsOf(s0.address, 0, 100)
+      expect(all.map((sid) => slotRefOf(sid))).to.deep.equal([{ dealId: a.id, index: 0 }, { dealId: b.id, index: 0 }, { dealId: b.id, index: 4 }])
+      expect(await d.market.slotsOf(s0.address, 1, 1)).to.deep.equal([all[1]])
+      expect(await d.market.slotsOf(s0.address, 2, 5)).to.deep.equal([all[2]])
+      expect(await d.market.slotsOf(s0.address, 3, 5)).to.deep.equal([])
+      expect(await d.market.slotsOf(s0.address, 9, 5)).to.deep.equal([])
+      expect(await d.market.slotsOf(d.other.address, 0, 5)).to.deep.equal([])
     })
     it('reports pending earnings and the supplier state', async function () {
       const d = await networkHelpers.loadFixture(fixture)

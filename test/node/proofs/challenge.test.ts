@@ -1,19 +1,20 @@
 import { expect } from 'chai'
 import { AbiCoder, keccak256 } from 'ethers'
 import {
-  InvalidChallengeInputError, dealIdOf, fillSegment, packProofs, packedSampleLength, periodSampleRandom, periodSamples, sampleSegment, slotIdOf, targetedSegment, toHex,
+  InvalidChallengeInputError, MAX_SLOTS, dealIdOf, fillSegment, packProofs, packedSampleLength, periodSampleRandom, periodSamples, sampleSegment, slotIdOf, slotRefOf, targetedSegment, toHex,
 } from '../../../node/proofs/challenge.ts'
 import { buildLevels, createProof, hashLeaves } from '../../../node/proofs/merkle.ts'
 
 const abi = AbiCoder.defaultAbiCoder()
 const supplier = '0x' + 'ab'.repeat(20)
 const seed = '0x' + '5e'.repeat(32)
-const deal = '0x' + 'de'.repeat(32)
+const deal = '0x' + 'de'.repeat(31) + '00'
 
 describe('proofs/challenge', function () {
   it('encodes like abi.encode + keccak256 (checked against ethers)', function () {
-    expect(toHex(dealIdOf(supplier, seed))).to.equal(keccak256(abi.encode(['address', 'bytes32'], [supplier, seed])))
-    expect(toHex(slotIdOf(deal, 9))).to.equal(keccak256(abi.encode(['bytes32', 'uint256'], [deal, 9])))
+    const hashed = keccak256(abi.encode(['address', 'bytes32'], [supplier, seed]))
+    expect(toHex(dealIdOf(supplier, seed))).to.equal(hashed.slice(0, 64) + '00')
+    expect(toHex(slotIdOf(deal, 9))).to.equal(deal.slice(0, 64) + '09')
     const r = BigInt(keccak256(abi.encode(['bytes32', 'address', 'uint256', 'uint256'], [seed, supplier, 77, 1])))
     expect(periodSampleRandom(seed, supplier, 77n, 1)).to.equal(r)
     expect(sampleSegment(r, 1000)).to.equal(Number((r >> 128n) % 1000n))
@@ -22,6 +23,18 @@ describe('proofs/challenge', function () {
     const sid = toHex(slotIdOf(deal, 3))
     const t = BigInt(keccak256(abi.encode(['bytes32', 'bytes32', 'uint256', 'address'], [seed, sid, 1234, supplier])))
     expect(targetedSegment(seed, sid, 1234, supplier, 262144)).to.equal(Number(t % 262144n))
+  })
+
+  it('reads a slot id back into its deal and index', function () {
+    const id = toHex(dealIdOf(supplier, seed))
+    for (const index of [0, 1, 7, 254]) {
+      expect(slotRefOf(slotIdOf(id, index))).to.deep.equal({ dealId: id, index })
+      expect(slotRefOf(toHex(slotIdOf(id, index)))).to.deep.equal({ dealId: id, index })
+    }
+    expect(MAX_SLOTS).to.equal(255)
+    expect(() => slotIdOf(id, 255)).to.throw(InvalidChallengeInputError, /0-254/)
+    expect(() => slotIdOf('0x' + 'de'.repeat(32), 0)).to.throw(InvalidChallengeInputError, /low byte/)
+    expect(() => slotRefOf('0x12')).to.throw(InvalidChallengeInputError)
   })
 
   it('draws positions inside the set, one per sample, in order', function () {
