@@ -413,14 +413,23 @@ describe('BitDust network end to end', function () {
       const job = await user.api.call<{ id: string }>('POST', '/files', { path })
       let stalled: RunningNode | undefined
       if (killWhen === 'sending') {
-        await until('the transfer to start', async () => {
-          const j = await user.api.call<{ state: string, progress?: { stage: string }, error?: { message: string } }>('GET', `/jobs/${job.id}`)
-          // A job that ended before its transfer says why, rather than leaving a bare timeout.
-          if (j.state !== 'running') throw new Error(`the upload job ${j.state} before its transfer: ${j.error?.message ?? JSON.stringify(j.progress)}`)
-          // Otherwise the stage it is at, which a timeout reports as its last error.
-          if (j.progress?.stage !== 'transfer') throw new Error(`still at ${JSON.stringify(j.progress ?? null)}`)
-          return true
-        }, 120_000, 50)
+        // Followed by the job's event stream, which carries a change of stage at once: a poll
+        // could miss a transfer shorter than its interval on a loaded machine, and then wait for
+        // a stage that had come and gone.
+        const ac = new AbortController()
+        let reached = false
+        let timedOut = false
+        let stage: unknown = null
+        const timer = setTimeout(() => { timedOut = true; ac.abort() }, 120_000)
+        try {
+          const end = await user.api.follow(job.id, (j) => {
+            stage = j.progress ?? null
+            if (j.progress?.stage === 'transfer') { reached = true; ac.abort() }
+          }, ac.signal).catch((err: unknown) => { if (ac.signal.aborted) return undefined; throw err })
+          if (!reached) throw new Error(timedOut ? `the upload job did not reach its transfer within 120 s, last at ${JSON.stringify(stage)}` : `the upload job ${end?.state ?? '?'} before its transfer`)
+        } finally {
+          clearTimeout(timer)
+        }
       } else {
         // One supplier of this upload is stopped while it holds the fragment uncommitted (its
         // temp file), so its slot is still free when the node dies after the deal opened.
