@@ -3,7 +3,8 @@
  * (wave.ts), and again later while nobody has filled it: one that no supplier could take when it
  * was freed (every other supplier already held a fragment of the deal, or was full, or a fetch
  * failed) is still worth its bounty. Each try reads the slot first and stops there if it was
- * filled. A supplier that starts, or comes back from leaving, looks back for such slots.
+ * filled. A supplier that starts, or comes back from leaving, looks back for such slots. Only the
+ * first MAX_WAVE waves of suppliers queue a slot at all.
  */
 import { zeroAddress } from 'viem'
 import type { Address, Hex } from 'viem'
@@ -22,6 +23,13 @@ export const RETRY_MAX_MS = 30 * 60_000
 export const TRIES = 8
 /** Slots queued at once: the oldest go first when more are freed. */
 const QUEUE_LIMIT = 256
+/**
+ * The last wave that queues a slot: by then about FIRST_WAVE × (2^(MAX_WAVE+1) − 1) suppliers,
+ * ~250, have had their turn, each able to take it. The rest of the network neither queues nor
+ * reads the slot, so what a freed slot costs the network stays the same however large it grows,
+ * and what it costs one supplier shrinks as the network grows.
+ */
+export const MAX_WAVE = 5
 
 export interface RepairQueueDeps {
   self: Address
@@ -54,15 +62,24 @@ export class RepairQueue {
   get size (): number { return this.open.size }
 
   /**
-   * A slot to repair, in this supplier's wave. `holder`: a jailed holder still named on the slot
-   * (its slots are repairable until a repair fill evicts it), else the slot is free.
+   * A slot to repair, in this supplier's wave; nothing past MAX_WAVE. `holder`: a jailed holder
+   * still named on the slot (its slots are repairable until a repair fill evicts it), else the
+   * slot is free. `among`: how many suppliers are offered the slot, when they were drawn already
+   * (a jailed supplier's slots go to the few that look them up), else the whole network.
    */
-  want (ref: SlotRef, holder: Address = zeroAddress): void {
+  want (ref: SlotRef, holder: Address = zeroAddress, among?: number): void {
     const key = keyOf(ref)
     if (this.open.has(key)) return
-    const wave = repairWave(this.d.slotId(ref), this.d.self, this.d.suppliers())
+    const wave = this.waveOf(ref, among)
+    if (wave === undefined) return
     this.open.set(key, { ref, next: Date.now() + wave * WAVE_MS, wait: RETRY_MS, holder, tries: 0 })
     this.poll()
+  }
+
+  /** This supplier's wave for the slot, or undefined past MAX_WAVE (the slot is others' to repair). */
+  private waveOf (ref: SlotRef, among = this.d.suppliers()): number | undefined {
+    const wave = repairWave(this.d.slotId(ref), this.d.self, among)
+    return wave <= MAX_WAVE ? wave : undefined
   }
 
   /** Starts the tries that are due; called on every chore. */
@@ -87,6 +104,7 @@ export class RepairQueue {
         const key = keyOf(ref)
         if (seen.has(key)) continue
         seen.add(key)
+        if (this.waveOf(ref) === undefined) continue
         const [holder, active] = await Promise.all([this.d.holderOf(ref), this.d.active(ref.dealId)])
         if (holder === zeroAddress && active) this.want(ref)
       }

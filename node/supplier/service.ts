@@ -497,8 +497,8 @@ export class SupplierService implements NodeService {
         continue
       }
       if (e.eventName === 'SupplierJailed') {
-        // Finding a jailed supplier's slots takes log reads over a deal's lifetime: about
-        // JAIL_SCANNERS suppliers of the network do it (drawn like repair waves), not all.
+        // About JAIL_SCANNERS suppliers of the network look up a jailed supplier's slots (drawn
+        // like repair waves), not all; the slots' waves are then drawn among them.
         const jailed = e.args.supplier as Address
         if (repairWave(jailed, this.view.address, this.net?.knownSuppliers?.().length ?? 0, JAIL_SCANNERS) === 0) await this.repairJailed(jailed)
         continue
@@ -564,9 +564,10 @@ export class SupplierService implements NodeService {
   private async repairJailed (jailed: Address): Promise<void> {
     if (jailed.toLowerCase() === this.view.address.toLowerCase()) return
     const m = this.c.chain.market
+    const among = Math.min(JAIL_SCANNERS, this.net?.knownSuppliers?.().length ?? 0)
     for (const sid of await m.slotsOf(jailed)) {
       const ref = slotRefOf(sid)
-      if (await m.dealStatus(ref.dealId) === 'Active') this.repairs.want(ref, jailed)
+      if (await m.dealStatus(ref.dealId) === 'Active') this.repairs.want(ref, jailed, among)
     }
   }
 

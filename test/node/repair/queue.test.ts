@@ -3,12 +3,17 @@ import { zeroAddress } from 'viem'
 import type { Address, Hex } from 'viem'
 import { RepairError, RepairNotOursError } from '../../../node/repair/index.ts'
 import type { SlotRef } from '../../../node/repair/index.ts'
-import { RETRY_MS, RepairQueue, TRIES } from '../../../node/repair/queue.ts'
+import { MAX_WAVE, RETRY_MS, RepairQueue, TRIES } from '../../../node/repair/queue.ts'
+import { FIRST_WAVE, WAVE_MS, repairWave } from '../../../node/repair/wave.ts'
 import type { RepairQueueDeps } from '../../../node/repair/queue.ts'
 
 const ME = '0x00000000000000000000000000000000000000aa' as Address
 const OTHER = '0x00000000000000000000000000000000000000bb' as Address
 const ref = (n: number): SlotRef => ({ dealId: `0x${n.toString(16).padStart(64, '0')}` as Hex, index: 1 })
+/** A slot whose wave for ME among `suppliers` passes `test`. */
+const slotWhere = (suppliers: number, test: (wave: number) => boolean): SlotRef => {
+  for (let n = 1000; ; n++) if (test(repairWave(ref(n).dealId, ME, suppliers))) return ref(n)
+}
 const settle = async (): Promise<void> => { for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve)) }
 
 /** A queue over fake chain reads; `clock` moves Date.now for the retries. */
@@ -92,18 +97,57 @@ describe('repair queue', () => {
 
   it('waits for its wave in a large network, and does nothing while paused', async () => {
     let paused = true
-    const { q, tried } = setup({ suppliers: () => 1_000_000, paused: () => paused })
-    q.want(ref(6))
+    const { q, tried } = setup({ suppliers: () => 1_000, paused: () => paused })
+    const slot = slotWhere(1_000, (w) => w >= 2 && w <= MAX_WAVE)
+    const wave = repairWave(slot.dealId, ME, 1_000)
+    q.want(slot)
     await settle()
     expect(tried).to.deep.equal([])
     paused = false
     q.poll()
     await settle()
-    expect(tried).to.deep.equal([], 'with a million suppliers this one is almost surely not in the first wave')
-    now += 3600_000
+    expect(tried).to.deep.equal([], 'not before its wave')
+    now += (wave - 1) * WAVE_MS
     q.poll()
     await settle()
-    expect(tried).to.deep.equal([ref(6)])
+    expect(tried).to.deep.equal([])
+    now += WAVE_MS
+    q.poll()
+    await settle()
+    expect(tried).to.deep.equal([slot])
+  })
+
+  it('leaves a slot to others past MAX_WAVE, without reading it, so a freed slot costs a large network a bounded number of reads', async () => {
+    let reads = 0
+    const late = slotWhere(1_000_000, (w) => w > MAX_WAVE)
+    const { q, tried } = setup({
+      suppliers: () => 1_000_000,
+      freedLately: async () => [late],
+      holderOf: async () => { reads++; return zeroAddress },
+      active: async () => { reads++; return true },
+    })
+    q.want(late)
+    q.lookBack()
+    await settle()
+    now += 24 * 3600_000
+    q.poll()
+    await settle()
+    expect([q.size, reads, tried.length]).to.deep.equal([0, 0, 0])
+    // Among a million suppliers, about this many queue a given slot at all.
+    const queued = Array.from({ length: 4_000 }, (_, i) => repairWave(ref(i).dealId, ME, 1_000_000) <= MAX_WAVE).filter(Boolean).length
+    const expected = 4_000 * FIRST_WAVE * (2 ** (MAX_WAVE + 1) - 1) / 1_000_000 // ~1
+    expect(queued).to.be.within(0, expected * 8 + 4)
+  })
+
+  it('queues a jailed supplier\'s slot drawn among the few that looked it up, however large the network', async () => {
+    const { q, tried, holders } = setup({ suppliers: () => 1_000_000 })
+    const slot = slotWhere(1_000_000, (w) => w > MAX_WAVE)
+    holders.set(slot.dealId, OTHER)
+    q.want(slot, OTHER, 16)
+    now += 3 * WAVE_MS // the last wave among 16
+    q.poll()
+    await settle()
+    expect(tried).to.deep.equal([slot])
   })
 
   it('looks back for slots freed lately that are still free and whose deal runs', async () => {
