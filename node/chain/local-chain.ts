@@ -50,6 +50,11 @@ export interface LocalChain {
   resume(): Promise<void>
   /** Stops serving and discards the chain. */
   stop(): Promise<void>
+  /**
+   * JSON-RPC requests served over HTTP so far, by method; `eth_call` and `eth_estimateGas` by
+   * method and 4-byte selector (`eth_call:0x12345678`). For benchmarks of what clients ask.
+   */
+  calls(): Map<string, number>
 }
 
 export class LocalChainError extends Error {
@@ -84,10 +89,11 @@ export async function startLocalChain (init: LocalChainInit = {}): Promise<Local
 
   let server: http.Server | undefined
   let port = init.port ?? 0
+  const counts = new Map<string, number>()
   const sockets = new Set<import('node:net').Socket>()
 
   async function listen (): Promise<void> {
-    const s = http.createServer((req, res) => { void handle(provider, req, res) })
+    const s = http.createServer((req, res) => { void handle(provider, req, res, counts) })
     s.on('connection', (socket) => {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
@@ -127,10 +133,11 @@ export async function startLocalChain (init: LocalChainInit = {}): Promise<Local
       await close()
       await connection.close()
     },
+    calls: () => new Map(counts),
   }
 }
 
-async function handle (provider: EthereumProvider, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle (provider: EthereumProvider, req: http.IncomingMessage, res: http.ServerResponse, counts: Map<string, number>): Promise<void> {
   res.setHeader('Access-Control-Allow-Origin', '*')
   res.setHeader('Access-Control-Allow-Headers', '*')
   if (req.method === 'OPTIONS') { res.writeHead(200).end(); return }
@@ -143,10 +150,22 @@ async function handle (provider: EthereumProvider, req: http.IncomingMessage, re
     send(res, { jsonrpc: '2.0', id: null, error: { code: -32700, message: `Parse error: ${(err as Error).message}` } })
     return
   }
+  for (const r of Array.isArray(body) ? body : [body]) count(counts, r as RpcRequest)
   const out = Array.isArray(body)
     ? await Promise.all(body.map(async (r) => await one(provider, r as RpcRequest)))
     : await one(provider, body as RpcRequest)
   send(res, out)
+}
+
+function count (counts: Map<string, number>, req: RpcRequest): void {
+  if (typeof req?.method !== 'string') return
+  let key = req.method
+  if (key === 'eth_call' || key === 'eth_estimateGas') {
+    const data = Array.isArray(req.params) ? (req.params[0] as { data?: unknown, input?: unknown } | undefined) : undefined
+    const input = data?.data ?? data?.input
+    if (typeof input === 'string') key += `:${input.slice(0, 10)}`
+  }
+  counts.set(key, (counts.get(key) ?? 0) + 1)
 }
 
 function send (res: http.ServerResponse, payload: unknown): void {

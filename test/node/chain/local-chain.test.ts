@@ -38,6 +38,17 @@ describe('chain: local chain', function () {
     expect((await rpc(chain.rpcUrl, 'no_such_method')).error).to.be.an('object')
   })
 
+  it('counts the requests it served by method, contract calls and estimates by selector, batches included', async function () {
+    const before = chain.calls()
+    const call = { to: '0x' + '11'.repeat(20), data: '0x12345678' + '00'.repeat(32) }
+    await rpc(chain.rpcUrl, 'eth_call', [call, 'latest'])
+    await rpc(chain.rpcUrl, 'eth_estimateGas', [call])
+    await fetch(chain.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ jsonrpc: '2.0', id: 1, method: 'eth_chainId' }, { jsonrpc: '2.0', id: 2, method: 'eth_chainId' }]) })
+    const after = chain.calls()
+    const added = (k: string): number => (after.get(k) ?? 0) - (before.get(k) ?? 0)
+    expect([added('eth_call:0x12345678'), added('eth_estimateGas:0x12345678'), added('eth_chainId')]).to.deep.equal([1, 1, 2])
+  })
+
   it('keeps its state across a paused and resumed endpoint on the same port', async function () {
     const port = chain.port
     const before = Number((await rpc(chain.rpcUrl, 'eth_blockNumber')).result)
