@@ -56,6 +56,13 @@ export interface Challenge {
   feePaid: boolean
 }
 
+/**
+ * A supplier's period as a marker sees it: proven, already marked missed, open (owed and neither:
+ * markMissed would take it), or not due (no proof owed: no slots, not obliged yet, jailed, or a
+ * miss older than its last proof, which the contract no longer takes).
+ */
+export type PeriodOutcome = 'proven' | 'missed' | 'open' | 'not due'
+
 export interface SupplierState {
   obligedFrom: number
   missStreak: number

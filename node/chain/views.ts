@@ -11,6 +11,7 @@ import { MarketApi } from './market.ts'
 import type { AbortOptions } from './tx.ts'
 import { ContractRevertError } from './errors.ts'
 import { cached } from '../util/memo.ts'
+import type { PeriodOutcome } from './types.ts'
 import { slotIdOf, toHex } from '../proofs/challenge.ts'
 
 export interface SlotRef { dealId: Hex, index: number }
@@ -145,8 +146,7 @@ export function keeperView (chain: BitDustChain) {
     blockNumber: async (): Promise<bigint> => await chain.blockNumber(),
     challengeWindow: async (): Promise<bigint> => await (window ??= m.config().then((c) => c.challengeWindow, (err: unknown) => { window = undefined; throw err })),
     slotHolders: uploadView(chain).slotHolders,
-    periodOutcome: async (holder: Address, period: bigint): Promise<'proven' | 'missed' | 'open'> =>
-      await m.isProven(holder, period) ? 'proven' : await m.isMarkedMissed(holder, period) ? 'missed' : 'open',
+    periodOutcome: async (holder: Address, period: bigint): Promise<PeriodOutcome> => await periodOutcome(m, holder, period),
     markMissed: async (holder: Address, period: bigint): Promise<boolean> => await unlessRefused(async () => await m.markMissed(holder, period)),
     challenge: async (dealId: Hex, slot: number): Promise<{ challenger: Address, issuedBlock: bigint }> => await m.getChallenge(dealId, slot),
     expireChallenge: async (dealId: Hex, slot: number): Promise<boolean> => await unlessRefused(async () => await m.expireChallenge(dealId, slot)),
@@ -164,4 +164,18 @@ export function watchView (chain: BitDustChain) {
     challengePending: async (dealId: Hex, slot: number): Promise<boolean> => (await m.getChallenge(dealId, slot)).challenger !== zeroAddress,
     challengeSlot: async (dealId: Hex, slot: number): Promise<void> => { await m.challengeSlot(dealId, slot) },
   }
+}
+
+/**
+ * Mirrors markMissed's checks from one read of the supplier's state: a period it proved last, or
+ * one it owed nothing for, costs no second read, and a mark the contract would refuse is never
+ * estimated (a supplier's first periods after its first fill owe nothing).
+ */
+async function periodOutcome (m: MarketApi, holder: Address, period: bigint): Promise<PeriodOutcome> {
+  const st = await m.supplierState(holder)
+  if (st.jailed || st.slotCount === 0 || period < BigInt(st.obligedFrom)) return 'not due'
+  if (st.proofsGiven !== 0n && period <= BigInt(st.lastProven)) {
+    return period === BigInt(st.lastProven) || await m.isProven(holder, period) ? 'proven' : 'not due'
+  }
+  return await m.isMarkedMissed(holder, period) ? 'missed' : 'open'
 }

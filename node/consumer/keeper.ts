@@ -12,6 +12,7 @@
  */
 import type { Address, Hex } from 'viem'
 import { log } from '../log.ts'
+import type { PeriodOutcome } from '../chain/types.ts'
 
 const logger = log('consumer:keeper')
 
@@ -21,8 +22,8 @@ export interface KeeperChain {
   /** Blocks a challenged holder has to answer. */
   challengeWindow: () => Promise<bigint>
   slotHolders: (dealId: Hex) => Promise<Array<Address | undefined>>
-  /** Proven, already marked missed, or neither yet (to be marked if the holder owed a proof). */
-  periodOutcome: (holder: Address, period: bigint) => Promise<'proven' | 'missed' | 'open'>
+  /** Proven, already marked missed, not due, or open (to be marked). */
+  periodOutcome: (holder: Address, period: bigint) => Promise<PeriodOutcome>
   /** Marks the period missed; false if the contract refused (e.g. the holder owed no proof). */
   markMissed: (holder: Address, period: bigint) => Promise<boolean>
   challenge: (dealId: Hex, slot: number) => Promise<{ challenger: Address, issuedBlock: bigint }>

@@ -12,6 +12,7 @@
 import { concat, keccak256, toHex } from 'viem'
 import type { Address } from 'viem'
 import { log } from '../log.ts'
+import type { PeriodOutcome } from '../chain/types.ts'
 
 const logger = log('supplier:watch')
 
@@ -28,8 +29,8 @@ export function watches (period: bigint, watcher: Address, watched: Address, sup
 }
 
 export interface WatchChain {
-  /** Proven, already marked missed, or neither yet. */
-  periodOutcome: (supplier: Address, period: bigint) => Promise<'proven' | 'missed' | 'open'>
+  /** Proven, already marked missed, not due, or open (to be marked). */
+  periodOutcome: (supplier: Address, period: bigint) => Promise<PeriodOutcome>
   /** False if the contract refused (the supplier owed no proof, was jailed, or someone marked it first). */
   markMissed: (supplier: Address, period: bigint) => Promise<boolean>
 }

@@ -80,11 +80,14 @@ describe('chain: views for the supplier and consumer modules', function () {
     expect(samples.every((s) => s.slotId === supplier.slotId(ref))).to.equal(true)
     await supplier.provePeriod(period, concat(samples.map((s) => packedProof(fragments[0]!, s.segment))))
     expect(await supplier.isProven(period)).to.equal(true)
-    // The keeper's view: a proven period reads as proven, one not yet due as open, and marking a
-    // proven one missed is refused (false).
+    // The keeper's view: a proven period reads as proven, an owed one not proven as open, one
+    // before the supplier's obligations or of an account without slots as not due (the contract
+    // would refuse to mark those), and marking a proven one missed is refused (false).
     const keeper = keeperView(net.consumer)
     expect(await keeper.periodOutcome(supplier.address, period)).to.equal('proven')
     expect(await keeper.periodOutcome(supplier.address, period + 1n)).to.equal('open')
+    expect(await keeper.periodOutcome(supplier.address, duty.from - 1n)).to.equal('not due')
+    expect(await keeper.periodOutcome(net.consumer.address!, period)).to.equal('not due')
     expect(await keeper.markMissed(supplier.address, period)).to.equal(false)
   })
 

@@ -3,21 +3,24 @@ import { randomBytes } from 'node:crypto'
 import type { Address } from 'viem'
 import { WATCHERS, Watchtower, watches } from '../../../node/supplier/watchtower.ts'
 import type { WatchChain } from '../../../node/supplier/watchtower.ts'
+import type { PeriodOutcome } from '../../../node/chain/types.ts'
 
 const address = (): Address => `0x${randomBytes(20).toString('hex')}`
 
 class FakeChain implements WatchChain {
-  outcomes = new Map<string, 'proven' | 'missed' | 'open'>()
+  outcomes = new Map<string, PeriodOutcome>()
   /** Suppliers that owed no proof: the contract refuses to mark them. */
   idle = new Set<string>()
   reads = 0
+  attempts = 0
   marks: Array<[Address, bigint]> = []
-  async periodOutcome (s: Address, period: bigint): Promise<'proven' | 'missed' | 'open'> {
+  async periodOutcome (s: Address, period: bigint): Promise<PeriodOutcome> {
     this.reads++
     return this.outcomes.get(`${s.toLowerCase()}/${period}`) ?? 'open'
   }
 
   async markMissed (s: Address, period: bigint): Promise<boolean> {
+    this.attempts++
     if (this.idle.has(s.toLowerCase())) return false
     this.marks.push([s, period])
     this.outcomes.set(`${s.toLowerCase()}/${period}`, 'missed')
@@ -60,6 +63,16 @@ describe('supplier: watchtower', () => {
     expect(await tower.round(6n)).to.equal(0)
     expect(await tower.round(7n)).to.equal(1)
     expect(chain.marks.at(-1)).to.deep.equal([silent.toLowerCase(), 6n])
+  })
+
+  it('sends no mark for a period the supplier owed nothing for', async () => {
+    const chain = new FakeChain()
+    const fresh = address()
+    chain.outcomes.set(`${fresh.toLowerCase()}/4`, 'not due')
+    const tower = new Watchtower(chain, address(), () => [fresh])
+    expect(await tower.round(5n)).to.equal(0)
+    expect([chain.reads, chain.attempts]).to.deep.equal([1, 0])
+    expect(await tower.round(6n)).to.equal(1, 'period 5 is owed (open): marked')
   })
 
   it('goes through a period again when its round failed halfway', async () => {
