@@ -47,9 +47,9 @@ export function supplierView (chain: BitDustChain) {
       const start = await m.periodStartBlock(period)
       return { opens: start + 1n, closes: start + (await schedule()).proofWindow }
     },
-    obligation: async (): Promise<{ slots: number, from: bigint }> => {
+    obligation: async (): Promise<{ slots: number, from: bigint, lastProven?: bigint }> => {
       const s = await m.supplierState(address)
-      return { slots: s.slotCount, from: BigInt(s.obligedFrom) }
+      return { slots: s.slotCount, from: BigInt(s.obligedFrom), ...(s.proofsGiven > 0n ? { lastProven: BigInt(s.lastProven) } : {}) }
     },
     isProven: async (period: bigint): Promise<boolean> => await m.isProven(address, period),
     periodSamples: async (period: bigint): Promise<Array<{ slotId: Hex, segment: number }>> => {

@@ -182,7 +182,8 @@ export class Prover {
     if (block < start + 1n || block > start + schedule.proofWindow) return false
     // A period it is not obliged to prove earns nothing: no transaction for it.
     const duty = await this.chain.obligation()
-    if (duty.slots === 0 || period < duty.from || await this.chain.isProven(period)) {
+    // Proven already (by this node before a restart): its last proven period is this one.
+    if (duty.slots === 0 || period < duty.from || (duty.lastProven !== undefined && duty.lastProven >= period)) {
       this.settled = period
       return false
     }

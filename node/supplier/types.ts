@@ -19,10 +19,10 @@ export interface SupplierChain {
   schedule: () => Promise<Schedule>
   /**
    * The slots this supplier holds, and the first period it must prove: the one after the period
-   * in which it took its first slot (a slot taken mid-period is not sampled for that period).
+   * in which it took its first slot (a slot taken mid-period is not sampled for that period);
+   * and the last period it proved, if any (read with them: no second call to tell a period done).
    */
-  obligation: () => Promise<{ slots: number, from: bigint }>
-  isProven: (period: bigint) => Promise<boolean>
+  obligation: () => Promise<{ slots: number, from: bigint, lastProven?: bigint }>
   /** The samples the contract will check for this supplier in this period. */
   periodSamples: (period: bigint) => Promise<Array<{ slotId: Hex, segment: number }>>
   provePeriod: (period: bigint, proof: Uint8Array) => Promise<void>

@@ -46,8 +46,10 @@ class FakeChain implements SupplierChain {
   sched: Schedule | undefined
   async schedule (): Promise<Schedule> { return this.sched ?? { genesisBlock: 0n, periodBlocks: 20n, proofWindow: 6n, challengeWindow: this.challengeWindow } }
   obligedFrom = 0n
-  async obligation (): Promise<{ slots: number, from: bigint }> { return { slots: this.slots, from: this.obligedFrom } }
-  async isProven (p: bigint): Promise<boolean> { return this.proven.has(p) }
+  async obligation (): Promise<{ slots: number, from: bigint, lastProven?: bigint }> {
+    const last = [...this.proven].reduce<bigint | undefined>((a, p) => a === undefined || p > a ? p : a, undefined)
+    return { slots: this.slots, from: this.obligedFrom, ...(last !== undefined ? { lastProven: last } : {}) }
+  }
   async periodSamples (): Promise<Array<{ slotId: Hex, segment: number }>> { return this.samples }
   async provePeriod (period: bigint, proof: Uint8Array): Promise<void> {
     if (this.failNextProve) { this.failNextProve = false; throw new Error('rpc down') }
@@ -115,6 +117,12 @@ describe('supplier/prover', () => {
     expect(chain.submitted).to.have.length(1)
     expect(checkPacked(chain.submitted[0]?.proof as Uint8Array, [{ root: b.root, segment: 7 }, { root: a.root, segment: 2 }])).to.equal(true)
     expect(await prover.provePeriodIfDue()).to.equal(false) // already proven: no second transaction
+    expect(chain.submitted).to.have.length(1)
+    // Restarted within the same window: the chain's last proven period says it is done.
+    const again = new Prover({ chain, store })
+    again.track(slotA)
+    again.track(slotB)
+    expect(await again.provePeriodIfDue()).to.equal(false)
     expect(chain.submitted).to.have.length(1)
   })
 
