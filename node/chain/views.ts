@@ -147,6 +147,7 @@ export function keeperView (chain: BitDustChain) {
     challengeWindow: async (): Promise<bigint> => await (window ??= m.config().then((c) => c.challengeWindow, (err: unknown) => { window = undefined; throw err })),
     slotHolders: uploadView(chain).slotHolders,
     periodOutcome: async (holder: Address, period: bigint): Promise<PeriodOutcome> => await periodOutcome(m, holder, period),
+    markable: async (holder: Address, period: bigint): Promise<boolean> => await periodOutcome(m, holder, period, true) === 'open',
     markMissed: async (holder: Address, period: bigint): Promise<boolean> => await unlessRefused(async () => await m.markMissed(holder, period)),
     challenge: async (dealId: Hex, slot: number): Promise<{ challenger: Address, issuedBlock: bigint }> => await m.getChallenge(dealId, slot),
     expireChallenge: async (dealId: Hex, slot: number): Promise<boolean> => await unlessRefused(async () => await m.expireChallenge(dealId, slot)),
@@ -169,13 +170,16 @@ export function watchView (chain: BitDustChain) {
 /**
  * Mirrors markMissed's checks from one read of the supplier's state: a period it proved last, or
  * one it owed nothing for, costs no second read, and a mark the contract would refuse is never
- * estimated (a supplier's first periods after its first fill owe nothing).
+ * estimated (a supplier's first periods after its first fill owe nothing). `markable`: only
+ * whether a mark would be taken, so a period before the last proven one is not read further
+ * (a watcher's round often comes after the supplier proved the new period).
  */
-async function periodOutcome (m: MarketApi, holder: Address, period: bigint): Promise<PeriodOutcome> {
+async function periodOutcome (m: MarketApi, holder: Address, period: bigint, markable = false): Promise<PeriodOutcome> {
   const st = await m.supplierState(holder)
   if (st.jailed || st.slotCount === 0 || period < BigInt(st.obligedFrom)) return 'not due'
   if (st.proofsGiven !== 0n && period <= BigInt(st.lastProven)) {
-    return period === BigInt(st.lastProven) || await m.isProven(holder, period) ? 'proven' : 'not due'
+    if (period === BigInt(st.lastProven)) return 'proven'
+    return !markable && await m.isProven(holder, period) ? 'proven' : 'not due'
   }
   return await m.isMarkedMissed(holder, period) ? 'missed' : 'open'
 }

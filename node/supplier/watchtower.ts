@@ -12,7 +12,6 @@
 import { concat, keccak256, toHex } from 'viem'
 import type { Address } from 'viem'
 import { log } from '../log.ts'
-import type { PeriodOutcome } from '../chain/types.ts'
 
 const logger = log('supplier:watch')
 
@@ -29,8 +28,8 @@ export function watches (period: bigint, watcher: Address, watched: Address, sup
 }
 
 export interface WatchChain {
-  /** Proven, already marked missed, not due, or open (to be marked). */
-  periodOutcome: (supplier: Address, period: bigint) => Promise<PeriodOutcome>
+  /** Whether markMissed would take the period: owed, neither proven nor marked yet. */
+  markable: (supplier: Address, period: bigint) => Promise<boolean>
   /** False if the contract refused (the supplier owed no proof, was jailed, or someone marked it first). */
   markMissed: (supplier: Address, period: bigint) => Promise<boolean>
 }
@@ -61,7 +60,7 @@ export class Watchtower {
     let marked = 0
     for (const a of others) {
       if (!watches(period, this.self, a, others.length + 1)) continue
-      if (await this.chain.periodOutcome(a, last) !== 'open') continue
+      if (!await this.chain.markable(a, last)) continue
       if (await this.chain.markMissed(a, last)) {
         marked++
         logger('marked period %d of %s missed', last, a)

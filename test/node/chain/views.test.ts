@@ -88,6 +88,8 @@ describe('chain: views for the supplier and consumer modules', function () {
     expect(await keeper.periodOutcome(supplier.address, period + 1n)).to.equal('open')
     expect(await keeper.periodOutcome(supplier.address, duty.from - 1n)).to.equal('not due')
     expect(await keeper.periodOutcome(net.consumer.address!, period)).to.equal('not due')
+    // The watchtower's question: would a mark be taken?
+    expect([await keeper.markable(supplier.address, period + 1n), await keeper.markable(supplier.address, period), await keeper.markable(net.consumer.address!, period)]).to.deep.equal([true, false, false])
     expect(await keeper.markMissed(supplier.address, period)).to.equal(false)
   })
 
