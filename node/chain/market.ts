@@ -203,7 +203,10 @@ export class MarketApi {
   }
 
   /** Slot ids the supplier holds, in its set order. */
-  /** Every slot id in a supplier's slot set, SLOT_PAGE to a call. */
+  /**
+   * Every slot id in a supplier's slot set, SLOT_PAGE to a call. A set that changes between two
+   * pages (a removal moves its last slot into the gap) may yield a slot twice or miss one.
+   */
   async slotsOf (supplier?: Address, options: AbortOptions = {}): Promise<Hex[]> {
     const who = self(this.ctx, supplier)
     const out: Hex[] = []
