@@ -354,6 +354,10 @@ describe('BitDust network end to end', function () {
   })
 
   describe('failures', () => {
+    /** Suppliers a test stopped (SIGSTOP): continued after every test, whatever became of it. */
+    const stopped = new Set<number>()
+    const resume = (pid: number): void => { if (stopped.delete(pid)) { try { process.kill(pid, 'SIGCONT') } catch { /* gone already */ } } }
+    afterEach(() => { for (const pid of [...stopped]) resume(pid) })
     it('a download succeeds with m suppliers killed', async () => {
       const path = await randomFile(join(work, 'survivor.bin'), 2 << 20)
       const up = await upload(user, path)
@@ -434,9 +438,15 @@ describe('BitDust network end to end', function () {
         // One supplier of this upload is stopped while it holds the fragment uncommitted (its
         // temp file), so its slot is still free when the node dies after the deal opened.
         stalled = await until('a supplier to be taking in a fragment', async () => net.suppliers.find((s) => parts(s).some((f) => earlier.get(s)?.has(f) !== true)), 120_000, 20)
+        stopped.add(stalled.child.pid as number)
         process.kill(stalled.child.pid as number, 'SIGSTOP')
-        // openDeal takes the escrow in the same transaction.
-        await until('the deal to be paid for', async () => await chain.token.balanceOf(me) < before, 120_000, 50)
+        // openDeal takes the escrow in the same transaction. The pass over the file waits for
+        // the stopped supplier until its put times out, then goes on without it.
+        await until('the deal to be paid for', async () => {
+          if (await chain.token.balanceOf(me) < before) return true
+          const j = await user.api.call<{ state: string, progress?: unknown, error?: { message: string } }>('GET', `/jobs/${job.id}`)
+          throw new Error(`the upload job is ${j.state} at ${JSON.stringify(j.progress ?? null)}${j.error !== undefined ? `: ${j.error.message}` : ''}`)
+        }, 240_000, 100)
       }
       let cancelled: { state: string, error?: { name: string, message: string } } | undefined
       if (how === 'cancel') {
@@ -446,7 +456,7 @@ describe('BitDust network end to end', function () {
           const j = await user.api.call<{ state: string, error?: { name: string, message: string } }>('GET', `/jobs/${job.id}`)
           return j.state !== 'running' ? j : undefined
         }, 120_000, 200)
-        if (stalled !== undefined) process.kill(stalled.child.pid as number, 'SIGCONT')
+        if (stalled !== undefined) resume(stalled.child.pid as number)
       } else {
         await net.supervisor.kill(user)
         await meanwhile(path)
@@ -460,7 +470,7 @@ describe('BitDust network end to end', function () {
             return r !== undefined && r.state !== 'running' ? r : undefined
           }, 300_000, 1000)
         } finally {
-          if (stalled !== undefined) process.kill(stalled.child.pid as number, 'SIGCONT')
+          if (stalled !== undefined) resume(stalled.child.pid as number)
         }
       }
       const balance = async (): Promise<bigint> => await chain.token.balanceOf(me)
